@@ -1,0 +1,44 @@
+# The same targets locally and in CI. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SEED_COUNT ?= 100000
+
+.PHONY: install run test lint format bench loadtest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \
+	$(BIN)/verify migrate; \
+	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
+	key=$$($(BIN)/verify keys create --agency demo --scopes verify,lookup:basic,lookup:residence,lookup:cards,citizen:history | tail -n 1); \
+	$(BIN)/verify demo-curl --key "$$key"; \
+	exec $(BIN)/verify serve
+
+test: install
+	$(BIN)/ruff check verify cache tests
+	$(BIN)/ruff format --check verify cache tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check verify cache tests
+	$(BIN)/ruff format --check verify cache tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format verify cache tests
+	$(BIN)/ruff check --fix verify cache tests
+
+clean:
+	-$(BIN)/verify dev down
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""Fixtures shared by every tier: one PostgreSQL and one Redis per test session.
+
+The servers are the embedded ones of ``verify.devservers`` (the same code as
+`verify dev up`), started in a temporary folder, unless VERIFY_TEST_DATABASE_URL
+and VERIFY_TEST_REDIS_URL name servers to use instead. Each test gets a
+database of its own (a copy of a migrated template) and a Redis key prefix of
+its own, so tests never clean up after each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from verify import devservers
+from verify.adapters.migrate import migrate
+from verify.settings import Secret, Settings
+
+TEMPLATE_DB = "verify_template"
+
+
+@dataclass(frozen=True)
+class Servers:
+    pg_admin_url: str  # a URL to the maintenance database, for CREATE DATABASE
+    redis_url: str
+    redis: devservers.Redis | None  # None when an external Redis is used
+
+    def db_url(self, name: str) -> str:
+        base, _, _ = self.pg_admin_url.rpartition("/")
+        return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    ext_pg = os.environ.get("VERIFY_TEST_DATABASE_URL")
+    ext_redis = os.environ.get("VERIFY_TEST_REDIS_URL")
+    data = tmp_path_factory.mktemp("servers")
+    pg = None if ext_pg else devservers.start_postgres(data)
+    redis = None if ext_redis else devservers.start_redis(data)
+    try:
+        yield Servers(
+            pg_admin_url=ext_pg or (pg.url if pg else ""),
+            redis_url=ext_redis or (redis.url if redis else ""),
+            redis=redis,
+        )
+    finally:
+        if redis is not None:
+            redis.stop()
+        if pg is not None:
+            devservers.stop_postgres(data)
+
+
+@pytest.fixture(scope="session")
+async def template_db(servers: Servers) -> str:
+    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+        await admin.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(servers.db_url(TEMPLATE_DB), timeout=10)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def db_url(servers: Servers, template_db: str) -> AsyncIterator[str]:
+    """A freshly migrated database for this test alone."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db} STRATEGY FILE_COPY")
+    finally:
+        await admin.close()
+    yield servers.db_url(name)
+    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=4, command_timeout=10)
+    assert pool is not None
+    yield pool
+    await asyncio.wait_for(pool.close(), 10)
+
+
+def _secret() -> Secret:
+    return Secret(secrets.token_bytes(32))
+
+
+@pytest.fixture
+def settings(servers: Servers, db_url: str) -> Settings:
+    """Settings for this test: its own database, its own Redis key prefix, random secrets."""
+    return Settings(
+        database_url=db_url,
+        redis_url=servers.redis_url,
+        hmac_key=_secret(),
+        cache_key=_secret(),
+        redis_key_prefix=f"t{uuid.uuid4().hex[:12]}",
+        port=0,
+    )
+
+
+def b64(secret: Secret) -> str:
+    return base64.b64encode(secret.value).decode()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data when it is there (reference facts), else the copy shipped in the package."""
+    return Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -1,0 +1,53 @@
+"""Errors of the service and its adapters, each with a stable API ``code``.
+
+The HTTP layer maps them to problem+json (verify/http/problems.py); nothing
+below the HTTP layer knows about status codes.
+"""
+
+from __future__ import annotations
+
+from verify.domain.errors import ValidationError
+
+__all__ = [
+    "BodyTooLarge",
+    "DatabaseUnavailable",
+    "ForbiddenScope",
+    "Overloaded",
+    "RateLimited",
+    "ServiceError",
+    "Unauthorized",
+    "ValidationError",
+]
+
+
+class ServiceError(Exception):
+    code = "internal_error"
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class Unauthorized(ServiceError):
+    code = "unauthorized"
+
+
+class ForbiddenScope(ServiceError):
+    code = "forbidden_scope"
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+
+
+class Overloaded(ServiceError):
+    code = "overloaded"
+
+
+class DatabaseUnavailable(ServiceError):
+    code = "database_unavailable"
+
+
+class BodyTooLarge(ServiceError):
+    code = "body_too_large"

@@ -1,0 +1,181 @@
+"""Settings from ``VERIFY_*`` environment variables: parsed once, typed, secrets masked.
+
+``Settings.from_env(os.environ)`` is called by the entry points only; nothing
+reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A missing or malformed setting; the message names the variable, never a secret's value."""
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """Bytes that never show in ``repr``/``str`` (logs, tracebacks)."""
+
+    value: bytes
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    hmac_key: Secret = field(repr=False)
+    cache_key: Secret = field(repr=False)
+    database_read_urls: tuple[str, ...] = ()
+    redis_cluster: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    db_pool_min: int = 2
+    db_pool_max: int = 8
+    db_timeout_s: float = 2.0
+    db_connect_timeout_s: float = 5.0
+    redis_timeout_s: float = 0.05
+    request_timeout_s: float = 5.0
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_batch_items: int = 1000
+    lookup_batch_max: int = 500
+    cache_enabled: bool = True
+    redis_key_prefix: str = "cv"
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                shown.append(f"{f.name}={value!r}")
+            elif f.name in ("database_url", "redis_url"):
+                shown.append(f"{f.name}={_mask_url(value)!r}")
+            elif f.name == "database_read_urls":
+                shown.append(f"{f.name}={tuple(_mask_url(u) for u in value)!r}")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        r = _Reader(env)
+        return cls(
+            database_url=r.req("VERIFY_DATABASE_URL", str),
+            redis_url=r.req("VERIFY_REDIS_URL", str),
+            hmac_key=r.secret("VERIFY_HMAC_KEY"),
+            cache_key=r.secret("VERIFY_CACHE_KEY"),
+            database_read_urls=r.opt("VERIFY_DATABASE_READ_URLS", _csv, ()),
+            redis_cluster=r.opt("VERIFY_REDIS_CLUSTER", _bool, False),
+            host=r.opt("VERIFY_HOST", str, "127.0.0.1"),
+            port=r.opt("VERIFY_PORT", _port, 8080),
+            workers=r.opt("VERIFY_WORKERS", _positive_int, 1),
+            db_pool_min=r.opt("VERIFY_DB_POOL_MIN", _positive_int, 2),
+            db_pool_max=r.opt("VERIFY_DB_POOL_MAX", _positive_int, 8),
+            db_timeout_s=r.opt("VERIFY_DB_TIMEOUT", _seconds, 2.0),
+            db_connect_timeout_s=r.opt("VERIFY_DB_CONNECT_TIMEOUT", _seconds, 5.0),
+            redis_timeout_s=r.opt("VERIFY_REDIS_TIMEOUT", _seconds, 0.05),
+            request_timeout_s=r.opt("VERIFY_REQUEST_TIMEOUT", _seconds, 5.0),
+            max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
+            max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
+            lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 500),
+            cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
+            redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
+            log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def req(self, name: str, cast: Callable[[str], T]) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            raise SettingsError(f"{name} is not set (run `verify dev env` for a local setup)")
+        return self._cast(name, raw, cast)
+
+    def opt(self, name: str, cast: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name, "").strip()
+        return self._cast(name, raw, cast) if raw else default
+
+    def secret(self, name: str) -> Secret:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            raise SettingsError(f"{name} is not set: a base64 secret of at least 32 bytes")
+        try:
+            value = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError(f"{name} is not valid base64") from None
+        if len(value) < 32:
+            raise SettingsError(f"{name} must decode to at least 32 bytes")
+        return Secret(value)
+
+    @staticmethod
+    def _cast(name: str, raw: str, cast: Callable[[str], T]) -> T:
+        try:
+            return cast(raw)
+        except ValueError as e:
+            raise SettingsError(f"{name}: {e}") from None
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"expected a port 0-65535, got {raw!r}")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 3600:
+        raise ValueError(f"expected seconds in (0, 3600], got {raw!r}")
+    return value
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
+    return level
