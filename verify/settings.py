@@ -59,7 +59,8 @@ class Settings:
     request_timeout_s: float = 5.0
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 1000
-    lookup_batch_max: int = 500
+    max_in_flight: int = 2000
+    lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
     log_level: str = "INFO"
@@ -99,7 +100,8 @@ class Settings:
             request_timeout_s=r.opt("VERIFY_REQUEST_TIMEOUT", _seconds, 5.0),
             max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
             max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
-            lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 500),
+            max_in_flight=r.opt("VERIFY_MAX_IN_FLIGHT", _positive_int, 2000),
+            lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),

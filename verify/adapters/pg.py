@@ -102,7 +102,7 @@ def record_from_row(row: asyncpg.Record) -> CitizenRecord:
         id_number=format_id12(row["id_number"]),
         full_name=row["full_name"],
         birth=PartialDate(row["birth_date"], precision),
-        gender=Gender.MALE if row["gender"] == "M" else Gender.FEMALE,
+        gender=Gender.MALE if row["gender"] == b"M" else Gender.FEMALE,
         status=LifeStatus.DECEASED if row["deceased"] else LifeStatus.LIVING,
         cards=_cards(row),
         version=row["version"],

@@ -1,0 +1,84 @@
+"""/openapi.json describes the app's real routes and the responses they really give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.cases import REGISTER
+from tests.e2e.conftest import Client
+from verify.http.openapi import SPEC
+
+VALID_ID = REGISTER[0].record.id_number
+
+
+def _app_routes(app: web.Application) -> set[tuple[str, str]]:
+    routes = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method != "HEAD" and path:
+            routes.add((route.method.lower(), str(path)))
+    return routes
+
+
+def _spec_routes() -> set[tuple[str, str]]:
+    return {(m, p) for p, ops in SPEC["paths"].items() for m in ops}
+
+
+async def test_served_spec_is_the_spec(client: Client) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status == 200
+    assert await response.json() == SPEC
+
+
+async def test_every_route_is_documented_and_every_documented_route_exists(client: Client) -> None:
+    assert _app_routes(client.app) == _spec_routes()
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    node: Any = SPEC
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return _resolve(node)
+
+
+def _check_shape(body: Any, schema: dict[str, Any]) -> None:
+    """A small structural check: required keys present, no undocumented keys."""
+    schema = _resolve(schema)
+    props = schema.get("properties")
+    if props is None or not isinstance(body, dict):
+        return
+    for key in schema.get("required", []):
+        assert key in body, key
+    assert set(body) <= set(props), set(body) - set(props)
+    for key, value in body.items():
+        _check_shape(value, props[key])
+
+
+async def _check(client: Client, method: str, path: str, **kwargs: Any) -> None:
+    response = await client.request(method, path, **kwargs)
+    documented = SPEC["paths"][path][method.lower()]["responses"]
+    assert str(response.status) in documented, (method, path, response.status)
+    content = _resolve(documented[str(response.status)]).get("content", {})
+    if response.content_type in ("application/json", "application/problem+json"):
+        schema = content[response.content_type]["schema"]
+        _check_shape(await response.json(content_type=None), schema)
+
+
+async def test_responses_are_documented(client: Client, auth: dict[str, str]) -> None:
+    await _check(client, "GET", "/healthz")
+    await _check(client, "GET", "/readyz")
+    await _check(client, "GET", "/metrics")
+    await _check(client, "GET", "/docs")
+    await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID}, headers=auth)
+    await _check(client, "POST", "/v1/verify", json={"id_number": "1"}, headers=auth)
+    await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID})
+    batch = {"items": [{"id_number": VALID_ID}, {"id_number": "x"}]}
+    await _check(client, "POST", "/v1/verify/batch", json=batch, headers=auth)
+    too_many = {"items": [{"id_number": VALID_ID}] * 1001}
+    await _check(client, "POST", "/v1/verify/batch", json=too_many, headers=auth)

@@ -1,0 +1,290 @@
+"""The `verify` command line: dev servers, migrate, seed, load, keys, serve."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+
+from verify import devservers
+from verify.settings import Settings, SettingsError
+
+T = TypeVar("T")
+DEV_DATABASE = "verify"
+
+
+class CliError(Exception):
+    pass
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("VERIFY_DATA_DIR", ".data")).resolve()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as e:
+        raise CliError(str(e)) from None
+
+
+def _run(coro: Awaitable[T]) -> T:
+    import uvloop
+
+    async def main() -> T:
+        return await coro
+
+    return uvloop.run(main())
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(url, timeout=10, command_timeout=3600)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+        raise CliError(f"cannot connect to the database: {type(e).__name__}") from e
+
+
+async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    conn = await _connect(url)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close(timeout=10)
+
+
+# ------------------------------------------------------------------ dev
+
+
+async def _ensure_database(admin_url: str, name: str) -> None:
+    conn = await _connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close(timeout=10)
+
+
+def _exports(pg: devservers.Postgres, redis: devservers.Redis) -> list[str]:
+    env = {
+        "VERIFY_DATABASE_URL": pg.url_for(DEV_DATABASE),
+        "VERIFY_REDIS_URL": redis.url,
+        **devservers.dev_secrets(_data_dir()),
+    }
+    return [f"export {k}={v}" for k, v in env.items()]
+
+
+def _dev_up(quiet: bool) -> int:
+    data = _data_dir()
+    pg = devservers.start_postgres(data)
+    redis = devservers.start_redis(data)
+    _run(_ensure_database(pg.url, DEV_DATABASE))
+    if not quiet:
+        print(
+            f"PostgreSQL on 127.0.0.1:{pg.port}, Redis on 127.0.0.1:{redis.port}", file=sys.stderr
+        )
+        print('# eval "$(verify dev env)" to use them from this shell', file=sys.stderr)
+    print("\n".join(_exports(pg, redis)))
+    return 0
+
+
+def _dev_down() -> int:
+    data = _data_dir()
+    pg = "stopped" if devservers.stop_postgres(data) else "was not running"
+    redis = "stopped" if devservers.stop_redis(data) else "was not running"
+    print(f"PostgreSQL {pg}; Redis {redis}")
+    return 0
+
+
+def _dev_status(env: bool) -> int:
+    data = _data_dir()
+    pg, redis = devservers.postgres_status(data), devservers.redis_status(data)
+    if env:
+        if pg is None or redis is None:
+            raise CliError("the dev servers are not running: run `verify dev up`")
+        print("\n".join(_exports(pg, redis)))
+        return 0
+    print(f"PostgreSQL: {f'running on 127.0.0.1:{pg.port}' if pg else 'stopped'}")
+    print(f"Redis: {f'running on 127.0.0.1:{redis.port}' if redis else 'stopped'}")
+    return 0 if pg and redis else 1
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        return _dev_up(args.quiet)
+    if args.action == "down":
+        return _dev_down()
+    return _dev_status(env=args.action == "env")
+
+
+# ------------------------------------------------------------- database
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from verify.adapters.migrate import migrate
+
+    applied = _run(_with_conn(_settings().database_url, migrate))
+    print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from verify.adapters import seed
+
+    async def work(conn: asyncpg.Connection) -> int:
+        if args.if_empty and not await seed.register_is_empty(conn):
+            print("register not empty: seed skipped")
+            return 0
+        report = await seed.seed_register(
+            conn, count=args.count, seed=args.seed, today=dt.date.today(), progress=True
+        )
+        print(
+            f"seeded {report.citizens:,} citizens, {report.cards:,} cards, "
+            f"{report.former_ids:,} former IDs in {report.seconds:.1f}s "
+            f"({report.citizens_per_s:,.0f} citizens/s)"
+        )
+        return 0
+
+    try:
+        return _run(_with_conn(_settings().database_url, work))
+    except seed.SeedError as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from verify.adapters import csvload
+
+    if args.citizens is None and args.cards is None:
+        raise CliError("give --citizens FILE and/or --cards FILE")
+    for path in (args.citizens, args.cards):
+        if path is not None and not path.is_file():
+            raise CliError(f"no such file: {path}")
+
+    async def work(conn: asyncpg.Connection) -> csvload.LoadReport:
+        return await csvload.load_csv(conn, citizens=args.citizens, cards=args.cards)
+
+    report = _run(_with_conn(_settings().database_url, work))
+    for error in report.errors:
+        print(f"{error.file}:{error.line}: {error.reason}", file=sys.stderr)
+    print(
+        f"loaded {report.citizens_loaded:,} citizens, {report.cards_loaded:,} cards, "
+        f"{report.former_ids_loaded:,} former IDs; {len(report.errors):,} bad rows"
+    )
+    return 1 if report.errors else 0
+
+
+# ------------------------------------------------------------------ keys
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from verify.adapters.keys import create_key, revoke_key
+    from verify.service.auth import mint_key, parse_scopes
+
+    url = _settings().database_url
+    if args.action == "revoke":
+        done = _run(_with_conn(url, lambda c: revoke_key(c, args.key_id)))
+        print(f"key {args.key_id} revoked" if done else f"no active key {args.key_id}")
+        return 0 if done else 1
+    try:
+        scopes = parse_scopes(args.scopes)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    key = mint_key()
+    burst = args.burst or (args.rate * 2 if args.rate else None)
+    _run(
+        _with_conn(
+            url,
+            lambda c: create_key(
+                c, key, agency=args.agency, scopes=scopes, rate_per_s=args.rate, burst=burst
+            ),
+        )
+    )
+    print(f"key id {key.key_id} for agency {args.agency!r}, scopes {','.join(sorted(scopes))}")
+    print("the key is shown once; store it now:")
+    print(key.token)
+    return 0
+
+
+def cmd_demo_curl(args: argparse.Namespace) -> int:
+    from verify.adapters.demo import demo_request
+
+    settings = _settings()
+    body = _run(_with_conn(settings.database_url, demo_request))
+    if body is None:
+        raise CliError("the register is empty: run `verify seed` first")
+    port = settings.port
+    print("\nOnce the server is listening, try:\n")
+    print(
+        f"curl -s http://127.0.0.1:{port}/v1/verify -H 'Authorization: Bearer {args.key}' "
+        f"-H 'Content-Type: application/json' -d '{body}'\n"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from verify.server import serve
+
+    settings = _settings()
+    serve(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="verify", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="embedded PostgreSQL and Redis for local work")
+    dev.add_argument("action", choices=["up", "down", "status", "env"])
+    dev.add_argument("--quiet", action="store_true", help="print only the export lines")
+    dev.set_defaults(func=cmd_dev)
+    sub.add_parser("migrate", help="apply schema migrations").set_defaults(func=cmd_migrate)
+    seed = sub.add_parser("seed", help="load a synthetic population")
+    seed.add_argument("--count", type=int, required=True)
+    seed.add_argument("--seed", type=int, default=1)
+    seed.add_argument("--if-empty", action="store_true", help="skip when the register has data")
+    seed.set_defaults(func=cmd_seed)
+    load = sub.add_parser("load", help="load register records from CSV")
+    load.add_argument("--citizens", type=Path)
+    load.add_argument("--cards", type=Path)
+    load.set_defaults(func=cmd_load)
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    create = keys_sub.add_parser("create", help="mint a key (printed once, on the last line)")
+    create.add_argument("--agency", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated")
+    create.add_argument("--rate", type=int, help="requests per second (default: no limit)")
+    create.add_argument("--burst", type=int, help="burst size (default: 2 x rate)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=cmd_keys)
+    demo = sub.add_parser("demo-curl", help="print a working curl example")
+    demo.add_argument("--key", required=True)
+    demo.set_defaults(func=cmd_demo_curl)
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (CliError, devservers.DevServerError) as e:
+        print(f"verify: error: {e}", file=sys.stderr)
+        return 2
+    return code

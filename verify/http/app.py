@@ -1,0 +1,95 @@
+"""The application factory: ``create_app(settings)``; resources open on the running loop."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+from aiohttp import web
+
+from cache.direct import DirectLookup
+from verify.adapters.audit import PgAuditWriter
+from verify.adapters.keys import PgKeyStore
+from verify.adapters.pg import PgRegister, create_pool
+from verify.http.appkeys import AUTH, LOOKUP, METRICS, POOL, SETTINGS, TODAY, VERIFY_DEPS
+from verify.http.middleware import IN_FLIGHT, auth_middleware, context_middleware
+from verify.http.routes import add_routes
+from verify.metrics import Metrics, observe_audit_commit
+from verify.service.auth import Authenticator
+from verify.service.verification import VerifyDeps
+from verify.settings import Settings
+
+READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    today: Callable[[], dt.date] = _today,
+    metrics: Metrics | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[context_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[TODAY] = today
+    app[METRICS] = metrics if metrics is not None else Metrics()
+    app[IN_FLIGHT] = [0]
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_lookup)
+    app.cleanup_ctx.append(_audit)
+    add_routes(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[POOL] = await create_pool(settings.database_url, settings)
+    app[READ_POOLS] = [await create_pool(u, settings) for u in settings.database_read_urls]
+    app[AUTH] = Authenticator(PgKeyStore(app[POOL], timeout=settings.db_timeout_s))
+    yield
+    pools = [app[POOL], *app[READ_POOLS]]
+    await asyncio.wait_for(asyncio.gather(*(p.close() for p in pools)), timeout=10)
+
+
+async def _lookup(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pools: list[asyncpg.Pool] = app[READ_POOLS] or [app[POOL]]
+    source = PgRegister(pools, timeout=settings.db_timeout_s)
+    lookup = DirectLookup(source, max_batch=settings.lookup_batch_max)
+    app[LOOKUP] = lookup
+    yield
+    await lookup.aclose()
+
+
+async def _audit(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    metrics = app[METRICS]
+    writer = PgAuditWriter(
+        app[POOL],
+        timeout=settings.db_timeout_s,
+        on_commit=lambda rows, seconds: observe_audit_commit(metrics, rows, seconds),
+        on_depth=metrics.audit_queue.set,
+        on_failure=metrics.audit_failures.inc,
+    )
+    writer.start()
+    app[VERIFY_DEPS] = VerifyDeps(
+        lookup=app[LOOKUP],
+        audit=writer,
+        hmac_key=settings.hmac_key.value,
+        today=app[TODAY],
+        now=_now,
+    )
+    yield
+    await writer.aclose()

@@ -1,0 +1,28 @@
+"""Typed application keys for every resource the handlers use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+import asyncpg
+from aiohttp import web
+
+from cache.port import RecordLookup
+from verify.metrics import Metrics
+from verify.service.auth import Authenticator
+from verify.service.verification import VerifyDeps
+from verify.settings import Settings
+
+
+class Today(Protocol):
+    def __call__(self) -> dt.date: ...
+
+
+SETTINGS = web.AppKey("settings", Settings)
+TODAY = web.AppKey("today", Today)
+POOL = web.AppKey("pool", asyncpg.Pool)
+LOOKUP = web.AppKey("lookup", RecordLookup)
+AUTH = web.AppKey("auth", Authenticator)
+METRICS = web.AppKey("metrics", Metrics)
+VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)

@@ -1,0 +1,112 @@
+"""Request context: request id, overload shedding, timeout, error mapping, metrics, access log.
+
+One structured log line per request; it carries no personal data (no body, no
+query string, no path parameters: only the route template).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from verify.domain.errors import ValidationError
+from verify.errors import ServiceError
+from verify.http import problems
+from verify.http.appkeys import AUTH, METRICS, SETTINGS
+from verify.metrics import outcome_class
+from verify.service.auth import Principal
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger("verify.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)
+IN_FLIGHT = web.AppKey("in_flight", list[int])
+
+
+def request_id_of(request: web.Request) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def route_of(request: web.Request) -> str:
+    info = request.match_info
+    resource = info.route.resource if info.http_exception is None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    try:
+        async with asyncio.timeout(settings.request_timeout_s):
+            return await handler(request)
+    except ValidationError as e:
+        return problems.from_validation(e)
+    except ServiceError as e:
+        return problems.from_service(e)
+    except web.HTTPException as e:
+        return problems.from_http(e)
+    except TimeoutError:
+        return problems.problem("timeout", "the request took too long", retry_after=1)
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    start = time.perf_counter()
+    request_id = request_id_of(request)
+    request[REQUEST_ID] = request_id
+    app = request.app
+    metrics = app[METRICS]
+    counter = app[IN_FLIGHT]
+    if counter[0] >= app[SETTINGS].max_in_flight:
+        metrics.shed.inc()
+        response: web.StreamResponse = problems.problem(
+            "overloaded", "the service is at capacity, retry shortly", retry_after=1
+        )
+    else:
+        counter[0] += 1
+        metrics.in_flight.inc()
+        try:
+            response = await _guarded(request, handler)
+        finally:
+            counter[0] -= 1
+            metrics.in_flight.dec()
+    response.headers["X-Request-Id"] = request_id
+    _observe(request, response, time.perf_counter() - start)
+    return response
+
+
+def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
+    metrics = request.app[METRICS]
+    route = route_of(request)
+    metrics.requests.labels(route, request.method, outcome_class(response.status)).inc()
+    metrics.duration.labels(route).observe(elapsed)
+    principal = request.get(PRINCIPAL)
+    if principal is not None:
+        metrics.agency_requests.labels(principal.agency).inc()
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "request",
+            extra={
+                "request_id": request[REQUEST_ID],
+                "agency": principal.agency if principal else None,
+                "route": route,
+                "method": request.method,
+                "status": response.status,
+                "latency_ms": round(elapsed * 1000, 3),
+            },
+        )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/"):
+        auth = request.app[AUTH]
+        request[PRINCIPAL] = await auth.authenticate(request.headers.get("Authorization"))
+    return await handler(request)

@@ -1,0 +1,255 @@
+"""The OpenAPI 3.1 description of the API (kept true by tests/e2e/test_openapi.py)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _problems(*codes: str) -> dict[str, Any]:
+    return {code: _PROBLEM for code in codes}
+
+
+_VERIFY_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Either the claimed fields (id_number required) or the card's QR payload.",
+    "properties": {
+        "id_number": {
+            "type": "string",
+            "pattern": "^([0-9]{12}|[0-9]{9})$",
+            "description": "12-digit personal ID, or a former 9-digit CMND number.",
+        },
+        "full_name": {"type": "string", "maxLength": 200},
+        "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
+        "gender": {"type": "string", "enum": ["male", "female", "Nam", "Nữ"]},
+        "card_issue_date": {"type": "string", "format": "date"},
+        "qr": {
+            "type": "string",
+            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY",
+        },
+        "purpose": {"type": "string", "maxLength": 64},
+        "reference": {"type": "string", "maxLength": 128},
+        "accept_partial": {"type": "boolean", "default": False},
+    },
+}
+
+_FIELD_RESULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["result"],
+    "properties": {
+        "result": {"enum": ["match", "partial", "no_match", "not_provided"]},
+        "rule": {
+            "enum": [
+                "exact",
+                "ascii_folded",
+                "reordered",
+                "fuzzy",
+                "year_only",
+                "day_month_swapped",
+            ]
+        },
+        "score": {"type": "integer", "minimum": 0, "maximum": 100},
+    },
+}
+
+_VERIFY_RESULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["verdict", "fields", "reasons"],
+    "properties": {
+        "request_id": {"type": "string", "description": "Single verify only."},
+        "reference": {"type": ["string", "null"]},
+        "verdict": {"enum": ["match", "no_match", "not_found"]},
+        "fields": {
+            "type": "object",
+            "description": "Empty when the verdict is not_found.",
+            "properties": {
+                "full_name": {"$ref": "#/components/schemas/FieldResult"},
+                "date_of_birth": {"$ref": "#/components/schemas/FieldResult"},
+                "gender": {"$ref": "#/components/schemas/FieldResult"},
+                "card": {
+                    "type": "object",
+                    "properties": {
+                        "result": {
+                            "enum": [
+                                "valid",
+                                "expired",
+                                "revoked",
+                                "superseded",
+                                "unknown_card",
+                                "not_provided",
+                            ]
+                        }
+                    },
+                },
+            },
+        },
+        "reasons": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "field": {"type": "string"},
+    },
+}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, **_json(schema)}
+
+
+_BATCH_RESULT = {
+    "type": "object",
+    "properties": {
+        "request_id": {"type": "string"},
+        "results": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/VerifyResult"},
+                    {"$ref": "#/components/schemas/Problem"},
+                ]
+            },
+        },
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "citizen-verify",
+        "version": "1",
+        "description": "Identity verification and lookup against the population register.",
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/v1/verify": {
+            "post": {
+                "summary": "Verify one identity claim (fields or QR payload). Scope: verify.",
+                "requestBody": {"required": True, **_json(_VERIFY_REQUEST)},
+                "responses": {
+                    "200": _ok("The verdict", {"$ref": "#/components/schemas/VerifyResult"}),
+                    **_problems("400", "401", "403", "413", "429", "503"),
+                },
+            }
+        },
+        "/v1/verify/batch": {
+            "post": {
+                "summary": "Verify up to 1,000 claims; invalid items get a problem in place.",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "maxItems": 1000,
+                                    "items": _VERIFY_REQUEST,
+                                }
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": _ok("Results in request order", _BATCH_RESULT),
+                    **_problems("400", "401", "403", "413", "429", "503"),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "security": [],
+                "summary": "The process is alive (touches no dependency).",
+                "responses": {"200": _ok("Alive", {"type": "object"})},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "security": [],
+                "summary": "The database is reachable.",
+                "responses": {"200": _ok("Ready", {"type": "object"}), **_problems("503")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "security": [],
+                "summary": "Prometheus metrics.",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "security": [],
+                "summary": "This document.",
+                "responses": {"200": _ok("OpenAPI", {"type": "object"})},
+            }
+        },
+        "/docs": {
+            "get": {
+                "security": [],
+                "summary": "Human-readable API documentation.",
+                "responses": {
+                    "200": {
+                        "description": "HTML",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "FieldResult": _FIELD_RESULT,
+            "VerifyResult": _VERIFY_RESULT,
+            "Problem": _PROBLEM_SCHEMA,
+        },
+        "responses": {
+            "Problem": {
+                "description": "An error (RFC 9457); 429 and 503 carry Retry-After.",
+                "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+            }
+        },
+    },
+}
+
+
+def docs_html() -> str:
+    """A self-contained page listing the operations (no external scripts)."""
+    rows = []
+    for path, ops in SPEC["paths"].items():
+        for method, op in ops.items():
+            codes = ", ".join(op["responses"])
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
+                f"</td><td>{html.escape(op['summary'])}</td><td>{codes}</td></tr>"
+            )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>citizen-verify API</title>"
+        "</head><body><h1>citizen-verify API v1</h1>"
+        "<p>Machine-readable description: <a href='/openapi.json'>/openapi.json</a>. "
+        "Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>"
+        "<table border='1' cellpadding='4'><tr><th>method</th><th>path</th><th>what</th>"
+        f"<th>responses</th></tr>{''.join(rows)}</table></body></html>"
+    )

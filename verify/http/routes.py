@@ -1,0 +1,97 @@
+"""Handlers: parse, call the service, map the answer. No SQL, no rules here."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from verify.domain.claims import parse_claim
+from verify.domain.errors import ValidationError
+from verify.domain.model import Claim, Outcome
+from verify.domain.verdict import outcome_to_json
+from verify.http import ops
+from verify.http.appkeys import METRICS, SETTINGS, VERIFY_DEPS
+from verify.http.middleware import PRINCIPAL, REQUEST_ID
+from verify.http.ops import json_response
+from verify.http.problems import problem_body
+from verify.service.audit import RequestContext
+from verify.service.auth import Principal
+from verify.service.verification import verify_audited
+
+
+async def read_json(request: web.Request) -> object:
+    raw = await request.read()
+    if not raw:
+        raise ValidationError("invalid_json", "the request body is empty")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValidationError("invalid_json", "the request body is not valid JSON") from None
+
+
+def principal(request: web.Request, scope: str) -> Principal:
+    who: Principal = request[PRINCIPAL]
+    who.require(scope)
+    return who
+
+
+def answer(claim: Claim, outcome: Outcome) -> dict[str, object]:
+    body = outcome_to_json(outcome)
+    body["reference"] = claim.reference
+    return body
+
+
+def context(request: web.Request, who: Principal, kind: str) -> RequestContext:
+    now = request.app[VERIFY_DEPS].now()
+    return RequestContext(who.agency_id, request[REQUEST_ID], kind, now)
+
+
+async def post_verify(request: web.Request) -> web.Response:
+    ctx = context(request, principal(request, "verify"), "verify")
+    claim = parse_claim(await read_json(request))
+    app = request.app
+    [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
+    app[METRICS].verdicts.labels("single", outcome.verdict.value).inc()
+    return json_response({"request_id": request[REQUEST_ID], **answer(claim, outcome)})
+
+
+def _batch_items(body: object, limit: int) -> list[object]:
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError("invalid_request", 'the body must be {"items": [...]}', "items")
+    if len(items) > limit:
+        raise ValidationError("too_many_items", f"a batch holds at most {limit} items", "items")
+    return items
+
+
+def _parse_item(index: int, item: object) -> Claim | dict[str, object]:
+    try:
+        return parse_claim(item)
+    except ValidationError as e:
+        return {"index": index, **problem_body(e.code, e.detail, e.field)}
+
+
+async def post_verify_batch(request: web.Request) -> web.Response:
+    ctx = context(request, principal(request, "verify"), "batch_item")
+    app = request.app
+    items = _batch_items(await read_json(request), app[SETTINGS].max_batch_items)
+    parsed = [_parse_item(i, item) for i, item in enumerate(items)]
+    claims = [p for p in parsed if isinstance(p, Claim)]
+    outcomes = iter(await verify_audited(claims, ctx, app[VERIFY_DEPS]))
+    verdicts = app[METRICS].verdicts
+    results: list[dict[str, object]] = []
+    for p in parsed:
+        if isinstance(p, Claim):
+            outcome = next(outcomes)
+            verdicts.labels("batch_item", outcome.verdict.value).inc()
+            results.append(answer(p, outcome))
+        else:
+            results.append(p)
+    request_id: str = request[REQUEST_ID]
+    return json_response({"request_id": request_id, "results": results})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/verify", post_verify)
+    app.router.add_post("/v1/verify/batch", post_verify_batch)
+    ops.add_routes(app)

@@ -1,0 +1,99 @@
+"""Prometheus metrics of the service, created per application with their own registry.
+
+Label values come from bounded sets only (route templates, outcomes, verdicts,
+agency names); never an ID number or anything personal.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# SLO thresholds in seconds: 1, 2, 5, 10, 25, 50, 100, 250 ms, then the tail.
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "verify_http_requests",
+            "HTTP requests answered, by route template, method and outcome class.",
+            ["route", "method", "outcome"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "verify_http_request_duration_seconds",
+            "Time from request start to response, by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "verify_http_in_flight_requests",
+            "Requests being handled now.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.shed = Counter(
+            "verify_http_shed_requests", "Requests refused fast because of overload.", registry=r
+        )
+        self.verdicts = Counter(
+            "verify_verdicts",
+            "Verification answers by kind (single, batch_item) and verdict.",
+            ["kind", "verdict"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "verify_rate_limited",
+            "Requests or items refused with 429, per agency.",
+            ["agency"],
+            registry=r,
+        )
+        self.audit_queue = Gauge(
+            "verify_audit_queue_rows",
+            "Audit rows waiting for the next group commit.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.audit_commit = Histogram(
+            "verify_audit_commit_seconds",
+            "Duration of one audit group commit (COPY + COMMIT).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.audit_rows = Counter("verify_audit_rows", "Audit rows committed.", registry=r)
+        self.audit_failures = Counter(
+            "verify_audit_failures",
+            "Audit group commits that failed (their requests got 503).",
+            registry=r,
+        )
+        self.db_pool = Gauge(
+            "verify_db_pool_connections",
+            "asyncpg pool connections by state (in_use, idle, max).",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.db_pool_waiting = Gauge(
+            "verify_db_pool_waiting",
+            "Tasks waiting to acquire a pooled connection.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.agency_requests = Counter(
+            "verify_agency_requests",
+            "Requests per agency (bounded set of registered agencies).",
+            ["agency"],
+            registry=r,
+        )
+
+
+def outcome_class(status: int) -> str:
+    """'2xx', '4xx', '5xx': bounded labels."""
+    return f"{status // 100}xx"
+
+
+def observe_audit_commit(metrics: Metrics, rows: int, seconds: float) -> None:
+    metrics.audit_rows.inc(rows)
+    metrics.audit_commit.observe(seconds)
