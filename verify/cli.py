@@ -178,6 +178,27 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from verify.adapters.maintenance import run_maintenance
+
+    settings = _settings()
+
+    async def work(conn: asyncpg.Connection) -> int:
+        report = await run_maintenance(
+            conn, retention_days=settings.audit_retention_days, today=dt.date.today()
+        )
+        if report.skipped:
+            print("another instance is running maintenance: skipped")
+            return 0
+        print(
+            f"audit partitions: {report.created} created, {len(report.dropped)} dropped "
+            f"(retention {settings.audit_retention_days} days)"
+        )
+        return 0
+
+    return _run(_with_conn(settings.database_url, work))
+
+
 # ------------------------------------------------------------------ keys
 
 
@@ -250,6 +271,8 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--quiet", action="store_true", help="print only the export lines")
     dev.set_defaults(func=cmd_dev)
     sub.add_parser("migrate", help="apply schema migrations").set_defaults(func=cmd_migrate)
+    maint = sub.add_parser("maintenance", help="audit partitions: create ahead, drop expired")
+    maint.set_defaults(func=cmd_maintenance)
     seed = sub.add_parser("seed", help="load a synthetic population")
     seed.add_argument("--count", type=int, required=True)
     seed.add_argument("--seed", type=int, default=1)

@@ -63,6 +63,8 @@ class Settings:
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
+    audit_retention_days: int = 180
+    maintenance_interval_s: float = 3600.0
     log_level: str = "INFO"
 
     def __repr__(self) -> str:
@@ -104,6 +106,8 @@ class Settings:
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
+            audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
+            maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
         )
 

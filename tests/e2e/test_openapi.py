@@ -61,8 +61,14 @@ def _check_shape(body: Any, schema: dict[str, Any]) -> None:
 
 
 async def _check(client: Client, method: str, path: str, **kwargs: Any) -> None:
+    await _check_path(client, path, path, method=method, **kwargs)
+
+
+async def _check_path(
+    client: Client, template: str, path: str, method: str = "GET", **kwargs: Any
+) -> None:
     response = await client.request(method, path, **kwargs)
-    documented = SPEC["paths"][path][method.lower()]["responses"]
+    documented = SPEC["paths"][template][method.lower()]["responses"]
     assert str(response.status) in documented, (method, path, response.status)
     content = _resolve(documented[str(response.status)]).get("content", {})
     if response.content_type in ("application/json", "application/problem+json"):
@@ -82,3 +88,19 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
     await _check(client, "POST", "/v1/verify/batch", json=batch, headers=auth)
     too_many = {"items": [{"id_number": VALID_ID}] * 1001}
     await _check(client, "POST", "/v1/verify/batch", json=too_many, headers=auth)
+    lookup = "/v1/citizens/{id_number}"
+    history = "/v1/citizens/{id_number}/access-history"
+    for id_number, params in (
+        (VALID_ID, {"purpose": "kyc"}),
+        (VALID_ID, {}),
+        ("001099999999", {"purpose": "x"}),
+    ):
+        await _check_path(client, lookup, f"/v1/citizens/{id_number}", params=params, headers=auth)
+    await _check_path(client, history, f"/v1/citizens/{VALID_ID}/access-history", headers=auth)
+    await _check_path(
+        client,
+        history,
+        f"/v1/citizens/{VALID_ID}/access-history",
+        params={"limit": "0"},
+        headers=auth,
+    )

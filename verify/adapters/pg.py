@@ -25,9 +25,11 @@ from verify.domain.model import (
 from verify.errors import DatabaseUnavailable
 from verify.settings import Settings
 
+Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
+
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
-_RECORDS_SQL = """
+RECORDS_SQL = """
 SELECT c.id_number, c.full_name, c.birth_date, c.birth_year_only, c.gender, c.deceased,
        c.version, k.issue, k.expiry, k.status
 FROM citizens c
@@ -118,16 +120,10 @@ class PgRegister:
 
     async def fetch_records(self, ids: list[str]) -> dict[str, CitizenRecord]:
         async with connection(next(self._pools), self._timeout) as conn:
-            try:
-                rows = await conn.fetch(_RECORDS_SQL, [int(i) for i in ids])
-            except DB_ERRORS as e:
-                raise DatabaseUnavailable("register lookup failed") from e
+            rows = await conn.fetch(RECORDS_SQL, [int(i) for i in ids])
         return {format_id12(r["id_number"]): record_from_row(r) for r in rows}
 
     async def resolve_former(self, former_ids: list[str]) -> dict[str, str]:
         async with connection(next(self._pools), self._timeout) as conn:
-            try:
-                rows = await conn.fetch(_FORMER_SQL, [int(i) for i in former_ids])
-            except DB_ERRORS as e:
-                raise DatabaseUnavailable("former ID lookup failed") from e
+            rows = await conn.fetch(_FORMER_SQL, [int(i) for i in former_ids])
         return {format_id9(r["former_id"]): format_id12(r["id_number"]) for r in rows}

@@ -42,7 +42,7 @@ def _gender(raw: object, field: str) -> Gender:
     return _GENDERS[word]
 
 
-def _purpose(raw: object, field: str) -> str:
+def parse_purpose(raw: object, field: str = "purpose") -> str:
     if not isinstance(raw, str) or len(raw) > MAX_PURPOSE or not _PURPOSE.fullmatch(raw):
         raise _invalid(field, f"1 to {MAX_PURPOSE} characters of A-Z a-z 0-9 _ . : -")
     return raw
@@ -87,7 +87,7 @@ def _with_context(claim: Claim, values: dict[str, object]) -> Claim:
     """``claim`` with the request's purpose, reference and accept_partial."""
     return dataclasses.replace(
         claim,
-        purpose=_optional(values, "purpose", _purpose),
+        purpose=_optional(values, "purpose", parse_purpose),
         reference=_optional(values, "reference", _reference),
         accept_partial=_optional(values, "accept_partial", _flag) or False,
     )

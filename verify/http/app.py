@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -11,16 +13,31 @@ from aiohttp import web
 
 from cache.direct import DirectLookup
 from verify.adapters.audit import PgAuditWriter
+from verify.adapters.citizens import PgCitizens
 from verify.adapters.keys import PgKeyStore
-from verify.adapters.pg import PgRegister, create_pool
-from verify.http.appkeys import AUTH, LOOKUP, METRICS, POOL, SETTINGS, TODAY, VERIFY_DEPS
+from verify.adapters.maintenance import run_maintenance
+from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
+from verify.errors import DatabaseUnavailable
+from verify.http import citizens
+from verify.http.appkeys import (
+    AUTH,
+    LOOKUP,
+    LOOKUP_DEPS,
+    METRICS,
+    POOL,
+    SETTINGS,
+    TODAY,
+    VERIFY_DEPS,
+)
 from verify.http.middleware import IN_FLIGHT, auth_middleware, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, observe_audit_commit
 from verify.service.auth import Authenticator
+from verify.service.lookup import LookupDeps
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 
+log = logging.getLogger("verify.app")
 READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
 
 
@@ -49,7 +66,9 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_lookup)
     app.cleanup_ctx.append(_audit)
+    app.cleanup_ctx.append(_maintenance)
     add_routes(app)
+    citizens.add_routes(app)
     return app
 
 
@@ -91,5 +110,38 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
         today=app[TODAY],
         now=_now,
     )
+    app[LOOKUP_DEPS] = LookupDeps(
+        citizens=PgCitizens(app[POOL], timeout=settings.db_timeout_s),
+        audit=writer,
+        hmac_key=settings.hmac_key.value,
+        today=app[TODAY],
+        now=_now,
+    )
     yield
     await writer.aclose()
+
+
+async def _maintain_forever(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    while True:
+        try:
+            async with connection(app[POOL], settings.db_timeout_s) as conn:
+                report = await run_maintenance(
+                    conn, retention_days=settings.audit_retention_days, today=app[TODAY]()
+                )
+            if report.created or report.dropped:
+                log.info(
+                    "audit partitions",
+                    extra={"created": report.created, "dropped": len(report.dropped)},
+                )
+        except (DatabaseUnavailable, *DB_ERRORS) as e:  # not on a request path: retry later
+            log.warning("maintenance failed", extra={"error": type(e).__name__})
+        await asyncio.sleep(settings.maintenance_interval_s)
+
+
+async def _maintenance(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(_maintain_forever(app), name="maintenance")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -128,6 +128,76 @@ _BATCH_RESULT = {
     },
 }
 
+_ID_PARAM: dict[str, Any] = {
+    "name": "id_number",
+    "in": "path",
+    "required": True,
+    "description": "12-digit personal ID or former 9-digit CMND number",
+    "schema": {"type": "string"},
+}
+
+_PROFILE: dict[str, Any] = {
+    "type": "object",
+    "required": ["request_id", "purpose", "id_number"],
+    "properties": {
+        "request_id": {"type": "string"},
+        "purpose": {"type": "string"},
+        "id_number": {"type": "string"},
+        "basic": {
+            "type": "object",
+            "properties": {
+                "full_name": {"type": "string"},
+                "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
+                "gender": {"enum": ["male", "female"]},
+                "status": {"enum": ["living", "deceased"]},
+            },
+        },
+        "residence": {
+            "type": "object",
+            "properties": {
+                "province_code": {"type": "string"},
+                "province": {"type": ["string", "null"]},
+                "address": {"type": "string"},
+            },
+        },
+        "cards": {
+            "type": "array",
+            "description": "Newest first.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "issue_date": {"type": "string"},
+                    "expiry_date": {"type": ["string", "null"]},
+                    "status": {"enum": ["valid", "expired", "revoked", "superseded"]},
+                },
+            },
+        },
+    },
+}
+
+_HISTORY: dict[str, Any] = {
+    "type": "object",
+    "required": ["request_id", "items", "next_cursor"],
+    "properties": {
+        "request_id": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "agency": {"type": "string"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "kind": {"enum": ["verify", "batch_item", "stream", "lookup"]},
+                    "purpose": {"type": ["string", "null"]},
+                    "verdict": {"type": ["string", "null"]},
+                    "fields": {"type": ["array", "null"], "items": {"type": "string"}},
+                },
+            },
+        },
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -169,6 +239,54 @@ SPEC: dict[str, Any] = {
                 "responses": {
                     "200": _ok("Results in request order", _BATCH_RESULT),
                     **_problems("400", "401", "403", "413", "429", "503"),
+                },
+            }
+        },
+        "/v1/citizens/{id_number}": {
+            "get": {
+                "summary": (
+                    "Attribute lookup with a stated purpose; only the groups the key's scopes "
+                    "allow (lookup:basic, lookup:residence, lookup:cards). Audited."
+                ),
+                "parameters": [
+                    _ID_PARAM,
+                    {
+                        "name": "purpose",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "fields",
+                        "in": "query",
+                        "description": "basic,residence,cards (default: all the key allows)",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": _ok("The allowed attributes", _PROFILE),
+                    **_problems("400", "401", "403", "404", "429", "503"),
+                },
+            }
+        },
+        "/v1/citizens/{id_number}/access-history": {
+            "get": {
+                "summary": (
+                    "Who verified or looked up this citizen: last 180 days, newest first, "
+                    "paged. Scope: citizen:history."
+                ),
+                "parameters": [
+                    _ID_PARAM,
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                ],
+                "responses": {
+                    "200": _ok("One page", _HISTORY),
+                    **_problems("400", "401", "403", "429", "503"),
                 },
             }
         },

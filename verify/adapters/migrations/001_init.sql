@@ -74,7 +74,9 @@ CREATE TABLE api_keys (
 
 -- One row per answer (verify, batch item, stream line, lookup). subject is an
 -- HMAC of the ID number, never the number.
+CREATE SEQUENCE audit_log_seq;
 CREATE TABLE audit_log (
+    seq        bigint NOT NULL DEFAULT nextval('audit_log_seq'),  -- total order for paging
     at         timestamptz NOT NULL,
     agency_id  integer NOT NULL,
     request_id text NOT NULL,
@@ -85,7 +87,7 @@ CREATE TABLE audit_log (
     fields     text[],
     latency_ms real
 ) PARTITION BY RANGE (at);
-CREATE INDEX audit_log_by_subject ON audit_log (subject, at DESC);
+CREATE INDEX audit_log_by_subject ON audit_log (subject, at DESC, seq DESC);
 CREATE INDEX audit_log_by_request ON audit_log (request_id);
 CREATE TABLE audit_log_default PARTITION OF audit_log DEFAULT;
 
