@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from tests.cases import REGISTER, TODAY
 from tests.e2e.register import insert_entries
@@ -17,6 +17,7 @@ from verify.service.auth import SCOPES, mint_key
 from verify.settings import Settings
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+AiohttpServerClient = Callable[[TestServer], Awaitable[TestClient[web.Request, web.Application]]]
 Client = TestClient[web.Request, web.Application]
 
 
