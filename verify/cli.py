@@ -168,7 +168,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> csvload.LoadReport:
         return await csvload.load_csv(conn, citizens=args.citizens, cards=args.cards)
 
-    report = _run(_with_conn(_settings().database_url, work))
+    try:
+        report = _run(_with_conn(_settings().database_url, work))
+    except csvload.LoadError as e:
+        raise CliError(str(e)) from None
     for error in report.errors:
         print(f"{error.file}:{error.line}: {error.reason}", file=sys.stderr)
     print(

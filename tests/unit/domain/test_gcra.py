@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.domain.gcra import MICROS, Limit, decide
+
+LIMIT = Limit(rate_per_s=10, burst=5)
+
+
+def test_burst_then_refused_with_retry_after() -> None:
+    tat = None
+    for _ in range(5):
+        d = decide(tat, 0, LIMIT, 1)
+        assert d.allowed
+        tat = d.tat_us
+    refused = decide(tat, 0, LIMIT, 1)
+    assert not refused.allowed and refused.retry_after_us == MICROS // 10
+    assert decide(tat, refused.retry_after_us, LIMIT, 1).allowed
+
+
+def test_batch_larger_than_burst_needs_a_full_bucket_and_pays_its_cost() -> None:
+    d = decide(None, 0, LIMIT, 50)
+    assert d.allowed and d.tat_us == 50 * MICROS // 10
+    assert not decide(d.tat_us, 0, LIMIT, 1).allowed
+    half_full = decide(None, 0, LIMIT, 1).tat_us
+    assert not decide(half_full, 0, LIMIT, 50).allowed
+
+
+@given(st.lists(st.tuples(st.integers(0, 200_000), st.integers(1, 3)), max_size=300))
+def test_never_more_than_rate_times_time_plus_burst(steps: list[tuple[int, int]]) -> None:
+    tat: int | None = None
+    now = 0
+    admitted = 0
+    for gap, cost in steps:
+        now += gap
+        d = decide(tat, now, LIMIT, cost)
+        if d.allowed:
+            tat = d.tat_us
+            admitted += cost
+    assert admitted <= LIMIT.rate_per_s * now / MICROS + LIMIT.burst + 3

@@ -1,0 +1,41 @@
+"""GCRA (generic cell rate algorithm): the rate-limit rule, as pure arithmetic on microseconds.
+
+State is one number per key, the theoretical arrival time (TAT). A request of
+``cost`` units is allowed when the bucket holds ``min(cost, burst)`` units; it
+then moves the TAT by ``cost`` emission intervals, so a batch larger than the
+burst is let through only from a full bucket and pays its whole cost after.
+The Redis script (verify/adapters/gcra.lua) is the same rule, on Redis's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MICROS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    rate_per_s: int
+    burst: int
+
+    @property
+    def interval_us(self) -> int:
+        return max(1, MICROS // self.rate_per_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    tat_us: int  # the new state (unchanged when refused)
+    retry_after_us: int = 0
+
+
+def decide(tat_us: int | None, now_us: int, limit: Limit, cost: int) -> Decision:
+    interval = limit.interval_us
+    tat = now_us if tat_us is None or tat_us < now_us else tat_us
+    needed = min(cost, limit.burst)
+    allow_at = tat + interval * needed - interval * limit.burst
+    if allow_at > now_us:
+        return Decision(False, tat, allow_at - now_us)
+    return Decision(True, tat + interval * cost)
