@@ -39,6 +39,21 @@ format: install
 	$(BIN)/ruff format verify cache tests
 	$(BIN)/ruff check --fix verify cache tests
 
+# Locust scenarios (loadtest/) against the dev stack on 127.0.0.1: report, plot and gates in
+# loadtest/results/; fails when a scenario misses its p99 or failure-ratio gate.
+LOADTEST_DURATION ?= 40
+LOADTEST_STAMP := $(VENV)/.loadtest-installed
+
+$(LOADTEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,loadtest]'
+	touch $(LOADTEST_STAMP)
+
+loadtest: install $(LOADTEST_STAMP)
+	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \
+	$(BIN)/verify migrate; \
+	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
+	$(BIN)/python -m loadtest.run --duration $(LOADTEST_DURATION)
+
 clean:
 	-$(BIN)/verify dev down
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

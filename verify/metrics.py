@@ -2,19 +2,36 @@
 
 Label values come from bounded sets only (route templates, outcomes, verdicts,
 agency names); never an ID number or anything personal.
+
+With several worker processes (``verify serve --workers N``) prometheus-client
+runs in multiprocess mode: every process writes its values to files in one
+directory, and ``/metrics`` merges the files of all processes (``render``).
+The directory is chosen, created and wiped by the parent before any worker
+starts (``prepare_multiprocess_dir``); gauges declare how processes combine
+(``livesum``: the sum over live processes).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import tempfile
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prom_multiprocess
+
+# The variable prometheus-client reads, once, when it is first imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # SLO thresholds in seconds: 1, 2, 5, 10, 25, 50, 100, 250 ms, then the tail.
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, multiprocess_dir: str | None = None
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir
         r = self.registry
         self.requests = Counter(
             "verify_http_requests",
@@ -24,8 +41,8 @@ class Metrics:
         )
         self.duration = Histogram(
             "verify_http_request_duration_seconds",
-            "Time from request start to response, by route template.",
-            ["route"],
+            "Time from request start to response, by route template and outcome class.",
+            ["route", "outcome"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -81,6 +98,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.db_up = Gauge(
+            "verify_db_up",
+            "1 if the primary database answered SELECT 1 within 1 s at the last scrape, else 0.",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
         self.agency_requests = Counter(
             "verify_agency_requests",
             "Requests per agency (bounded set of registered agencies).",
@@ -97,3 +120,39 @@ def outcome_class(status: int) -> str:
 def observe_audit_commit(metrics: Metrics, rows: int, seconds: float) -> None:
     metrics.audit_rows.inc(rows)
     metrics.audit_commit.observe(seconds)
+
+
+def observe_pool(metrics: Metrics, *, size: int, idle: int, max_size: int, waiting: int) -> None:
+    metrics.db_pool.labels("in_use").set(size - idle)
+    metrics.db_pool.labels("idle").set(idle)
+    metrics.db_pool.labels("max").set(max_size)
+    metrics.db_pool_waiting.set(waiting)
+
+
+def render(metrics: Metrics) -> bytes:
+    """The exposition text: this process's registry, or every process's files when multiprocess."""
+    if metrics.multiprocess_dir is None:
+        return generate_latest(metrics.registry)
+    merged = CollectorRegistry()
+    prom_multiprocess.MultiProcessCollector(merged, path=metrics.multiprocess_dir)  # type: ignore[no-untyped-call]
+    return generate_latest(merged)
+
+
+def prepare_multiprocess_dir(given: str | None) -> tuple[str, bool]:
+    """Create (or reuse) the multiprocess directory and wipe the files of earlier runs.
+
+    Returns the path and whether we created it (and so should remove it at exit).
+    Only prometheus-client's ``*.db`` files are deleted, whatever the directory.
+    """
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return str(path), False
+    return tempfile.mkdtemp(prefix="verify-metrics-"), True
+
+
+def mark_process_dead(pid: int, path: str) -> None:
+    """Drop a dead worker's live gauges; its counters and histograms stay in the totals."""
+    prom_multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]

@@ -1,26 +1,44 @@
-"""Serving: uvloop, no aiohttp access log (we write our own line), SO_REUSEPORT workers."""
+"""Serving: uvloop, no aiohttp access log (we write our own line), SO_REUSEPORT workers.
+
+With ``workers > 1`` the parent spawns the workers and supervises them. Before
+spawning it points ``PROMETHEUS_MULTIPROC_DIR`` at a wiped directory (the
+operator's, or a temporary one removed at exit): spawned workers inherit the
+variable before they import prometheus-client, which is what switches it to
+multiprocess mode. When a worker exits, its live gauges are dropped
+(``mark_process_dead``); its counters stay, so totals keep adding up.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
 import signal
 import sys
+from collections.abc import Sequence
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from aiohttp import web
 
 from verify import logs
 from verify.http.app import create_app
+from verify.http.ops import pool_sampler
+from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
 from verify.settings import Settings
 
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
-def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+def _run_worker(
+    settings: Settings, host: str, port: int, reuse_port: bool, metrics_dir: str | None
+) -> None:
     import uvloop
 
     logs.configure(settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir))
+    app.cleanup_ctx.append(pool_sampler)
     uvloop.install()
     web.run_app(
         app,
@@ -35,16 +53,30 @@ def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> N
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    given = os.environ.get(MULTIPROC_ENV)
     if workers <= 1:
-        _run_worker(settings, host, port, reuse_port=False)
+        if given:  # prometheus-client already writes there: start from empty files
+            prepare_multiprocess_dir(given)
+        _run_worker(settings, host, port, reuse_port=False, metrics_dir=None)
         return
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_run_worker, args=(settings, host, port, True), daemon=False)
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
+    path, created = prepare_multiprocess_dir(given)
+    os.environ[MULTIPROC_ENV] = path  # inherited by every spawned worker
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [
+            ctx.Process(target=_run_worker, args=(settings, host, port, True, path))
+            for _ in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        _supervise(procs, path)
+    finally:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _supervise(procs: Sequence[BaseProcess], metrics_dir: str) -> None:
+    """Forward SIGTERM/SIGINT to the workers; mark each worker dead as it exits."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         for proc in procs:
@@ -53,5 +85,13 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for proc in procs:
-        proc.join()
+    alive = {proc.sentinel: proc for proc in procs}
+    while alive:
+        for sentinel in wait(list(alive)):
+            assert isinstance(sentinel, int)
+            proc = alive.pop(sentinel)
+            proc.join()
+            if proc.pid is not None:
+                mark_process_dead(proc.pid, metrics_dir)
+            if proc.exitcode not in (0, -signal.SIGTERM):
+                print(f"verify: worker {proc.pid} exited with {proc.exitcode}", file=sys.stderr)

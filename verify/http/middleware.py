@@ -85,8 +85,9 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
     metrics = request.app[METRICS]
     route = route_of(request)
-    metrics.requests.labels(route, request.method, outcome_class(response.status)).inc()
-    metrics.duration.labels(route).observe(elapsed)
+    outcome = outcome_class(response.status)
+    metrics.requests.labels(route, request.method, outcome).inc()
+    metrics.duration.labels(route, outcome).observe(elapsed)
     principal = request.get(PRINCIPAL)
     if principal is not None:
         metrics.agency_requests.labels(principal.agency).inc()

@@ -1,0 +1,1 @@
+"""Load tests: locust scenarios for the users of DESIGN.md, run by `make loadtest`."""
