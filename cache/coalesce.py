@@ -25,10 +25,12 @@ class TickBatcher(Generic[K, V]):
         *,
         max_batch: int = 500,
         on_batch: Callable[[int], None] | None = None,
+        on_join: Callable[[], None] | None = None,
     ) -> None:
         self._fetch = fetch
         self._max_batch = max_batch
         self._on_batch = on_batch
+        self._on_join = on_join  # a key joined one already pending or in flight
         self._pending: dict[K, asyncio.Future[V | None]] = {}
         self._in_flight: dict[K, asyncio.Future[V | None]] = {}
         self._scheduled = False
@@ -52,6 +54,8 @@ class TickBatcher(Generic[K, V]):
     def _future(self, key: K) -> asyncio.Future[V | None]:
         existing = self._in_flight.get(key) or self._pending.get(key)
         if existing is not None:
+            if self._on_join is not None:
+                self._on_join()
             return existing
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V | None] = loop.create_future()

@@ -28,10 +28,15 @@ class DevServerError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(below: int = 65536) -> int:
+    """A free TCP port of 127.0.0.1 under ``below`` (a cluster node needs port + 10000 too)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < below:
+            return port
+    raise DevServerError(f"no free port below {below}")
 
 
 def port_open(port: int, timeout: float = 0.2) -> bool:
@@ -224,18 +229,36 @@ def redis_status(data_dir: Path) -> Redis | None:
     return redis if redis.pid() is not None and port_open(redis.port) else None
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        port = free_port(below=55536)
+        if not port_open(port + 10000):
+            return port
+    raise DevServerError("no free port pair for a cluster node")
+
+
 def start_redis_cluster(data_dir: Path, nodes: int = 3) -> list[Redis]:
-    """A fresh cluster of ``nodes`` masters on loopback (no replicas), for tests."""
+    """A fresh cluster of ``nodes`` masters on loopback (no replicas), for tests.
+
+    Every node it started is stopped again if the cluster does not come up.
+    """
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    servers = [Redis(data_dir / f"node{i}", free_port(), cluster=True) for i in range(nodes)]
-    for server in servers:
-        server.start()
-    _, cli = _redis_binaries()
-    addrs = [f"127.0.0.1:{s.port}" for s in servers]
-    cmd = [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"]
-    subprocess.run(cmd, check=True, timeout=60, capture_output=True)
-    _wait_for(lambda: _cluster_ok(cli, servers[0].port), "Redis cluster")
+    servers = [Redis(data_dir / f"node{i}", _cluster_port(), cluster=True) for i in range(nodes)]
+    try:
+        for server in servers:
+            server.start()
+        _, cli = _redis_binaries()
+        addrs = [f"127.0.0.1:{s.port}" for s in servers]
+        cmd = [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"]
+        subprocess.run(cmd, check=True, timeout=60, capture_output=True)
+        for server in servers:  # every node must know every slot
+            _wait_for(lambda s=server: _cluster_ok(cli, s.port), "Redis cluster")
+    except (DevServerError, subprocess.SubprocessError, OSError):
+        for server in servers:
+            server.stop()
+        raise
     return servers
 
 

@@ -11,7 +11,7 @@ import pytest
 from cache.direct import DirectLookup
 from verify.adapters.pg import PgRegister
 from verify.domain.id_number import make_id12
-from verify.domain.model import CardState, Claim, Gender, LifeStatus
+from verify.domain.model import CardState, CitizenRecord, Claim, Gender, LifeStatus
 from verify.errors import DatabaseUnavailable
 from verify.service.verification import verify_claims
 
@@ -21,9 +21,9 @@ class CountingRegister(PgRegister):
         super().__init__([pool], timeout=5)
         self.record_calls: list[list[str]] = []
 
-    async def fetch_records(self, ids: list[str]) -> dict[str, object]:  # type: ignore[override]
+    async def fetch_records(self, ids: list[str]) -> dict[str, CitizenRecord]:
         self.record_calls.append(ids)
-        return await super().fetch_records(ids)  # type: ignore[return-value]
+        return await super().fetch_records(ids)
 
 
 IDS = [make_id12("001", Gender.MALE, 1990, n) for n in range(50)]

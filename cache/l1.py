@@ -1,0 +1,100 @@
+"""The in-process tier: a small LRU with a short TTL, and version blocks left by invalidations.
+
+A *block* ("do not fill below version V") is what an invalidation leaves
+behind: a reader that fetched the old record before the change and stores it
+after the invalidation is refused, exactly like the Redis tombstone. Values
+are stored with their version; negative entries have version 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from cache import keys
+
+V = TypeVar("V")
+
+Clock = Callable[[], float]
+
+
+class Negative:
+    """The L1 value of "not in the register"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEGATIVE"
+
+
+NEGATIVE = Negative()
+
+
+class L1(Generic[V]):
+    def __init__(
+        self,
+        *,
+        max_entries: int = keys.L1_MAX_ENTRIES,
+        ttl_s: float = keys.L1_TTL_S,
+        block_ttl_s: float = keys.L1_BLOCK_TTL_S,
+        max_blocks: int = keys.L1_MAX_BLOCKS,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._max = max_entries
+        self._ttl = ttl_s
+        self._block_ttl = block_ttl_s
+        self._max_blocks = max_blocks
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, V | Negative]] = OrderedDict()
+        self._blocks: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> V | Negative | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: V | Negative, version: int) -> bool:
+        """Store unless an invalidation blocks this version; evicts the least recent."""
+        if self._blocked(key, version):
+            return False
+        self._entries[key] = (self._clock() + self._ttl, value)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return True
+
+    def invalidate(self, key: str, version: int) -> None:
+        """Evict ``key`` and refuse fills below ``version`` for a while."""
+        self._entries.pop(key, None)
+        now = self._clock()
+        current = self._blocks.get(key)
+        if current is not None and current[0] > now:
+            version = max(version, current[1])
+        self._blocks[key] = (now + self._block_ttl, version)
+        self._blocks.move_to_end(key)
+        if len(self._blocks) > self._max_blocks:
+            self._blocks.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def _blocked(self, key: str, version: int) -> bool:
+        block = self._blocks.get(key)
+        if block is None:
+            return False
+        expires, floor = block
+        if expires <= self._clock():
+            del self._blocks[key]
+            return False
+        return version < floor

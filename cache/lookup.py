@@ -1,0 +1,168 @@
+"""The cached lookup pipeline (L1 -> Redis -> Postgres) and the factory the app uses.
+
+Redis is an accelerator, never a dependency (DESIGN.md invariant 3): any
+Redis error is counted, told to the breaker, and the lookup carries on to
+Postgres. The caches are trusted only while the change feed is live
+(invariant 2, see :mod:`cache.listener`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+
+from cache import keys
+from cache.breaker import Breaker
+from cache.codec import FORMER, RECORD, Codec, CodecError, pack_record, unpack_record
+from cache.direct import DirectLookup
+from cache.invalidation import Invalidator
+from cache.keys import KeySpace
+from cache.l1 import L1
+from cache.listener import ChangeListener
+from cache.metrics import CacheMetrics
+from cache.port import RecordLookup, RecordSource
+from cache.readthrough import AlwaysFresh, Freshness, ReadThrough, Table
+from cache.redis_client import create_client
+from cache.redis_tier import RedisTier
+from verify.domain.model import CitizenRecord
+from verify.settings import Settings
+
+LISTENER_START_WAIT_S = 2.0
+
+
+def _unpack_former(_: str, __: int, payload: bytes) -> str:
+    id12 = payload.decode("ascii", errors="replace")
+    if len(id12) != 12 or not id12.isdigit():
+        raise CodecError("cache former-ID payload is malformed")
+    return id12
+
+
+def _former_ttl_ms() -> int:
+    return keys.FORMER_TTL_S * 1000
+
+
+class CachedLookup:
+    """``RecordLookup`` with an in-process tier and a Redis tier in front of the source."""
+
+    def __init__(
+        self,
+        source: RecordSource,
+        *,
+        keyspace: KeySpace,
+        codec: Codec,
+        redis: RedisTier | None,
+        metrics: CacheMetrics | None = None,
+        max_batch: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.metrics = metrics
+        self.keyspace = keyspace
+        self.codec = codec
+        self.freshness: Freshness = AlwaysFresh()
+        self.listener: ChangeListener | None = None
+        records: Table[CitizenRecord] = Table(
+            keyspace.record, RECORD, pack_record, unpack_record, _version, keys.record_ttl_ms
+        )
+        formers: Table[str] = Table(
+            keyspace.former, FORMER, str.encode, _unpack_former, _no_version, _former_ttl_ms
+        )
+        self.records = ReadThrough(
+            records,
+            source.fetch_records,
+            l1=L1(clock=clock),
+            codec=codec,
+            redis=redis,
+            freshness=self,
+            metrics=metrics,
+            max_batch=max_batch,
+        )
+        self.formers = ReadThrough(
+            formers,
+            source.resolve_former,
+            l1=L1(clock=clock),
+            codec=codec,
+            redis=redis,
+            freshness=self,
+            metrics=metrics,
+            max_batch=max_batch,
+        )
+        self.invalidator = Invalidator(
+            keyspace=keyspace,
+            codec=codec,
+            redis=redis,
+            records=self.records.l1,
+            formers=self.formers.l1,
+            metrics=metrics,
+        )
+
+    # Freshness, as the ReadThroughs see it (delegates to the listener once attached)
+    def cache_trusted(self) -> bool:
+        return self.freshness.cache_trusted()
+
+    def redis_trusted(self) -> bool:
+        return self.redis is not None and self.freshness.redis_trusted()
+
+    async def listen(self, listener: ChangeListener, wait_s: float) -> None:
+        self.listener = listener
+        self.freshness = listener
+        await listener.start(wait_s)
+
+    async def get_many(self, ids: Collection[str]) -> dict[str, CitizenRecord]:
+        return await self.records.get_many(ids)
+
+    async def resolve_former(self, former_ids: Collection[str]) -> dict[str, str]:
+        return await self.formers.get_many(former_ids)
+
+    async def aclose(self) -> None:
+        if self.listener is not None:
+            await self.listener.aclose()
+        await self.records.aclose()
+        await self.formers.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _version(record: CitizenRecord) -> int:
+    return record.version
+
+
+def _no_version(_: str) -> int:
+    return 0  # mappings are guarded by MAX_VERSION tombstones only
+
+
+async def open_lookup(
+    settings: Settings,
+    source: RecordSource,
+    *,
+    metrics: CacheMetrics | None = None,
+    listen: bool = True,
+) -> RecordLookup:
+    """DirectLookup when the cache is off, else CachedLookup with its change listener started."""
+    on_batch = metrics.db_batch.observe if metrics is not None else None
+    if not settings.cache_enabled:
+        return DirectLookup(source, max_batch=settings.lookup_batch_max, on_batch=on_batch)
+    on_change = metrics.breaker_changed if metrics is not None else None
+    redis = RedisTier(
+        create_client(settings),
+        breaker=Breaker(on_change=on_change),
+        timeout_s=settings.redis_timeout_s,
+        metrics=metrics,
+    )
+    lookup = CachedLookup(
+        source,
+        keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
+        codec=Codec(settings.cache_key.value),
+        redis=redis,
+        metrics=metrics,
+        max_batch=settings.lookup_batch_max,
+    )
+    if listen:
+        listener = ChangeListener(
+            settings.database_url,
+            lookup.invalidator,
+            timeout_s=settings.db_timeout_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        await lookup.listen(listener, LISTENER_START_WAIT_S)
+    return lookup
