@@ -64,6 +64,7 @@ class Settings:
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
     audit_retention_days: int = 180
+    key_cache_ttl_s: float = 5.0
     maintenance_interval_s: float = 3600.0
     log_level: str = "INFO"
 
@@ -107,6 +108,7 @@ class Settings:
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
             audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
+            key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
         )

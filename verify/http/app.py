@@ -11,16 +11,22 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 from aiohttp import web
 
-from cache.direct import DirectLookup
+from cache.breaker import Breaker
+from cache.keys import KeySpace
+from cache.lookup import open_lookup
+from cache.metrics import CacheMetrics
+from cache.redis_client import create_client
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.keys import PgKeyStore
 from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
+from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
 from verify.http import citizens
 from verify.http.appkeys import (
     AUTH,
+    LIMITER,
     LOOKUP,
     LOOKUP_DEPS,
     METRICS,
@@ -76,7 +82,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[POOL] = await create_pool(settings.database_url, settings)
     app[READ_POOLS] = [await create_pool(u, settings) for u in settings.database_read_urls]
-    app[AUTH] = Authenticator(PgKeyStore(app[POOL], timeout=settings.db_timeout_s))
+    app[AUTH] = Authenticator(
+        PgKeyStore(app[POOL], timeout=settings.db_timeout_s), ttl_s=settings.key_cache_ttl_s
+    )
     yield
     pools = [app[POOL], *app[READ_POOLS]]
     await asyncio.wait_for(asyncio.gather(*(p.close() for p in pools)), timeout=10)
@@ -86,10 +94,18 @@ async def _lookup(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pools: list[asyncpg.Pool] = app[READ_POOLS] or [app[POOL]]
     source = PgRegister(pools, timeout=settings.db_timeout_s)
-    lookup = DirectLookup(source, max_batch=settings.lookup_batch_max)
+    cache_metrics = CacheMetrics(app[METRICS].registry)
+    lookup = await open_lookup(settings, source, metrics=cache_metrics)
     app[LOOKUP] = lookup
+    limiter_redis = create_client(settings)
+    app[LIMITER] = RateLimiter(
+        limiter_redis,
+        keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
+        breaker=Breaker(),
+    )
     yield
     await lookup.aclose()
+    await limiter_redis.aclose()
 
 
 async def _audit(app: web.Application) -> AsyncIterator[None]:

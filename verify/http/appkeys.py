@@ -11,6 +11,7 @@ from aiohttp import web
 from cache.port import RecordLookup
 from verify.metrics import Metrics
 from verify.service.auth import Authenticator
+from verify.service.limits import Limiter
 from verify.service.lookup import LookupDeps
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
@@ -28,3 +29,4 @@ AUTH = web.AppKey("auth", Authenticator)
 METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
+LIMITER = web.AppKey("limiter", Limiter)

@@ -9,11 +9,12 @@ from verify.domain.disclosure import parse_groups
 from verify.domain.errors import ValidationError
 from verify.domain.id_number import parse_id_number
 from verify.errors import ForbiddenScope
-from verify.http.appkeys import LOOKUP_DEPS
+from verify.http.appkeys import LIMITER, LOOKUP_DEPS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.ops import json_response
 from verify.http.problems import problem
 from verify.service.audit import RequestContext
+from verify.service.limits import charge
 from verify.service.lookup import access_history, lookup_citizen
 
 MAX_PAGE = 200
@@ -41,6 +42,7 @@ async def get_citizen(request: web.Request) -> web.StreamResponse:
     groups, missing = parse_groups(request.query.get("fields"), who.scopes)
     if missing:
         raise ForbiddenScope(f"this API key lacks the scope(s) {', '.join(missing)}")
+    await charge(who, 1, request.app[LIMITER])
     deps = request.app[LOOKUP_DEPS]
     request_id: str = request[REQUEST_ID]
     ctx = RequestContext(who.agency_id, request_id, "lookup", deps.now())
@@ -51,9 +53,11 @@ async def get_citizen(request: web.Request) -> web.StreamResponse:
 
 
 async def get_access_history(request: web.Request) -> web.Response:
-    request[PRINCIPAL].require("citizen:history")
+    who = request[PRINCIPAL]
+    who.require("citizen:history")
     id_number = parse_id_number(request.match_info["id_number"])
     limit = _limit(request)
+    await charge(who, 1, request.app[LIMITER])
     page = await access_history(
         id_number, request.query.get("cursor"), limit, request.app[LOOKUP_DEPS]
     )

@@ -91,6 +91,8 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     principal = request.get(PRINCIPAL)
     if principal is not None:
         metrics.agency_requests.labels(principal.agency).inc()
+        if response.status == 429:
+            metrics.rate_limited.labels(principal.agency).inc()
     if log.isEnabledFor(logging.INFO):
         log.info(
             "request",

@@ -10,12 +10,13 @@ from verify.domain.errors import ValidationError
 from verify.domain.model import Claim, Outcome
 from verify.domain.verdict import outcome_to_json
 from verify.http import ops
-from verify.http.appkeys import METRICS, SETTINGS, VERIFY_DEPS
+from verify.http.appkeys import LIMITER, METRICS, SETTINGS, VERIFY_DEPS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.ops import json_response
 from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
 from verify.service.auth import Principal
+from verify.service.limits import charge
 from verify.service.verification import verify_audited
 
 
@@ -47,9 +48,11 @@ def context(request: web.Request, who: Principal, kind: str) -> RequestContext:
 
 
 async def post_verify(request: web.Request) -> web.Response:
-    ctx = context(request, principal(request, "verify"), "verify")
+    who = principal(request, "verify")
+    ctx = context(request, who, "verify")
     claim = parse_claim(await read_json(request))
     app = request.app
+    await charge(who, 1, app[LIMITER])
     [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
     app[METRICS].verdicts.labels("single", outcome.verdict.value).inc()
     return json_response({"request_id": request[REQUEST_ID], **answer(claim, outcome)})
@@ -72,9 +75,11 @@ def _parse_item(index: int, item: object) -> Claim | dict[str, object]:
 
 
 async def post_verify_batch(request: web.Request) -> web.Response:
-    ctx = context(request, principal(request, "verify"), "batch_item")
+    who = principal(request, "verify")
+    ctx = context(request, who, "batch_item")
     app = request.app
     items = _batch_items(await read_json(request), app[SETTINGS].max_batch_items)
+    await charge(who, len(items), app[LIMITER])
     parsed = [_parse_item(i, item) for i, item in enumerate(items)]
     claims = [p for p in parsed if isinstance(p, Claim)]
     outcomes = iter(await verify_audited(claims, ctx, app[VERIFY_DEPS]))

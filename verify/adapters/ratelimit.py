@@ -1,0 +1,78 @@
+"""Per-agency rate limits, shared by every instance through one atomic Redis script.
+
+While Redis fails (or its breaker is open) a per-instance limiter with the same
+rule applies instead of none; Redis calls are bounded by the Redis timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from importlib import resources
+
+from redis.exceptions import RedisError
+
+from cache.breaker import Breaker
+from cache.keys import KeySpace
+from cache.redis_client import RedisClient
+from verify.domain.gcra import MICROS, Decision, Limit, decide
+
+
+def _script_source() -> str:
+    return (resources.files("verify.adapters") / "gcra.lua").read_text("utf-8")
+
+
+_LOCAL_MAX_KEYS = 10_000
+
+
+class LocalLimiter:
+    """The same GCRA in process memory (Redis down, or no Redis at all)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tat: OrderedDict[str, int] = OrderedDict()
+
+    def check(self, key: str, limit: Limit, cost: int) -> Decision:
+        now = int(self._clock() * MICROS)
+        decision = decide(self._tat.get(key), now, limit, cost)
+        if decision.allowed:
+            self._tat[key] = decision.tat_us
+            self._tat.move_to_end(key)
+            if len(self._tat) > _LOCAL_MAX_KEYS:
+                self._tat.popitem(last=False)
+        return decision
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        client: RedisClient | None,
+        *,
+        keyspace: KeySpace,
+        breaker: Breaker | None = None,
+        local: LocalLimiter | None = None,
+        on_fallback: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._keys = keyspace
+        self._breaker = breaker or Breaker()
+        self._local = local or LocalLimiter()
+        self._on_fallback = on_fallback
+        self._script = client.register_script(_script_source()) if client is not None else None
+
+    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        if self._script is not None and self._breaker.allow():
+            try:
+                allowed, retry_us = await self._script(
+                    keys=[self._keys.rate_limit(key_id)],
+                    args=[limit.interval_us, limit.burst, cost],
+                )
+            except (RedisError, OSError, TimeoutError):
+                self._breaker.failure()
+            else:
+                self._breaker.success()
+                return Decision(bool(allowed), 0, int(retry_us))
+        if self._on_fallback is not None:
+            self._on_fallback()
+        return self._local.check(key_id, limit, cost)

@@ -1,0 +1,32 @@
+"""Use case: charge a request (or a batch's items) to its API key's rate limit."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from verify.domain.gcra import MICROS, Decision, Limit
+from verify.errors import RateLimited
+from verify.service.auth import Principal
+
+
+class Limiter(Protocol):
+    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision: ...
+
+
+def limit_of(principal: Principal) -> Limit | None:
+    if principal.rate_per_s is None:
+        return None
+    return Limit(principal.rate_per_s, principal.burst or 2 * principal.rate_per_s)
+
+
+async def charge(principal: Principal, cost: int, limiter: Limiter) -> None:
+    """Raise RateLimited (with the seconds to wait) when the key is over its limit."""
+    limit = limit_of(principal)
+    if limit is None or cost <= 0:
+        return
+    decision = await limiter.check(principal.key_id, limit, cost)
+    if not decision.allowed:
+        raise RateLimited(
+            f"over the rate limit of {limit.rate_per_s}/s (burst {limit.burst})",
+            retry_after=decision.retry_after_us / MICROS,
+        )
