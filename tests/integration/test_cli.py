@@ -1,0 +1,90 @@
+"""The `verify` command line against the test database, in process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import b64
+from verify.cli import main
+from verify.settings import Settings
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path) -> None:
+    monkeypatch.setenv("VERIFY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("VERIFY_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("VERIFY_HMAC_KEY", b64(settings.hmac_key))
+    monkeypatch.setenv("VERIFY_CACHE_KEY", b64(settings.cache_key))
+    monkeypatch.setenv("VERIFY_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_migrate_is_idempotent(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 0
+    assert "schema up to date" in capsys.readouterr().out
+
+
+def test_keys_create_prints_the_key_last_and_revoke(
+    env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "create", "--agency", "bank", "--scopes", "verify", "--rate", "5"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.fullmatch(r"cv_([0-9a-f]{16})_[A-Za-z0-9_-]{43}", last)
+    assert match
+    assert main(["keys", "revoke", match.group(1)]) == 0
+    assert main(["keys", "revoke", match.group(1)]) == 1
+
+
+def test_unknown_scope_is_a_clear_error(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "create", "--agency", "x", "--scopes", "verify,admin"]) == 2
+    assert "unknown scopes ['admin']" in capsys.readouterr().err
+
+
+def test_load_reports_bad_rows_by_line(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "citizens.csv"
+    csv.write_text(
+        "id_number,full_name,date_of_birth,gender,status,former_id,province_code,address\n"
+        "001090000001,Nguyễn Văn A,1990-01-02,male,living,,001,Hà Nội\n"
+        "001090000002,Nguyễn Văn B,1990-02-30,male,living,,001,Hà Nội\n",
+        encoding="utf-8",
+    )
+    assert main(["load", "--citizens", str(csv)]) == 1
+    captured = capsys.readouterr()
+    assert "citizens.csv:3: date_of_birth" in captured.err
+    assert "1990-02-30" not in captured.err
+    assert "loaded 1 citizens" in captured.out
+
+
+def test_load_without_files_or_with_a_missing_file(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["load"]) == 2
+    assert main(["load", "--citizens", str(tmp_path / "nope.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_seed_if_empty_and_maintenance(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed", "--count", "500", "--seed", "3"]) == 0
+    assert main(["seed", "--count", "500", "--seed", "3", "--if-empty"]) == 0
+    assert "seed skipped" in capsys.readouterr().out
+    assert main(["seed", "--count", "500", "--seed", "3"]) == 2
+    assert main(["maintenance"]) == 0
+    assert "audit partitions" in capsys.readouterr().out
+
+
+def test_missing_settings_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("VERIFY_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 2
+    assert "VERIFY_DATABASE_URL is not set" in capsys.readouterr().err
+
+
+def test_dev_status_when_stopped(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "status"]) == 1
+    assert main(["dev", "env"]) == 2
+    assert "verify dev up" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from verify.settings import Settings, SettingsError
+
+SECRET = base64.b64encode(b"k" * 32).decode()
+BASE = {
+    "VERIFY_DATABASE_URL": "postgresql://app:hunter2@db.internal:5432/verify",
+    "VERIFY_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "VERIFY_HMAC_KEY": SECRET,
+    "VERIFY_CACHE_KEY": SECRET,
+}
+
+
+def test_defaults_and_types() -> None:
+    s = Settings.from_env({**BASE, "VERIFY_PORT": "9000", "VERIFY_CACHE_ENABLED": "false"})
+    assert (s.port, s.cache_enabled, s.redis_timeout_s, s.host) == (9000, False, 0.05, "127.0.0.1")
+    assert s.hmac_key.value == b"k" * 32
+
+
+def test_secrets_and_passwords_never_in_repr() -> None:
+    shown = repr(Settings.from_env(BASE))
+    assert "hunter2" not in shown and SECRET not in shown and "kkkk" not in shown
+    assert "app:***@db.internal" in shown
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("VERIFY_DATABASE_URL", "", "VERIFY_DATABASE_URL is not set"),
+        ("VERIFY_PORT", "eighty", "VERIFY_PORT"),
+        ("VERIFY_PORT", "70000", "VERIFY_PORT"),
+        ("VERIFY_REDIS_TIMEOUT", "0", "VERIFY_REDIS_TIMEOUT"),
+        ("VERIFY_CACHE_ENABLED", "maybe", "VERIFY_CACHE_ENABLED"),
+        ("VERIFY_HMAC_KEY", "not base64!", "VERIFY_HMAC_KEY is not valid base64"),
+        ("VERIFY_HMAC_KEY", base64.b64encode(b"short").decode(), "at least 32 bytes"),
+        ("VERIFY_WORKERS", "0", "VERIFY_WORKERS"),
+        ("VERIFY_LOG_LEVEL", "LOUD", "VERIFY_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as raised:
+        Settings.from_env({**BASE, name: value})
+    assert SECRET not in str(raised.value)
+
+
+def test_read_replicas_are_a_list() -> None:
+    s = Settings.from_env(
+        {**BASE, "VERIFY_DATABASE_READ_URLS": "postgresql://a/x, postgresql://b/x"}
+    )
+    assert s.database_read_urls == ("postgresql://a/x", "postgresql://b/x")
