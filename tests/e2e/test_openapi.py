@@ -104,3 +104,6 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
         params={"limit": "0"},
         headers=auth,
     )
+    line = b'{"id_number": "' + VALID_ID.encode() + b'"}\n'
+    await _check(client, "POST", "/v1/verify/stream", data=line, headers=auth)
+    await _check(client, "POST", "/v1/verify/stream", data=line)

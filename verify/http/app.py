@@ -23,7 +23,7 @@ from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
 from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
-from verify.http import citizens
+from verify.http import citizens, stream
 from verify.http.appkeys import (
     AUTH,
     LIMITER,
@@ -82,6 +82,7 @@ def create_app(
     app.cleanup_ctx.append(_maintenance)
     add_routes(app)
     citizens.add_routes(app)
+    stream.add_routes(app)
     return app
 
 

@@ -43,8 +43,10 @@ def route_of(request: web.Request) -> str:
 
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
+    # a long-running handler (the NDJSON stream) bounds each step itself
+    long_running = getattr(request.match_info.handler, "long_running", False)
     try:
-        async with asyncio.timeout(settings.request_timeout_s):
+        async with asyncio.timeout(None if long_running else settings.request_timeout_s):
             return await handler(request)
     except ValidationError as e:
         return problems.from_validation(e)

@@ -100,6 +100,8 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string"},
         "field": {"type": "string"},
+        "index": {"type": "integer", "description": "Batch item position (0-based)."},
+        "line": {"type": "integer", "description": "Stream input line (1-based)."},
     },
 }
 
@@ -239,6 +241,39 @@ SPEC: dict[str, Any] = {
                 "responses": {
                     "200": _ok("Results in request order", _BATCH_RESULT),
                     **_problems("400", "401", "403", "413", "429", "503"),
+                },
+            }
+        },
+        "/v1/verify/stream": {
+            "post": {
+                "summary": (
+                    "NDJSON in, NDJSON out: one result line per input line, in order, written "
+                    "while the upload is still arriving. Paced to the key's rate limit. A "
+                    "failure ends the stream after problem lines for the lines in hand. "
+                    "Scope: verify."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/x-ndjson": {"schema": _VERIFY_REQUEST}},
+                },
+                "responses": {
+                    "200": {
+                        "description": (
+                            "One line per input line: a VerifyResult, or a Problem with the "
+                            "input's line number in `line`"
+                        ),
+                        "content": {
+                            "application/x-ndjson": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/VerifyResult"},
+                                        {"$ref": "#/components/schemas/Problem"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    **_problems("401", "403"),
                 },
             }
         },

@@ -67,11 +67,33 @@ def _batch_items(body: object, limit: int) -> list[object]:
     return items
 
 
-def _parse_item(index: int, item: object) -> Claim | dict[str, object]:
+Parsed = Claim | dict[str, object]  # a claim, or the problem object that takes its place
+
+
+def parse_item(item: object, position: tuple[str, int]) -> Parsed:
+    """A claim, or its problem object marked with its position (``index`` or ``line``)."""
     try:
         return parse_claim(item)
     except ValidationError as e:
-        return {"index": index, **problem_body(e.code, e.detail, e.field)}
+        return {position[0]: position[1], **problem_body(e.code, e.detail, e.field)}
+
+
+async def answer_all(
+    app: web.Application, parsed: list[Parsed], ctx: RequestContext
+) -> list[dict[str, object]]:
+    """Verify the claims among ``parsed`` together (one lookup, one audit commit), in order."""
+    claims = [p for p in parsed if isinstance(p, Claim)]
+    outcomes = iter(await verify_audited(claims, ctx, app[VERIFY_DEPS]))
+    verdicts = app[METRICS].verdicts
+    results: list[dict[str, object]] = []
+    for p in parsed:
+        if isinstance(p, Claim):
+            outcome = next(outcomes)
+            verdicts.labels(ctx.kind, outcome.verdict.value).inc()
+            results.append(answer(p, outcome))
+        else:
+            results.append(p)
+    return results
 
 
 async def post_verify_batch(request: web.Request) -> web.Response:
@@ -80,18 +102,8 @@ async def post_verify_batch(request: web.Request) -> web.Response:
     app = request.app
     items = _batch_items(await read_json(request), app[SETTINGS].max_batch_items)
     await charge(who, len(items), app[LIMITER])
-    parsed = [_parse_item(i, item) for i, item in enumerate(items)]
-    claims = [p for p in parsed if isinstance(p, Claim)]
-    outcomes = iter(await verify_audited(claims, ctx, app[VERIFY_DEPS]))
-    verdicts = app[METRICS].verdicts
-    results: list[dict[str, object]] = []
-    for p in parsed:
-        if isinstance(p, Claim):
-            outcome = next(outcomes)
-            verdicts.labels("batch_item", outcome.verdict.value).inc()
-            results.append(answer(p, outcome))
-        else:
-            results.append(p)
+    parsed = [parse_item(item, ("index", i)) for i, item in enumerate(items)]
+    results = await answer_all(app, parsed, ctx)
     request_id: str = request[REQUEST_ID]
     return json_response({"request_id": request_id, "results": results})
 

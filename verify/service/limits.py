@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from verify.domain.gcra import MICROS, Decision, Limit
@@ -30,3 +31,23 @@ async def charge(principal: Principal, cost: int, limiter: Limiter) -> None:
             f"over the rate limit of {limit.rate_per_s}/s (burst {limit.burst})",
             retry_after=decision.retry_after_us / MICROS,
         )
+
+
+async def pace(principal: Principal, cost: int, limiter: Limiter, *, max_wait_s: float) -> None:
+    """Wait until the key may spend ``cost`` (streams are slowed down, not refused).
+
+    Raises RateLimited when the wait would exceed ``max_wait_s``.
+    """
+    limit = limit_of(principal)
+    if limit is None or cost <= 0:
+        return
+    waited = 0.0
+    while True:
+        decision = await limiter.check(principal.key_id, limit, cost)
+        if decision.allowed:
+            return
+        delay = decision.retry_after_us / MICROS
+        if waited + delay > max_wait_s:
+            raise RateLimited("the stream is over its rate limit", retry_after=delay)
+        await asyncio.sleep(delay)
+        waited += delay
