@@ -54,6 +54,16 @@ loadtest: install $(LOADTEST_STAMP)
 	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
 	$(BIN)/python -m loadtest.run --duration $(LOADTEST_DURATION)
 
+# The throughput ceiling (loadtest/bench/): hello world, a naive SELECT server, /v1/verify with
+# cache hits and with caches off on a 10M register (seeded once into the verify_bench database),
+# batches; wrk on loopback, py-spy profiles. Writes loadtest/results/bench.{json,png}, profile-*.txt.
+BENCH_ARGS ?=
+
+bench: install $(LOADTEST_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install --quiet py-spy
+	$(BIN)/python -m loadtest.bench.run $(BENCH_ARGS)
+
 clean:
 	-$(BIN)/verify dev down
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

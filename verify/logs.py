@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 import time
+from typing import TextIO
 
 import orjson
 
@@ -28,9 +31,53 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class BatchingHandler(logging.Handler):
+    """Formats each record at once but writes lines in batches: one write per ``max_bytes``,
+    per WARNING or worse, or per ``flush()`` (the server flushes twice a second).
+
+    One write per request line roughly halves a worker's throughput (FIELD-NOTES);
+    a crash loses at most the last half second of access lines, never an audit row.
+    """
+
+    def __init__(self, stream: TextIO, *, max_bytes: int = 64 * 1024) -> None:
+        super().__init__()
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self._lines: list[str] = []
+        self._size = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # logging's contract: a bad record must not break the caller
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if record.levelno >= logging.WARNING or self._size >= self._max_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock if self.lock is not None else contextlib.nullcontext():
+            if not self._lines:
+                return
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            self._size = 0
+            self._stream.write(text)
+            self._stream.flush()
+
+
+def configure(level: str = "INFO") -> BatchingHandler:
+    handler = BatchingHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    return handler
+
+
+async def flush_periodically(handler: logging.Handler, interval_s: float = 0.5) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        handler.flush()

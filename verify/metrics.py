@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
@@ -110,6 +111,44 @@ class Metrics:
             ["agency"],
             registry=r,
         )
+
+
+class RequestObserver:
+    """The per-request metric updates, with label children resolved once per label set.
+
+    ``labels()`` takes a lock and validates on every call; the label sets here are
+    few (routes x methods x outcomes, agencies), so their children are kept.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+        self._requests: dict[tuple[str, str, str], Any] = {}
+        self._durations: dict[tuple[str, str], Any] = {}
+        self._agencies: dict[str, Any] = {}
+
+    def observe(
+        self, route: str, method: str, status: int, elapsed: float, agency: str | None
+    ) -> None:
+        outcome = outcome_class(status)
+        key = (route, method, outcome)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self._m.requests.labels(route, method, outcome)
+        counter.inc()
+        histogram = self._durations.get(key[::2])
+        if histogram is None:
+            histogram = self._durations[key[::2]] = self._m.duration.labels(route, outcome)
+        histogram.observe(elapsed)
+        if agency is not None:
+            self._agency(agency, status)
+
+    def _agency(self, agency: str, status: int) -> None:
+        child = self._agencies.get(agency)
+        if child is None:
+            child = self._agencies[agency] = self._m.agency_requests.labels(agency)
+        child.inc()
+        if status == 429:
+            self._m.rate_limited.labels(agency).inc()
 
 
 def outcome_class(status: int) -> str:

@@ -10,12 +10,16 @@ multiprocess mode. When a worker exits, its live gauges are dropped
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
 import multiprocessing
 import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -31,14 +35,24 @@ from verify.settings import Settings
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
+async def _log_flusher(handler: logging.Handler, app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(logs.flush_periodically(handler))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    handler.flush()
+
+
 def _run_worker(
     settings: Settings, host: str, port: int, reuse_port: bool, metrics_dir: str | None
 ) -> None:
     import uvloop
 
-    logs.configure(settings.log_level)
+    handler = logs.configure(settings.log_level)
     app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir))
     app.cleanup_ctx.append(pool_sampler)
+    app.cleanup_ctx.append(functools.partial(_log_flusher, handler))
     uvloop.install()
     web.run_app(
         app,

@@ -9,7 +9,6 @@ DatabaseUnavailable (the request becomes a 503, not an unaudited answer).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -39,59 +38,75 @@ def _row(e: AuditEntry) -> Row:
 
 
 class PgAuditWriter:
+    """Group commit with up to ``max_in_flight`` COPYs at once.
+
+    Rows recorded during one event-loop tick are flushed together; while every
+    slot is busy, rows gather, and the next free slot takes all of them. Several
+    commits in flight let PostgreSQL flush their WAL together, so a request waits
+    about one commit, not the commits queued before it.
+    """
+
     def __init__(
         self,
         pool: asyncpg.Pool,
         *,
         timeout: float,
+        max_in_flight: int = 4,
         on_commit: Callable[[int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
         self._rows: list[Row] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+        self._closing = False
 
     async def record(self, entries: Sequence[AuditEntry]) -> None:
-        if self._closing or self._task is None or self._task.done():
+        if self._closing:
             raise DatabaseUnavailable("the audit log is not accepting rows")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._rows.extend(_row(e) for e in entries)
         self._waiters.append(future)
-        self._wake.set()
-        if self._on_depth is not None:
-            self._on_depth(len(self._rows))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
         await asyncio.shield(future)
 
-    async def _run(self) -> None:
-        while not (self._closing and not self._rows):
-            await self._wake.wait()
-            self._wake.clear()
-            while self._rows:
-                rows, waiters = self._rows, self._waiters
-                self._rows, self._waiters = [], []
-                if self._on_depth is not None:
-                    self._on_depth(0)
-                error = await self._copy(rows)
-                if error is not None and self._on_failure is not None:
-                    self._on_failure()
-                for waiter in waiters:
-                    if waiter.done():
-                        continue
-                    if error is None:
-                        waiter.set_result(None)
-                    else:
-                        waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+    def _dispatch(self) -> None:
+        self._scheduled = False
+        if self._on_depth is not None:
+            self._on_depth(len(self._rows))
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self) -> None:
+        async with self._slots:
+            rows, waiters = self._rows, self._waiters
+            if not rows:
+                return  # an earlier flush took them while this one waited for a slot
+            self._rows, self._waiters = [], []
+            error = await self._copy(rows)
+        if error is not None and self._on_failure is not None:
+            self._on_failure()
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
 
     async def _copy(self, rows: list[Row]) -> Exception | None:
         start = time.perf_counter()
@@ -111,9 +126,7 @@ class PgAuditWriter:
         return None
 
     async def aclose(self) -> None:
-        """Flush what is queued, then stop (called from on_cleanup, after in-flight handlers)."""
+        """Flush what is queued, then refuse more (on_cleanup, after in-flight handlers)."""
         self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=self._timeout * 5)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._timeout * 5)

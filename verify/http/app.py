@@ -35,9 +35,9 @@ from verify.http.appkeys import (
     TODAY,
     VERIFY_DEPS,
 )
-from verify.http.middleware import IN_FLIGHT, auth_middleware, context_middleware
+from verify.http.middleware import IN_FLIGHT, OBSERVER, auth_middleware, context_middleware
 from verify.http.routes import add_routes
-from verify.metrics import Metrics, observe_audit_commit
+from verify.metrics import Metrics, RequestObserver, observe_audit_commit
 from verify.service.audit import Audit
 from verify.service.auth import Authenticator
 from verify.service.lookup import LookupDeps
@@ -74,6 +74,7 @@ def create_app(
     app[TODAY] = today
     app[METRICS] = metrics if metrics is not None else Metrics()
     app[IN_FLIGHT] = [0]
+    app[OBSERVER] = RequestObserver(app[METRICS])
     if audit is not None:
         app[AUDIT_OVERRIDE] = audit
     app.cleanup_ctx.append(_database)

@@ -19,7 +19,7 @@ from verify.domain.errors import ValidationError
 from verify.errors import ServiceError
 from verify.http import problems
 from verify.http.appkeys import AUTH, METRICS, SETTINGS
-from verify.metrics import outcome_class
+from verify.metrics import RequestObserver
 from verify.service.auth import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,6 +28,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", list[int])
+OBSERVER = web.AppKey("observer", RequestObserver)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -85,22 +86,16 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
-    metrics = request.app[METRICS]
     route = route_of(request)
-    outcome = outcome_class(response.status)
-    metrics.requests.labels(route, request.method, outcome).inc()
-    metrics.duration.labels(route, outcome).observe(elapsed)
     principal = request.get(PRINCIPAL)
-    if principal is not None:
-        metrics.agency_requests.labels(principal.agency).inc()
-        if response.status == 429:
-            metrics.rate_limited.labels(principal.agency).inc()
+    agency = principal.agency if principal else None
+    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency)
     if log.isEnabledFor(logging.INFO):
         log.info(
             "request",
             extra={
                 "request_id": request[REQUEST_ID],
-                "agency": principal.agency if principal else None,
+                "agency": agency,
                 "route": route,
                 "method": request.method,
                 "status": response.status,

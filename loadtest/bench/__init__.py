@@ -1,0 +1,1 @@
+"""`make bench`: the throughput ceiling of the API against naive servers, measured with wrk."""

@@ -1,0 +1,184 @@
+"""`make bench`: requests/s and p50/p99 of five servers in one run, on loopback, with wrk.
+
+(a) hello world (aiohttp + uvloop + orjson), (b) a naive one-SELECT-per-request
+server, (c) POST /v1/verify with every lookup a cache hit, (d) POST /v1/verify
+with the caches off on random IDs of a 10M register, (e) POST /v1/verify/batch
+with 1,000 items per request. Every server runs 2 processes sharing its port
+(SO_REUSEPORT). py-spy profiles one worker during (c), (d) and (e). Writes
+loadtest/results/bench.json, bench.png and profile-{c,d,e}.txt; prints a table.
+
+Everything it starts it stops, also on Ctrl-C, SIGTERM or its overall deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from loadtest.bench import profile, report
+from loadtest.bench.measure import Timing
+from loadtest.bench.scenarios import Bench, Options, Outcome
+from loadtest.bench.wrk import wrk_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "loadtest" / "results"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest.bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--count", type=int, default=10_000_000, help="citizens in the register")
+    p.add_argument("--seed", type=int, default=1, help="seed of `verify seed`")
+    p.add_argument("--database", default="verify_bench", help="the register's database")
+    p.add_argument("--workers", type=int, default=2, help="processes of every server")
+    p.add_argument("--duration", type=float, default=15.0, help="seconds measured per server")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per server")
+    p.add_argument("--profile-seconds", type=float, default=10.0, help="py-spy window; 0: none")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--batch-connections", type=int, default=16)
+    p.add_argument("--random-ids", type=int, default=200_000, help="IDs exported for (b), (d)")
+    p.add_argument("--hot-ids", type=int, default=1_000, help="the hot set of (a), (c)")
+    p.add_argument("--batch-items", type=int, default=1_000)
+    p.add_argument("--quiet-wait", type=float, default=60.0, help="seconds a case waits at most")
+    p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run")
+    p.add_argument("--out", type=Path, default=RESULTS, help="folder of the outputs")
+    return p.parse_args(argv)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        count=args.count, seed=args.seed, database=args.database, workers=args.workers,
+        connections=args.connections, batch_connections=args.batch_connections,
+        random_ids=args.random_ids, hot_ids=args.hot_ids, batch_items=args.batch_items,
+        timing=Timing(args.warmup, args.duration, args.profile_seconds, args.quiet_wait),
+    )  # fmt: skip
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def _signals(deadline_s: float) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and the overall deadline (SIGALRM) unwind: every `finally` runs.
+
+    SIGINT gets a handler of its own too: a shell starting the bench in the background
+    leaves SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
+    """
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    old = {s: signal.signal(s, _raise) for s in caught}
+    signal.alarm(max(1, int(deadline_s)))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _command(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (done.stdout or done.stderr).strip()
+
+
+def _git_commit() -> str:
+    sha = _command(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
+    dirty = _command(["git", "status", "--porcelain", "--", "verify", "cache"])
+    return sha + (" + uncommitted changes in verify/ or cache/" if dirty else "")
+
+
+def _result(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
+    found = report.ratios(outcome.servers)
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_generator": _command([wrk_binary(), "--version"]).split("Copyright")[0].strip()
+            + " (-t1)",
+        },
+        "config": {
+            "workers": args.workers,
+            "warmup_s": args.warmup,
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "batch_connections": args.batch_connections,
+            "register_citizens": args.count,
+            "register_database": args.database,
+            "register_seeded_this_run": outcome.seeded,
+            "random_ids": args.random_ids,
+            "hot_ids": args.hot_ids,
+            "batch_items": args.batch_items,
+            "profile_s": args.profile_seconds,
+            "quiet_wait_s": args.quiet_wait,
+        },
+        "servers": outcome.servers,
+        "ratios": {k: r.as_dict() for k, r in found.items()},
+        "profiles": {k: p.as_dict() for k, p in outcome.profiles.items()},
+        "notes": outcome.notes,
+    }
+
+
+def _write(out: Path, args: argparse.Namespace, outcome: Outcome) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result = _result(args, outcome)
+    report.write_json(out / "bench.json", result)
+    found = report.ratios(outcome.servers)
+    title = (
+        f"make bench, {result['generated_at']}, commit {result['git_commit']}: "
+        f"{args.workers} processes per server, wrk -t1 -c{args.connections} "
+        f"(batch -c{args.batch_connections}), {args.duration:.0f} s each"
+    )
+    report.chart(outcome.servers, found, out / "bench.png", title)
+    for key, found_profile in outcome.profiles.items():
+        title = f"({key}) {outcome.servers[key]['title']}"
+        (out / f"profile-{key}.txt").write_text(profile.as_text(title, found_profile) + "\n")
+    print(report.table(outcome.servers, found))
+    for key, found_profile in outcome.profiles.items():
+        top = ", ".join(f"{c.function} {c.pct}%" for c in found_profile.python_self[:5])
+        print(f"profile ({key}): {top}")
+    for note in outcome.notes:
+        print(f"note: {note}")
+    print(f"written: {out / 'bench.json'}, {out / 'bench.png'}, profile-*.txt")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    verify = Path(sys.executable).parent / "verify"
+    try:
+        with _signals(args.deadline), tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
+            outcome = Bench(_options(args), verify, Path(tmp)).run_all()
+    except (KeyboardInterrupt, Interrupted) as e:
+        print(f"bench: interrupted ({e or 'Ctrl-C'}); everything it started is stopped",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except (RuntimeError, OSError) as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 1
+    _write(args.out, args, outcome)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

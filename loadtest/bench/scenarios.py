@@ -1,0 +1,181 @@
+"""The five servers and their loads, measured one server at a time on the bench's own stack."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loadtest.bench import claims, measure, profile, stack
+from loadtest.bench.measure import Case, Timing
+from loadtest.bench.procs import Server, children, running
+from loadtest.bench.wrk import Load
+from verify import devservers
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_PREFIX = "cvbench"  # the bench's cache entries stay apart from the dev app's
+BATCHES = 100  # distinct batch bodies of (e)
+
+
+@dataclass(frozen=True)
+class Options:
+    count: int
+    seed: int
+    database: str
+    workers: int
+    connections: int
+    batch_connections: int
+    random_ids: int
+    hot_ids: int
+    batch_items: int
+    timing: Timing
+
+
+@dataclass
+class Outcome:
+    servers: dict[str, dict[str, object]] = field(default_factory=dict)
+    profiles: dict[str, profile.Profile] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seeded: bool = False
+
+
+def infra_pids(data_dir: Path) -> dict[str, list[int]]:
+    """PostgreSQL (postmaster and backends) and Redis processes of the dev servers."""
+    groups: dict[str, list[int]] = {"postgres": [], "redis": []}
+    pg = devservers.postgres_status(data_dir)
+    if pg is not None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+            groups["postgres"] = [postmaster, *children(postmaster)]
+    redis = devservers.redis_status(data_dir)
+    if redis is not None and (pid := redis.pid()) is not None:
+        groups["redis"] = [pid]
+    return groups
+
+
+def post(url: str, body: bytes, key: str | None) -> bytes:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data: bytes = response.read()
+    return data
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.readline().strip()
+
+
+class Bench:
+    def __init__(self, options: Options, verify: Path, tmp: Path) -> None:
+        self.o = options
+        self.verify = verify
+        self.tmp = tmp
+        self.data_dir = Path(os.environ.get("VERIFY_DATA_DIR", ROOT / ".data")).resolve()
+        self.outcome = Outcome()
+
+    def server(self, name: str, argv: list[str], env: dict[str, str]) -> Server:
+        port = devservers.free_port()
+        argv = [*argv, "--port", str(port), "--workers", str(self.o.workers)]
+        return Server(name, argv, env, port, self.o.workers, self.tmp / f"{name}.log", ROOT)
+
+    def measure(self, server: Server, cases: list[Case], key: str | None = None) -> None:
+        with running(server):
+            for case in cases:
+                # one request first: a 4xx/5xx (bad key, missing table) stops the run here
+                post(server.base_url + case.load.path, _first_line(case.load.bodies), key)
+                if case.key == "c" and key is not None:
+                    self.warm(server, case.load.bodies, key)
+                run, found = measure.run_case(
+                    server, case, self.o.timing, lambda: infra_pids(self.data_dir), self.tmp
+                )
+                self.outcome.servers[case.key] = run
+                if found is not None:
+                    self.outcome.profiles[case.key] = found
+
+    def warm(self, server: Server, hot: Path, key: str) -> None:
+        """The hot set through the batch route, a few times so that every worker sees it."""
+        lines = hot.read_bytes().splitlines()
+        batch = b'{"items":[' + b",".join(ln for ln in lines if ln.strip()) + b"]}"
+        for _ in range(2 * self.o.workers):
+            post(server.base_url + "/v1/verify/batch", batch, key)
+
+    def run_all(self) -> Outcome:
+        python, verify = str(Path(sys.executable)), str(self.verify)
+        dev = stack.dev_up(self.verify, os.environ)
+        base = {**os.environ, **dev.env}
+        base.pop("PROMETHEUS_MULTIPROC_DIR", None)  # `verify serve` makes its own
+        try:
+            url, self.outcome.seeded = stack.ensure_register(
+                self.verify, base, database=self.o.database, count=self.o.count, seed=self.o.seed
+            )
+            env = {**base, "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX}
+            stack.reset_audit(url)
+            key = stack.create_key(self.verify, env)
+            bodies = claims.export(
+                url, self.tmp, register_size=self.o.count, size=self.o.random_ids,
+                hot=self.o.hot_ids, batches=BATCHES, batch_items=self.o.batch_items,
+            )  # fmt: skip
+            cases = self._cases(bodies, key)
+            self.measure(self.server("hello", [python, "-m", "loadtest.bench.hello"], env),
+                         [cases["a"]])  # fmt: skip
+            self.measure(self.server("naive_pg", [python, "-m", "loadtest.bench.naive_pg"], env),
+                         [cases["b"]])  # fmt: skip
+            cached = {**env, "VERIFY_CACHE_ENABLED": "true"}
+            self.measure(self.server("verify_cached", [verify, "serve"], cached),
+                         [cases["c"]], key)  # fmt: skip
+            uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
+            self.measure(self.server("verify_uncached", [verify, "serve"], uncached),
+                         [cases["d"], cases["e"]], key)  # fmt: skip
+        finally:
+            if not dev.was_running:  # the bench started them: leave the machine as it was
+                stack.verify_cli(self.verify, ["dev", "down"], base)
+        self._explain_cache()
+        self._explain_load()
+        return self.outcome
+
+    def _cases(self, bodies: claims.Bodies, key: str) -> dict[str, Case]:
+        c, bc, profiled = self.o.connections, self.o.batch_connections, self.o.timing.profile_s > 0
+        hot, rand = bodies.hot, bodies.random_ids
+        verify = "/v1/verify"
+        return {
+            "a": Case("a", "hello world: aiohttp + uvloop + orjson, POST", "hello world",
+                      Load(hot, verify, c)),
+            "b": Case("b", "naive: one asyncpg SELECT per request, random IDs", "naive SELECT",
+                      Load(rand, verify, c)),
+            "c": Case("c", "POST /v1/verify, cache on, hot set (all hits)", "verify\ncache hits",
+                      Load(hot, verify, c, key=key), profile=profiled, app_stats=True),
+            "d": Case("d", f"POST /v1/verify, caches off, random IDs of {self.o.count:,}",
+                      "verify\ncaches off", Load(rand, verify, c, key=key), profile=profiled,
+                      app_stats=True),
+            "e": Case("e", f"POST /v1/verify/batch, {bodies.batch_items:,} items, caches off",
+                      "batch\n1,000 items", Load(bodies.batches, "/v1/verify/batch", bc, key=key),
+                      items_per_request=bodies.batch_items, profile=profiled,
+                      app_stats=True),
+        }  # fmt: skip
+
+    def _explain_load(self) -> None:
+        for key, run in self.outcome.servers.items():
+            cores = run.get("cpu_cores")
+            other = cores.get("other", 0.0) if isinstance(cores, dict) else 0.0
+            if isinstance(other, float) and other >= 0.2:
+                self.outcome.notes.append(
+                    f"({key}): other processes on the machine used {other:.2f} cores during the "
+                    "window: the numbers shared the 2 cores with them (rerun on a quiet machine "
+                    "for clean figures)."
+                )
+
+    def _explain_cache(self) -> None:
+        run = self.outcome.servers.get("c", {})
+        cache = run.get("cache") if isinstance(run, dict) else None
+        if isinstance(cache, dict) and not cache.get("lookups_by_tier_result"):
+            self.outcome.notes.append(
+                "(c): the app counted no cache lookups (verify_cache_requests_total): the cache "
+                "is not wired into this build, so (c) measured the uncached path on a hot set "
+                "of IDs (Postgres lookups batched per tick, pages in memory)."
+            )
