@@ -22,7 +22,8 @@ NEGATIVE_TTL_S = 30  # "this ID is not in the register"
 TOMBSTONE_TTL_S = 120  # outlives any in-flight reader (db timeout is seconds)
 CURSOR_TTL_S = 0  # the change-feed cursor never expires (0: no TTL)
 
-L1_TTL_S = 1.0  # in-process entries: the backstop of invariant 2
+L1_TTL_S = 5.0  # in-process entries; the change feed evicts them, and bypasses the
+# caches whenever it is not live (FEED_TRUST_S), so this is a memory bound, not the freshness one
 L1_MAX_ENTRIES = 50_000
 L1_BLOCK_TTL_S = 10.0  # "do not fill below version V" after an invalidation
 L1_MAX_BLOCKS = 50_000

@@ -69,6 +69,11 @@ class BatchingHandler(logging.Handler):
 
 
 def configure(level: str = "INFO") -> BatchingHandler:
+    # no caller lookup, thread or process names on records: lines carry what we pass
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = BatchingHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -111,7 +111,8 @@ class PgAuditWriter:
     async def _copy(self, rows: list[Row]) -> Exception | None:
         start = time.perf_counter()
         try:
-            async with connection(self._pool, self._timeout) as conn, conn.transaction():
+            # one COPY statement commits atomically on its own: no BEGIN/COMMIT round trips
+            async with connection(self._pool, self._timeout) as conn:
                 await conn.copy_records_to_table(
                     "audit_log", records=rows, columns=COLUMNS, timeout=self._timeout
                 )

@@ -35,7 +35,7 @@ from verify.http.appkeys import (
     TODAY,
     VERIFY_DEPS,
 )
-from verify.http.middleware import IN_FLIGHT, OBSERVER, auth_middleware, context_middleware
+from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver, observe_audit_commit
 from verify.service.audit import Audit
@@ -67,7 +67,7 @@ def create_app(
     """The API. ``audit`` replaces the Postgres audit writer: for benchmarks that measure
     what the audit costs, never reachable from configuration."""
     app = web.Application(
-        middlewares=[context_middleware, auth_middleware],
+        middlewares=[context_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

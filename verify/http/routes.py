@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 from aiohttp import web
 
@@ -83,17 +85,11 @@ async def answer_all(
 ) -> list[dict[str, object]]:
     """Verify the claims among ``parsed`` together (one lookup, one audit commit), in order."""
     claims = [p for p in parsed if isinstance(p, Claim)]
-    outcomes = iter(await verify_audited(claims, ctx, app[VERIFY_DEPS]))
-    verdicts = app[METRICS].verdicts
-    results: list[dict[str, object]] = []
-    for p in parsed:
-        if isinstance(p, Claim):
-            outcome = next(outcomes)
-            verdicts.labels(ctx.kind, outcome.verdict.value).inc()
-            results.append(answer(p, outcome))
-        else:
-            results.append(p)
-    return results
+    outcomes = await verify_audited(claims, ctx, app[VERIFY_DEPS])
+    for verdict, n in Counter(o.verdict.value for o in outcomes).items():
+        app[METRICS].verdicts.labels(ctx.kind, verdict).inc(n)
+    answered = iter(outcomes)
+    return [answer(p, next(answered)) if isinstance(p, Claim) else p for p in parsed]
 
 
 async def post_verify_batch(request: web.Request) -> web.Response:
