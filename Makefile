@@ -25,19 +25,19 @@ run: install
 	exec $(BIN)/verify serve
 
 test: install
-	$(BIN)/ruff check verify cache tests
-	$(BIN)/ruff format --check verify cache tests
+	$(BIN)/ruff check verify cache tests loadtest
+	$(BIN)/ruff format --check verify cache tests loadtest
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check verify cache tests
-	$(BIN)/ruff format --check verify cache tests
+	$(BIN)/ruff check verify cache tests loadtest
+	$(BIN)/ruff format --check verify cache tests loadtest
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format verify cache tests
-	$(BIN)/ruff check --fix verify cache tests
+	$(BIN)/ruff format verify cache tests loadtest
+	$(BIN)/ruff check --fix verify cache tests loadtest
 
 # Locust scenarios (loadtest/) against the dev stack on 127.0.0.1: report, plot and gates in
 # loadtest/results/; fails when a scenario misses its p99 or failure-ratio gate.

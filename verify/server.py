@@ -20,7 +20,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -31,6 +31,7 @@ from verify import logs
 from verify.http.app import create_app
 from verify.http.ops import pool_sampler
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
+from verify.service.audit import Audit
 from verify.settings import Settings
 
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -61,14 +62,20 @@ async def _freeze_gc(app: web.Application) -> None:
 
 
 def _run_worker(
-    settings: Settings, host: str, port: int, reuse_port: bool, metrics_dir: str | None
+    settings: Settings,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    metrics_dir: str | None,
+    make_audit: Callable[[], Audit] | None = None,
 ) -> None:
     import uvloop
 
     handler = logs.configure(settings.log_level)
     if metrics_dir is not None:
         _fixed_pid_metrics()
-    app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir))
+    audit = make_audit() if make_audit is not None else None
+    app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir), audit=audit)
     app.on_startup.append(_freeze_gc)
     app.cleanup_ctx.append(pool_sampler)
     app.cleanup_ctx.append(functools.partial(_log_flusher, handler))
@@ -85,19 +92,28 @@ def _run_worker(
     )
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    make_audit: Callable[[], Audit] | None = None,
+) -> None:
+    """Serve the API. ``make_audit`` (a top-level function: workers are spawned) replaces
+    the audit writer; only the audit-cost benchmark uses it."""
     given = os.environ.get(MULTIPROC_ENV)
     if workers <= 1:
         if given:  # prometheus-client already writes there: start from empty files
             prepare_multiprocess_dir(given)
-        _run_worker(settings, host, port, reuse_port=False, metrics_dir=None)
+        _run_worker(settings, host, port, False, None, make_audit)
         return
     path, created = prepare_multiprocess_dir(given)
     os.environ[MULTIPROC_ENV] = path  # inherited by every spawned worker
     try:
         ctx = multiprocessing.get_context("spawn")
         procs = [
-            ctx.Process(target=_run_worker, args=(settings, host, port, True, path))
+            ctx.Process(target=_run_worker, args=(settings, host, port, True, path, make_audit))
             for _ in range(workers)
         ]
         for proc in procs:

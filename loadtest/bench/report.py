@@ -10,21 +10,24 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-GOALS: dict[str, tuple[str, float]] = {
+GOALS: dict[str, tuple[str, float | None]] = {
     "c_over_a": ("(c)/(a) verify, cache hits / hello world", 0.65),
     "d_over_b": ("(d)/(b) verify, caches off / naive SELECT", 2.0),
     "e_items_per_s": ("(e) batch items/s", 150_000.0),
+    "c_over_f": ("(c)/(f) audit on / audit off (what the audit costs)", None),
 }
 
 
 @dataclass(frozen=True)
 class Ratio:
     value: float | None
-    goal: float
+    goal: float | None  # None: a figure to report, not a goal
 
     @property
     def met(self) -> bool | None:
-        return None if self.value is None else self.value >= self.goal
+        if self.value is None or self.goal is None:
+            return None
+        return self.value >= self.goal
 
     def as_dict(self) -> dict[str, object]:
         return {"value": self.value, "goal": self.goal, "met": self.met}
@@ -46,6 +49,7 @@ def ratios(servers: Mapping[str, Mapping[str, Any]]) -> dict[str, Ratio]:
         "e_items_per_s": Ratio(
             None if batch is None else float(batch["items_per_s"]), GOALS["e_items_per_s"][1]
         ),
+        "c_over_f": Ratio(over("c", "f"), None),
     }
 
 
@@ -84,6 +88,9 @@ def table(servers: Mapping[str, Mapping[str, Any]], found: Mapping[str, Ratio]) 
     for key, ratio in found.items():
         name, goal = GOALS[key]
         shown = "n/a" if ratio.value is None else _fmt(ratio.value)
+        if goal is None:
+            lines.append(f"{name:<52}{shown:>12}")
+            continue
         verdict = {True: "met", False: "NOT met", None: "not measured"}[ratio.met]
         lines.append(f"{name:<52}{shown:>12}   goal >= {_fmt(goal)}: {verdict}")
     return "\n".join(lines)
@@ -97,7 +104,8 @@ def chart(
     bars_ax, goals_ax = fig.subplots(1, 2, width_ratios=[2.4, 1])
     keys = list(servers)
     rps = [float(servers[k]["requests_per_s"]) for k in keys]
-    colors = ["tab:gray", "tab:gray", "tab:blue", "tab:blue", "tab:green"][: len(keys)]
+    palette = {"a": "tab:gray", "b": "tab:gray", "c": "tab:blue", "d": "tab:blue"}
+    colors = [palette.get(k, "tab:green") for k in keys]
     bars = bars_ax.bar([f"({k})\n{servers[k]['short']}" for k in keys], rps, color=colors)
     for bar, key in zip(bars, keys, strict=True):
         run = servers[key]
@@ -114,13 +122,17 @@ def chart(
     bars_ax.set_ylabel("requests/s (2 worker processes, wrk on loopback)")
     bars_ax.set_ylim(0, max(rps, default=1) * 1.35)
     bars_ax.set_title("Throughput per server")
-    names = [GOALS[k][0].split(" ", 1)[0] for k in found]
-    shares = [0.0 if r.value is None else 100 * r.value / r.goal for r in found.values()]
+    goals = {k: r for k, r in found.items() if r.goal is not None}
+    names = [GOALS[k][0].split(" ", 1)[0] for k in goals]
+    shares = [
+        0.0 if r.value is None or r.goal is None else 100 * r.value / r.goal for r in goals.values()
+    ]
     goal_bars = goals_ax.bar(
-        names, shares, color=["tab:green" if r.met else "tab:red" for r in found.values()]
+        names, shares, color=["tab:green" if r.met else "tab:red" for r in goals.values()]
     )
-    for bar, ratio in zip(goal_bars, found.values(), strict=True):
-        shown = "n/a" if ratio.value is None else f"{_fmt(ratio.value)}\n(goal {_fmt(ratio.goal)})"
+    for bar, ratio in zip(goal_bars, goals.values(), strict=True):
+        goal = ratio.goal or 0.0
+        shown = "n/a" if ratio.value is None else f"{_fmt(ratio.value)}\n(goal {_fmt(goal)})"
         goals_ax.annotate(
             shown, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8,

@@ -79,6 +79,7 @@ def create_app(
         app[AUDIT_OVERRIDE] = audit
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_lookup)
+    app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
     app.cleanup_ctx.append(_maintenance)
     add_routes(app)
@@ -106,15 +107,21 @@ async def _lookup(app: web.Application) -> AsyncIterator[None]:
     cache_metrics = CacheMetrics(app[METRICS].registry)
     lookup = await open_lookup(settings, source, metrics=cache_metrics)
     app[LOOKUP] = lookup
-    limiter_redis = create_client(settings)
+    yield
+    await lookup.aclose()
+
+
+async def _limiter(app: web.Application) -> AsyncIterator[None]:
+    """Rate limits on a Redis client of their own (their breaker trips independently)."""
+    settings = app[SETTINGS]
+    client = create_client(settings)
     app[LIMITER] = RateLimiter(
-        limiter_redis,
+        client,
         keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
         breaker=Breaker(),
     )
     yield
-    await lookup.aclose()
-    await limiter_redis.aclose()
+    await client.aclose()
 
 
 async def _audit(app: web.Application) -> AsyncIterator[None]:
