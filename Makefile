@@ -28,7 +28,7 @@ test: install
 	$(BIN)/ruff check verify cache tests loadtest
 	$(BIN)/ruff format --check verify cache tests loadtest
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: install
 	$(BIN)/ruff check verify cache tests loadtest
