@@ -81,6 +81,12 @@ async def connection(
         raise DatabaseUnavailable("the database did not answer") from e
 
 
+async def ping(pool: asyncpg.Pool, limit_s: float) -> None:
+    """Raise DatabaseUnavailable unless the database answers within ``limit_s``."""
+    async with connection(pool, limit_s) as conn:
+        await conn.fetchval("SELECT 1", timeout=limit_s)
+
+
 def format_id12(value: int) -> str:
     return f"{value:012d}"
 

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from verify.adapters.pg import connection
+from verify.adapters.pg import ping
 from verify.errors import DatabaseUnavailable
 from verify.http import openapi
 from verify.http.appkeys import METRICS, POOL, SETTINGS
@@ -32,8 +32,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     timeout = app[SETTINGS].db_timeout_s
-    async with connection(app[POOL], timeout) as conn:
-        await conn.fetchval("SELECT 1", timeout=timeout)
+    await ping(app[POOL], timeout)
     return json_response({"status": "ready"})
 
 
@@ -58,8 +57,8 @@ def sample_pool(app: web.Application) -> None:
 async def _database_answers(app: web.Application) -> bool:
     timeout = min(app[SETTINGS].db_timeout_s, DB_PROBE_TIMEOUT_S)
     try:
-        async with asyncio.timeout(timeout), connection(app[POOL], timeout) as conn:
-            await conn.fetchval("SELECT 1", timeout=timeout)
+        async with asyncio.timeout(timeout):
+            await ping(app[POOL], timeout)
     except (DatabaseUnavailable, TimeoutError):
         return False
     return True
