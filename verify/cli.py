@@ -195,7 +195,8 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             return 0
         print(
             f"audit partitions: {report.created} created, {len(report.dropped)} dropped "
-            f"(retention {settings.audit_retention_days} days)"
+            f"(retention {settings.audit_retention_days} days); "
+            f"{report.changes_pruned} change-log rows pruned"
         )
         return 0
 

@@ -39,3 +39,14 @@ async def test_maintenance_drops_old_and_creates_ahead(pg_pool: asyncpg.Pool) ->
     async with pg_pool.acquire() as conn:
         again = await run_maintenance(conn, retention_days=180, today=today)
     assert (again.created, again.dropped) == (0, [])
+
+
+async def test_maintenance_prunes_the_old_change_log(pg_pool: asyncpg.Pool) -> None:
+    await pg_pool.execute(
+        "INSERT INTO citizen_changes (id_number, changed_at) VALUES"
+        " (1, now() - interval '2 days'), (2, now() - interval '1 hour')"
+    )
+    async with pg_pool.acquire() as conn:
+        report = await run_maintenance(conn, retention_days=180, today=dt.date.today())
+    assert report.changes_pruned == 1
+    assert await pg_pool.fetchval("SELECT array_agg(id_number) FROM citizen_changes") == [2]

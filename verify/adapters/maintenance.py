@@ -1,4 +1,5 @@
-"""Audit retention: daily partitions made ahead of time, dropped after the retention period.
+"""Retention: daily audit partitions made ahead and dropped after the retention period;
+the cache change log pruned after a day.
 
 Run by `verify maintenance` and hourly by every server; an advisory lock lets one
 instance at a time do it.
@@ -15,6 +16,10 @@ from verify.adapters.pg import Conn
 _LOCK_ID = 0x5645_5249_4D41  # "VERIMA"
 _PARTITION = re.compile(r"^audit_log_(\d{8})$")
 DAYS_AHEAD = 7
+# The change log only feeds cache invalidation. A cached record lives at most its TTL
+# (cache/keys.py: about an hour), so a change older than a day can no longer be behind
+# any cached value, even for an instance that replays after a long outage.
+CHANGE_LOG_KEEP = dt.timedelta(days=1)
 
 _PARTITIONS_SQL = """
 SELECT c.relname FROM pg_inherits i
@@ -27,6 +32,7 @@ WHERE i.inhparent = 'audit_log'::regclass
 class MaintenanceReport:
     created: int
     dropped: list[str]
+    changes_pruned: int = 0
     skipped: bool = False  # another instance held the lock
 
 
@@ -51,6 +57,9 @@ async def run_maintenance(conn: Conn, *, retention_days: int, today: dt.date) ->
         for name in dropped:
             # the name comes from the catalogue and matched _PARTITION: safe to quote
             await conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-        return MaintenanceReport(int(created), dropped)
+        pruned = await conn.execute(
+            "DELETE FROM citizen_changes WHERE changed_at < now() - $1::interval", CHANGE_LOG_KEEP
+        )
+        return MaintenanceReport(int(created), dropped, int(str(pruned).rsplit(" ", 1)[-1]))
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
