@@ -13,7 +13,7 @@ import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from verify.domain.dates import parse_date, parse_partial_date
 from verify.domain.errors import ValidationError
@@ -83,14 +83,13 @@ def _optional(values: dict[str, object], key: str, parse: Callable[[object, str]
     return parse(values[key], key) if key in values else None
 
 
-def _with_context(claim: Claim, values: dict[str, object]) -> Claim:
-    """``claim`` with the request's purpose, reference and accept_partial."""
-    return dataclasses.replace(
-        claim,
-        purpose=_optional(values, "purpose", parse_purpose),
-        reference=_optional(values, "reference", _reference),
-        accept_partial=_optional(values, "accept_partial", _flag) or False,
-    )
+def _context(values: dict[str, object]) -> dict[str, Any]:
+    """The request's purpose, reference and accept_partial, as Claim keyword arguments."""
+    return {
+        "purpose": _optional(values, "purpose", parse_purpose),
+        "reference": _optional(values, "reference", _reference),
+        "accept_partial": _optional(values, "accept_partial", _flag) or False,
+    }
 
 
 def _from_qr(values: dict[str, object]) -> Claim:
@@ -98,20 +97,20 @@ def _from_qr(values: dict[str, object]) -> Claim:
     if extra:
         detail = "qr cannot be combined with other claim fields"
         raise ValidationError("invalid_request", detail, extra[0])
-    return _with_context(parse_qr(values["qr"]), values)
+    return dataclasses.replace(parse_qr(values["qr"]), **_context(values))
 
 
 def _from_fields(values: dict[str, object]) -> Claim:
     if "id_number" not in values:
         raise ValidationError("missing_field", "id_number is required", "id_number")
-    claim = Claim(
+    return Claim(
         id_number=parse_id_number(values["id_number"], "id_number"),
         full_name=_optional(values, "full_name", parse_name),
         birth=_optional(values, "date_of_birth", parse_partial_date),
         gender=_optional(values, "gender", _gender),
         card_issue_date=_optional(values, "card_issue_date", parse_date),
+        **_context(values),  # one construction: dataclasses.replace costs as much again
     )
-    return _with_context(claim, values)
 
 
 def parse_claim(obj: object) -> Claim:

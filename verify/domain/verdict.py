@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from verify.domain.cards import check_card
 from verify.domain.dates import match_date
@@ -80,7 +81,10 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _field_json(result: FieldResult | None) -> dict[str, object]:
+    """The wire form of a field result. Results repeat (they are small frozen values), so
+    the dicts are memoised: they are shared and must be treated as read-only."""
     out: dict[str, object] = {"result": (result or NOT_PROVIDED).result.value}
     if result is not None and result.rule is not None:
         out["rule"] = result.rule.value
