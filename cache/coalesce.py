@@ -37,13 +37,15 @@ class TickBatcher(Generic[K, V]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V | None:
-        return await self._future(key)
+        # shielded: the future is shared by every caller of this key; one caller giving
+        # up (its request timed out) must not cancel it for the others
+        return await asyncio.shield(self._future(key))
 
     async def get_many(self, keys: Collection[K]) -> dict[K, V]:
         futures = {key: self._future(key) for key in keys}
         if not futures:
             return {}
-        await asyncio.gather(*futures.values())
+        await asyncio.shield(asyncio.gather(*futures.values()))
         found: dict[K, V] = {}
         for key, future in futures.items():
             value = future.result()
@@ -53,7 +55,7 @@ class TickBatcher(Generic[K, V]):
 
     def _future(self, key: K) -> asyncio.Future[V | None]:
         existing = self._in_flight.get(key) or self._pending.get(key)
-        if existing is not None:
+        if existing is not None and not existing.cancelled():
             if self._on_join is not None:
                 self._on_join()
             return existing

@@ -147,6 +147,7 @@ class ChangeListener:
             conn = await asyncpg.connect(
                 self._dsn,
                 timeout=self._connect_timeout,
+                command_timeout=self._timeout,  # BEGIN/COMMIT of read_changes included
                 server_settings={"application_name": LISTENER_APP_NAME},
             )
             try:

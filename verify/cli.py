@@ -219,6 +219,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         scopes = parse_scopes(args.scopes)
     except ValueError as e:
         raise CliError(str(e)) from None
+    if args.burst is not None and args.rate is None:
+        raise CliError("--burst goes with --rate")
     key = mint_key()
     burst = args.burst or (args.rate * 2 if args.rate else None)
     _run(
@@ -267,6 +269,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {raw}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="verify", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -291,8 +300,8 @@ def _parser() -> argparse.ArgumentParser:
     create = keys_sub.add_parser("create", help="mint a key (printed once, on the last line)")
     create.add_argument("--agency", required=True)
     create.add_argument("--scopes", required=True, help="comma-separated")
-    create.add_argument("--rate", type=int, help="requests per second (default: no limit)")
-    create.add_argument("--burst", type=int, help="burst size (default: 2 x rate)")
+    create.add_argument("--rate", type=_positive, help="requests per second (default: no limit)")
+    create.add_argument("--burst", type=_positive, help="burst size (default: 2 x rate)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     keys.set_defaults(func=cmd_keys)

@@ -97,7 +97,7 @@ class Settings:
             workers=r.opt("VERIFY_WORKERS", _positive_int, 1),
             db_pool_min=r.opt("VERIFY_DB_POOL_MIN", _positive_int, 2),
             db_pool_max=r.opt("VERIFY_DB_POOL_MAX", _positive_int, 8),
-            db_timeout_s=r.opt("VERIFY_DB_TIMEOUT", _seconds, 2.0),
+            db_timeout_s=r.opt("VERIFY_DB_TIMEOUT", _db_seconds, 2.0),
             db_connect_timeout_s=r.opt("VERIFY_DB_CONNECT_TIMEOUT", _seconds, 5.0),
             redis_timeout_s=r.opt("VERIFY_REDIS_TIMEOUT", _seconds, 0.05),
             request_timeout_s=r.opt("VERIFY_REQUEST_TIMEOUT", _seconds, 5.0),
@@ -175,6 +175,16 @@ def _seconds(raw: str) -> float:
     value = float(raw)
     if not 0 < value <= 3600:
         raise ValueError(f"expected seconds in (0, 3600], got {raw!r}")
+    return value
+
+
+def _db_seconds(raw: str) -> float:
+    # a register read can take two of these (pool acquire, then the query); the cache
+    # refuses fills for 10 s after an invalidation (cache/keys.py L1_BLOCK_TTL_S), which
+    # must outlast the slowest read that started before it
+    value = _seconds(raw)
+    if value > 4.0:
+        raise ValueError(f"at most 4 seconds (the cache's invalidation window), got {raw!r}")
     return value
 
 

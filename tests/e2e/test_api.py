@@ -7,10 +7,14 @@ import random
 
 import asyncpg
 import orjson
+import pytest
+from aiohttp import web
 
 from tests.cases import REGISTER
-from tests.e2e.conftest import Client, make_key
+from tests.e2e.conftest import AiohttpClient, Client, make_key
 from verify.adapters.keys import revoke_key
+from verify.http.app import create_app
+from verify.settings import Settings
 
 VALID_ID = REGISTER[0].record.id_number
 
@@ -65,6 +69,9 @@ async def test_request_id_is_echoed_or_made(client: Client, auth: dict[str, str]
     assert (await response.json())["request_id"] == "agency-req-42"
     response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=auth)
     assert len(response.headers["X-Request-Id"]) == 32
+    leaky = {**auth, "X-Request-Id": f"kyc-{VALID_ID}"}  # an ID number: not written down
+    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=leaky)
+    assert VALID_ID not in response.headers["X-Request-Id"]
 
 
 async def test_malformed_bodies_are_4xx(client: Client, auth: dict[str, str]) -> None:
@@ -152,3 +159,28 @@ async def test_docs_page(client: Client) -> None:
     response = await client.get("/docs")
     assert response.status == 200
     assert "/v1/verify/batch" in await response.text()
+
+
+async def test_wrong_method_is_405_problem_with_allow(client: Client, auth: dict[str, str]) -> None:
+    response = await client.get("/v1/verify", headers=auth)
+    assert response.status == 405
+    assert response.headers["Allow"] == "POST"
+    assert (await response.json(content_type=None))["code"] == "method_not_allowed"
+
+
+async def test_a_bug_is_a_500_problem_and_its_message_is_not_logged(
+    settings: Settings, loaded_db: str, aiohttp_client: AiohttpClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError(f"leaky message {VALID_ID}")
+
+    app = create_app(settings)
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)
+    response = await client.get("/boom")
+    assert response.status == 500
+    assert (await response.json(content_type=None))["code"] == "internal_error"
+    [record] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert record.__dict__["error"] == "RuntimeError"
+    assert VALID_ID not in str(record.__dict__)

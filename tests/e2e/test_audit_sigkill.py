@@ -35,8 +35,8 @@ async def _client(
         try:
             async with session.post(url + path, json=body, headers=headers) as response:
                 await response.read()
-                if response.status == 200:
-                    answered.append((request_id, 3 if batch else 1))
+                if response.status == 200:  # found by the id the answer carries
+                    answered.append((response.headers["X-Request-Id"], 3 if batch else 1))
                     if len(answered) >= ENOUGH:
                         enough.set()
         except (aiohttp.ClientError, TimeoutError):

@@ -21,7 +21,6 @@ async def test_lookup_returns_what_the_scopes_allow(client: Client, loaded_db: s
         "full_name": "Nguyễn Văn An",
         "date_of_birth": "2003-05-14",
         "gender": "male",
-        "status": "living",
     }
     assert "residence" not in body and "cards" not in body
 
@@ -90,7 +89,7 @@ async def test_history_shows_each_access_newest_first(
         ("lookup", "found"),
         ("verify", "match"),
     ]
-    assert items[1]["fields"] == ["full_name", "date_of_birth", "gender", "status"]
+    assert items[1]["fields"] == ["full_name", "date_of_birth", "gender"]
     assert items[2]["purpose"] == "airport"
     assert {i["agency"] for i in items} == {"test-agency"}
 

@@ -88,3 +88,10 @@ def test_dev_status_when_stopped(env: None, capsys: pytest.CaptureFixture[str]) 
     assert main(["dev", "status"]) == 1
     assert main(["dev", "env"]) == 2
     assert "verify dev up" in capsys.readouterr().err
+
+
+def test_rate_and_burst_must_be_positive(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["keys", "create", "--agency", "x", "--scopes", "verify", "--rate", "0"])
+    assert "must be a positive whole number" in capsys.readouterr().err
+    assert main(["keys", "create", "--agency", "x", "--scopes", "verify", "--burst", "5"]) == 2

@@ -91,3 +91,25 @@ async def test_database_down_is_database_unavailable(pg_pool: asyncpg.Pool) -> N
     await pg_pool.close()
     with pytest.raises(DatabaseUnavailable):
         await register.fetch_records([IDS[0]])
+
+
+async def test_one_caller_giving_up_does_not_cancel_the_others() -> None:
+    from cache.coalesce import TickBatcher
+
+    release = asyncio.Event()
+
+    async def slow_fetch(keys: list[str]) -> dict[str, str]:
+        await release.wait()
+        return {k: k.upper() for k in keys}
+
+    batcher: TickBatcher[str, str] = TickBatcher(slow_fetch)
+    impatient = asyncio.create_task(batcher.get_many(["a"]))
+    patient = asyncio.create_task(batcher.get_many(["a"]))
+    single = asyncio.create_task(batcher.get("a"))
+    await asyncio.sleep(0)  # let the three join the same fetch
+    impatient.cancel()
+    release.set()
+    assert await patient == {"a": "A"}
+    assert await single == "A"
+    assert impatient.cancelled()
+    assert await batcher.get_many(["a"]) == {"a": "A"}

@@ -34,6 +34,7 @@ def test_secrets_and_passwords_never_in_repr() -> None:
         ("VERIFY_PORT", "eighty", "VERIFY_PORT"),
         ("VERIFY_PORT", "70000", "VERIFY_PORT"),
         ("VERIFY_REDIS_TIMEOUT", "0", "VERIFY_REDIS_TIMEOUT"),
+        ("VERIFY_DB_TIMEOUT", "5", "invalidation window"),
         ("VERIFY_CACHE_ENABLED", "maybe", "VERIFY_CACHE_ENABLED"),
         ("VERIFY_HMAC_KEY", "not base64!", "VERIFY_HMAC_KEY is not valid base64"),
         ("VERIFY_HMAC_KEY", base64.b64encode(b"short").decode(), "at least 32 bytes"),

@@ -48,9 +48,11 @@ def expired_partitions(names: list[str], today: dt.date, retention_days: int) ->
 
 
 async def run_maintenance(conn: Conn, *, retention_days: int, today: dt.date) -> MaintenanceReport:
-    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_ID):
-        return MaintenanceReport(0, [], skipped=True)
-    try:
+    # a transaction-level lock: released by COMMIT or ROLLBACK whatever happens, so a
+    # failed run cannot leave it held on a pooled connection (our pool skips the reset)
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_ID):
+            return MaintenanceReport(0, [], skipped=True)
         created = await conn.fetchval("SELECT audit_ensure_partitions($1)", DAYS_AHEAD)
         names = [r["relname"] for r in await conn.fetch(_PARTITIONS_SQL)]
         dropped = expired_partitions(names, today, retention_days)
@@ -60,6 +62,4 @@ async def run_maintenance(conn: Conn, *, retention_days: int, today: dt.date) ->
         pruned = await conn.execute(
             "DELETE FROM citizen_changes WHERE changed_at < now() - $1::interval", CHANGE_LOG_KEEP
         )
-        return MaintenanceReport(int(created), dropped, int(str(pruned).rsplit(" ", 1)[-1]))
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
+    return MaintenanceReport(int(created), dropped, int(str(pruned).rsplit(" ", 1)[-1]))

@@ -6,16 +6,16 @@ rule applies instead of none; Redis calls are bounded by the Redis timeout.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from importlib import resources
 
-from redis.exceptions import RedisError
-
 from cache.breaker import Breaker
 from cache.keys import KeySpace
 from cache.redis_client import RedisClient
+from cache.redis_tier import REDIS_ERRORS
 from verify.domain.gcra import MICROS, Decision, Limit, decide
 
 
@@ -53,23 +53,29 @@ class RateLimiter:
         breaker: Breaker | None = None,
         local: LocalLimiter | None = None,
         on_fallback: Callable[[], None] | None = None,
+        deadline_s: float = 0.2,
     ) -> None:
         self._client = client
         self._keys = keyspace
         self._breaker = breaker or Breaker()
         self._local = local or LocalLimiter()
         self._on_fallback = on_fallback
+        self._deadline_s = deadline_s  # whole call, over the client's socket timeouts
         self._script = client.register_script(_script_source()) if client is not None else None
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         if self._script is not None and self._breaker.allow():
             try:
-                allowed, retry_us = await self._script(
-                    keys=[self._keys.rate_limit(key_id)],
-                    args=[limit.interval_us, limit.burst, cost],
-                )
-            except (RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(self._deadline_s):
+                    allowed, retry_us = await self._script(
+                        keys=[self._keys.rate_limit(key_id)],
+                        args=[limit.interval_us, limit.burst, cost],
+                    )
+            except REDIS_ERRORS:
                 self._breaker.failure()
+            except asyncio.CancelledError:
+                self._breaker.abandon()  # not Redis's fault: free a half-open probe
+                raise
             else:
                 self._breaker.success()
                 return Decision(bool(allowed), 0, int(retry_us))

@@ -31,7 +31,7 @@ SCOPE_OF: dict[Group, str] = {
 
 # The audit records which attributes left the register, by group.
 FIELDS_OF: dict[Group, tuple[str, ...]] = {
-    Group.BASIC: ("full_name", "date_of_birth", "gender", "status"),
+    Group.BASIC: ("full_name", "date_of_birth", "gender"),  # DESIGN: lookup:basic, no more
     Group.RESIDENCE: ("province_code", "address"),
     Group.CARDS: ("cards",),
 }
@@ -79,7 +79,6 @@ def _basic(record: CitizenRecord) -> dict[str, object]:
         "full_name": record.full_name,
         "date_of_birth": shown,
         "gender": record.gender.value,
-        "status": record.status.value,
     }
 
 

@@ -119,6 +119,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         client,
         keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
         breaker=Breaker(),
+        deadline_s=4 * settings.redis_timeout_s,
     )
     yield
     await client.aclose()
@@ -169,6 +170,8 @@ async def _maintain_forever(app: web.Application) -> None:
                 )
         except (DatabaseUnavailable, *DB_ERRORS) as e:  # not on a request path: retry later
             log.warning("maintenance failed", extra={"error": type(e).__name__})
+        except Exception as e:  # a bug must not end retention for good: log, retry later
+            log.error("maintenance failed unexpectedly", extra={"error": type(e).__name__})
         await asyncio.sleep(settings.maintenance_interval_s)
 
 

@@ -30,7 +30,7 @@ def _purpose(request: web.Request) -> str:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_PAGE:
         raise ValidationError("invalid_field", f"limit is 1 to {MAX_PAGE}", "limit")
     return int(raw)
 

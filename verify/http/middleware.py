@@ -26,6 +26,9 @@ from verify.service.auth import Principal
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("verify.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# a caller's id goes to logs and the audit: one holding a standalone 9- or 12-digit
+# number (the shape of an ID number) is replaced by one of ours rather than written down
+_DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", list[int])
@@ -34,7 +37,9 @@ OBSERVER = web.AppKey("observer", RequestObserver)
 
 def request_id_of(request: web.Request) -> str:
     given = request.headers.get("X-Request-Id", "")
-    return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+    if _REQUEST_ID.match(given) and not _DIGIT_RUN.search(given):
+        return given
+    return os.urandom(16).hex()
 
 
 def route_of(request: web.Request) -> str:
@@ -61,6 +66,18 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return problems.from_http(e)
     except TimeoutError:
         return problems.problem("timeout", "the request took too long", retry_after=1)
+    except Exception as e:  # a bug: answer problem+json, log its kind (never its message)
+        log.error(
+            "unhandled error", extra={"error": type(e).__name__, "request_id": request[REQUEST_ID]}
+        )
+        return problems.problem("internal_error", "an unexpected error; it has been logged")
+
+
+def _where(e: BaseException) -> str:
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
 
 
 @web.middleware

@@ -151,7 +151,6 @@ _PROFILE: dict[str, Any] = {
                 "full_name": {"type": "string"},
                 "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
                 "gender": {"enum": ["male", "female"]},
-                "status": {"enum": ["living", "deceased"]},
             },
         },
         "residence": {

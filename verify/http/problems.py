@@ -83,7 +83,8 @@ def from_http(e: web.HTTPException) -> web.Response:
     }
     code = codes.get(e.status, "invalid_request")
     detail = e.text if e.status != 413 else "the request body is larger than the server accepts"
-    response = problem(code, detail or e.reason)
+    allow = e.headers.get("Allow")
+    response = problem(code, detail or e.reason, headers={"Allow": allow} if allow else None)
     if e.status != 400 and code == "invalid_request":
         response.set_status(e.status)
     return response

@@ -21,6 +21,7 @@ from verify.http.appkeys import LIMITER, SETTINGS
 from verify.http.middleware import REQUEST_ID
 from verify.http.problems import problem_body
 from verify.http.routes import Parsed, answer_all, context, parse_item, principal
+from verify.service.auth import Principal
 from verify.service.limits import pace
 
 MAX_LINE_BYTES = 64 * 1024
@@ -29,6 +30,8 @@ MAX_PACE_WAIT_S = 60.0
 
 
 def _decode(raw: bytes, line: int) -> Parsed:
+    if len(raw) > MAX_LINE_BYTES:
+        return {"line": line, **problem_body("body_too_large", "this line is too long")}
     try:
         item = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -36,69 +39,89 @@ def _decode(raw: bytes, line: int) -> Parsed:
     return parse_item(item, ("line", line))
 
 
+Numbered = list[tuple[int, bytes]]  # (input line number, raw line)
+
+
 class LineReader:
-    """Complete lines from the request body, a network read at a time."""
+    """Numbered, non-blank lines of the request body, a network read at a time.
+
+    Blank lines are skipped (they are not records) but counted, so line numbers are
+    those of the input.
+    """
 
     def __init__(self, content: StreamReader) -> None:
         self._content = content
         self._rest = b""
-        self.too_long = False
+        self.number = 0  # input lines consumed so far
+        self.too_long = False  # a line longer than MAX_LINE_BYTES: reading stopped
 
-    async def next_lines(self) -> list[bytes]:
-        """The complete lines of the next read; [] at the end of the body."""
+    async def next_lines(self) -> Numbered | None:
+        """The lines of the next read (maybe none); None at the end of the body."""
         while True:
             data: bytes = await asyncio.wait_for(self._content.readany(), IDLE_TIMEOUT_S)
             if not data:
                 last, self._rest = self._rest, b""
-                return [last] if last.strip() else []
+                return self._numbered([last]) if last.strip() else None
             *lines, self._rest = (self._rest + data).split(b"\n")
             if len(self._rest) > MAX_LINE_BYTES:
                 self.too_long = True
-                return lines
-            if lines:
-                return lines
+                return self._numbered(lines)
+            numbered = self._numbered(lines)
+            if numbered:
+                return numbered
+
+    def _numbered(self, lines: list[bytes]) -> Numbered:
+        out: Numbered = []
+        for raw in lines:
+            self.number += 1
+            if raw.strip():
+                out.append((self.number, raw))
+        return out
+
+
+async def _answer(
+    request: web.Request, who: Principal, response: web.StreamResponse, batch: Numbered
+) -> bool:
+    """Answer one read's lines; False when the stream must end (their problems written)."""
+    app = request.app
+    parsed = [_decode(raw, number) for number, raw in batch]
+    try:
+        await pace(who, len(batch), app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+        async with asyncio.timeout(app[SETTINGS].request_timeout_s):
+            results = await answer_all(app, parsed, context(request, who, "stream"))
+    except (ServiceError, TimeoutError) as e:
+        code = e.code if isinstance(e, ServiceError) else "timeout"
+        detail = "not answered: the stream ended here"
+        await _write(response, [{"line": n, **problem_body(code, detail)} for n, _ in batch])
+        return False
+    await _write(response, results)
+    return True
 
 
 async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
-    app = request.app
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
     reader = LineReader(request.content)
-    number = 0
-    while lines := await _next(reader, response, number):
-        parsed = [_decode(raw, number + i + 1) for i, raw in enumerate(lines)]
-        number += len(lines)
-        try:
-            await pace(who, len(lines), app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
-            async with asyncio.timeout(app[SETTINGS].request_timeout_s):
-                results = await answer_all(app, parsed, context(request, who, "stream"))
-        except (ServiceError, TimeoutError) as e:
-            code = e.code if isinstance(e, ServiceError) else "timeout"
-            first = number - len(lines) + 1
-            results = [
-                {"line": first + i, **problem_body(code, "not answered: the stream ended here")}
-                for i in range(len(lines))
-            ]
-            await _write(response, results)
+    while (batch := await _next(reader, response)) is not None:
+        if batch and not await _answer(request, who, response, batch):
             break
-        await _write(response, results)
         if reader.too_long:
-            tail = {"line": number + 1, **problem_body("body_too_large", "a line is too long")}
-            await _write(response, [tail])
+            tail = problem_body("body_too_large", f"a line is over {MAX_LINE_BYTES} bytes")
+            await _write(response, [{"line": reader.number + 1, **tail}])
             break
     await response.write_eof()
     return response
 
 
-async def _next(reader: LineReader, response: web.StreamResponse, number: int) -> list[bytes]:
+async def _next(reader: LineReader, response: web.StreamResponse) -> Numbered | None:
     try:
         return await reader.next_lines()
     except TimeoutError:
         idle = problem_body("timeout", f"no data for {IDLE_TIMEOUT_S:.0f}s: the stream ended here")
-        await _write(response, [{"line": number + 1, **idle}])
-        return []
+        await _write(response, [{"line": reader.number + 1, **idle}])
+        return None
 
 
 async def _write(response: web.StreamResponse, results: list[dict[str, object]]) -> None:

@@ -7,14 +7,16 @@ revoked key keeps working on an instance.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from verify.errors import ForbiddenScope, Unauthorized
 
@@ -75,20 +77,32 @@ def parse_scopes(raw: str) -> frozenset[str]:
 
 
 class Authenticator:
+    """Checks bearer tokens. Known keys are cached for ``ttl_s`` (which bounds how long a
+    revoked key keeps working); unknown key ids are cached apart, so a flood of made-up
+    tokens evicts no real key; one lookup per key id at a time (single flight); and at
+    most ``max_unknown_lookups`` lookups of ids not known here run at once, so such a
+    flood cannot take the database pool from the audit and the register."""
+
     def __init__(
         self,
         store: KeyStore,
         *,
         ttl_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+        max_unknown_lookups: int = 4,
     ) -> None:
         self._store = store
         self._ttl = ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[float, StoredKey | None]] = {}
+        self._max = max_entries
+        self._known: OrderedDict[str, tuple[float, StoredKey]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[StoredKey | None]] = {}
+        self._unknown_lookups = asyncio.Semaphore(max_unknown_lookups)
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+        if not authorization or authorization[:7].lower() != "bearer ":
             raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
         match = _TOKEN.match(authorization[7:].strip())
         if match is None:
@@ -103,11 +117,34 @@ class Authenticator:
 
     async def _stored(self, key_id: str) -> StoredKey | None:
         now = self._clock()
-        cached = self._cache.get(key_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        stored = await self._store.get_key(key_id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (now + self._ttl, stored)
+        known = self._known.get(key_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        unknown_until = self._unknown.get(key_id)
+        if unknown_until is not None and unknown_until > now:
+            return None
+        pending = self._inflight.get(key_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(key_id, refresh=known is not None))
+            self._inflight[key_id] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key_id, None))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, key_id: str, *, refresh: bool) -> StoredKey | None:
+        if refresh:  # a key this instance knows: never queued behind unknown ids
+            stored = await self._store.get_key(key_id)
+        else:
+            async with self._unknown_lookups:
+                stored = await self._store.get_key(key_id)
+        self._remember(key_id, stored)
         return stored
+
+    def _remember(self, key_id: str, stored: StoredKey | None) -> None:
+        until = self._clock() + self._ttl
+        table: OrderedDict[str, Any] = self._unknown if stored is None else self._known
+        table[key_id] = until if stored is None else (until, stored)
+        table.move_to_end(key_id)
+        if len(table) > self._max:
+            table.popitem(last=False)
+        if stored is not None:
+            self._unknown.pop(key_id, None)

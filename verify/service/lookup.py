@@ -83,8 +83,12 @@ def decode_cursor(cursor: str | None) -> tuple[dt.datetime, int]:
         when = dt.datetime.fromisoformat(at)
         if when.tzinfo is None:
             raise ValueError("naive time")
-        return when, int(seq)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        when = when.astimezone(dt.UTC)  # OverflowError at the ends of the calendar
+        number = int(seq)
+        if not (0 <= number < 2**63 and dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= when):
+            raise ValueError("out of range")
+        return when, number
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError(
             "invalid_field", "cursor is not one this API gave", "cursor"
         ) from None
