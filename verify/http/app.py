@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -49,8 +50,21 @@ READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
 AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
 
 
-def _today() -> dt.date:
-    return dt.date.today()
+class LocalToday:
+    """Today's local date, read at most once a second (``date.today()`` converts the
+    clock to local time on every call: measurable on the hot path)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = -1.0
+        self._value = dt.date.today()
+
+    def __call__(self) -> dt.date:
+        now = self._clock()
+        if now >= self._until:
+            self._value = dt.date.today()
+            self._until = now + 1.0
+        return self._value
 
 
 def _now() -> dt.datetime:
@@ -60,7 +74,7 @@ def _now() -> dt.datetime:
 def create_app(
     settings: Settings,
     *,
-    today: Callable[[], dt.date] = _today,
+    today: Callable[[], dt.date] | None = None,
     metrics: Metrics | None = None,
     audit: Audit | None = None,
 ) -> web.Application:
@@ -71,7 +85,7 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[TODAY] = today
+    app[TODAY] = today if today is not None else LocalToday()
     app[METRICS] = metrics if metrics is not None else Metrics()
     app[IN_FLIGHT] = [0]
     app[OBSERVER] = RequestObserver(app[METRICS])
