@@ -7,6 +7,7 @@ from typing import Protocol
 
 import asyncpg
 
+from verify.adapters.seed import CARD_COLUMNS, CITIZEN_COLUMNS
 from verify.domain.model import CitizenRecord, Gender, LifeStatus, Precision
 
 
@@ -40,25 +41,14 @@ async def insert_entries(conn: asyncpg.Connection, entries: Iterable[Entry]) -> 
     await conn.copy_records_to_table(
         "citizens",
         records=[_citizen_row(e) for e in entries],
-        columns=[
-            "id_number",
-            "full_name",
-            "birth_date",
-            "birth_year_only",
-            "gender",
-            "deceased",
-            "province_code",
-            "address",
-        ],
+        columns=CITIZEN_COLUMNS,
     )
     cards = [
         (int(e.record.id_number), c.issue_date, c.expiry_date, c.state.value)
         for e in entries
         for c in e.record.cards
     ]
-    await conn.copy_records_to_table(
-        "id_cards", records=cards, columns=["id_number", "issue_date", "expiry_date", "status"]
-    )
+    await conn.copy_records_to_table("id_cards", records=cards, columns=CARD_COLUMNS)
     former = [(int(f), int(e.record.id_number)) for e in entries for f in e.former_ids]
     await conn.copy_records_to_table(
         "former_ids", records=former, columns=["former_id", "id_number"]
