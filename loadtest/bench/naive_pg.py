@@ -18,27 +18,14 @@ import orjson
 from aiohttp import web
 
 from loadtest.bench import naive
+from verify.adapters.pg import RECORDS_SQL, NoResetConnection
 
-RECORD_SQL = """
-SELECT c.id_number, c.full_name, c.birth_date, c.birth_year_only, c.gender, c.deceased,
-       c.version, k.issue, k.expiry, k.status
-FROM citizens c
-LEFT JOIN LATERAL (
-    SELECT array_agg(issue_date ORDER BY issue_date) AS issue,
-           array_agg(expiry_date ORDER BY issue_date) AS expiry,
-           array_agg(status ORDER BY issue_date) AS status
-    FROM id_cards WHERE id_cards.id_number = c.id_number
-) k ON true
-WHERE c.id_number = $1
-"""
+# the app's register query, for one ID per statement instead of a batch
+RECORD_SQL = RECORDS_SQL.replace("= ANY($1::bigint[])", "= $1")
+assert RECORD_SQL != RECORDS_SQL, "verify.adapters.pg.RECORDS_SQL changed shape"
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 TIMEOUT_S = 2.0
-
-
-class NoResetConnection(asyncpg.Connection):
-    def get_reset_query(self) -> str:
-        return ""
 
 
 async def lookup(request: web.Request) -> web.Response:

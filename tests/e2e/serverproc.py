@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from tests.conftest import b64
+from tests.support.wait import eventually
 from verify.devservers import free_port
 from verify.settings import Settings
 
@@ -50,20 +50,18 @@ class ServerProcess:
 
 
 async def _wait_ready(url: str, proc: asyncio.subprocess.Process, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    timeout = aiohttp.ClientTimeout(total=1)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        while time.monotonic() < deadline:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+
+        async def ready() -> bool:
             if proc.returncode is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:
                 async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
+                    return response.status == 200
             except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.05)  # polling a condition with a deadline
-    raise TimeoutError("server did not become ready")
+                return False
+
+        await eventually(ready, within=deadline_s, what="server ready")
 
 
 @asynccontextmanager

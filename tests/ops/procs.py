@@ -7,7 +7,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import Servers
+from verify.devservers import free_port
+
+__all__ = ["ServeProcess", "free_port", "pause", "start_serve", "stop", "wait_ready"]
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.1  # the pause between two readiness probes: Popen.wait, which also sees a crash
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

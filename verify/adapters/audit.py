@@ -68,9 +68,6 @@ class PgAuditWriter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
-    def start(self) -> None:
-        self._closing = False
-
     async def record(self, entries: Sequence[AuditEntry]) -> None:
         if self._closing:
             raise DatabaseUnavailable("the audit log is not accepting rows")

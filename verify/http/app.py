@@ -149,7 +149,6 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
         on_depth=metrics.audit_queue.set,
         on_failure=metrics.audit_failures.inc,
     )
-    writer.start()
     audit: Audit = app.get(AUDIT_OVERRIDE, writer)
     app[VERIFY_DEPS] = VerifyDeps(
         lookup=app[LOOKUP],
