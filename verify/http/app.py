@@ -26,7 +26,9 @@ from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
 from verify.http import citizens, stream
 from verify.http.appkeys import (
+    ADMISSION,
     AUTH,
+    DRAINING,
     LIMITER,
     LOOKUP,
     LOOKUP_DEPS,
@@ -36,9 +38,10 @@ from verify.http.appkeys import (
     TODAY,
     VERIFY_DEPS,
 )
-from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
+from verify.http.middleware import OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver, observe_audit_commit
+from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
 from verify.service.audit import Audit
 from verify.service.auth import Authenticator
 from verify.service.lookup import LookupDeps
@@ -87,7 +90,8 @@ def create_app(
     app[SETTINGS] = settings
     app[TODAY] = today if today is not None else LocalToday()
     app[METRICS] = metrics if metrics is not None else Metrics()
-    app[IN_FLIGHT] = [0]
+    app[ADMISSION] = _admission(settings, app[METRICS])
+    app[DRAINING] = asyncio.Event()
     app[OBSERVER] = RequestObserver(app[METRICS])
     if audit is not None:
         app[AUDIT_OVERRIDE] = audit
@@ -100,6 +104,29 @@ def create_app(
     citizens.add_routes(app)
     stream.add_routes(app)
     return app
+
+
+def _admission(settings: Settings, metrics: Metrics) -> Admission:
+    config = AdmissionConfig(
+        limit=settings.max_concurrency,
+        bulk_limit=min(settings.bulk_concurrency, settings.max_concurrency),
+        target_s=settings.queue_target_s,
+        max_wait_s=settings.queue_timeout_s,
+        overload_wait_s=settings.overload_queue_timeout_s,
+    )
+    shed = {(lane, r): metrics.shed.labels(lane, r) for lane in Lane for r in SHED_REASONS}
+    waits = {lane: metrics.queue_wait.labels(lane) for lane in Lane}
+
+    def on_wait(lane: Lane, seconds: float) -> None:
+        if seconds > 0:  # only requests that queued: the others cost no histogram update
+            waits[lane].observe(seconds)
+
+    return Admission(
+        config,
+        on_shed=lambda lane, reason: shed[lane, reason].inc(),
+        on_wait=on_wait,
+        on_state=lambda overloaded: metrics.overloaded.set(1 if overloaded else 0),
+    )
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from cache.port import RecordLookup
 from verify.metrics import Metrics
+from verify.service.admission import Admission
 from verify.service.auth import Authenticator
 from verify.service.limits import Limiter
 from verify.service.lookup import LookupDeps
@@ -30,3 +32,5 @@ METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
+ADMISSION = web.AppKey("admission", Admission)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness fails, streams end

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from verify.adapters.pg import ping
 from verify.errors import DatabaseUnavailable
 from verify.http import openapi
-from verify.http.appkeys import METRICS, POOL, SETTINGS
+from verify.http.appkeys import DRAINING, METRICS, POOL, SETTINGS
 from verify.metrics import observe_pool, render
 
 DB_PROBE_TIMEOUT_S = 1.0
@@ -31,6 +31,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
+    if app[DRAINING].is_set():  # SIGTERM: leave the load balancer, keep answering the API
+        return json_response({"status": "draining"}, status=503)
     timeout = app[SETTINGS].db_timeout_s
     await ping(app[POOL], timeout)
     return json_response({"status": "ready"})
