@@ -64,8 +64,7 @@ async def test_sigterm_drains_without_failing_an_accepted_request(
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
     ):
         clients = [
-            asyncio.create_task(_client(session, server.url, token, tally))
-            for _ in range(CLIENTS)
+            asyncio.create_task(_client(session, server.url, token, tally)) for _ in range(CLIENTS)
         ]
         await eventually(lambda: _true(tally.ok >= 100), within=30, what="load under way")
         os.kill(server.proc.pid, signal.SIGTERM)
