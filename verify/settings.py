@@ -63,7 +63,7 @@ class Settings:
     bulk_concurrency: int = 8
     queue_target_s: float = 0.005
     queue_timeout_s: float = 0.5
-    overload_queue_timeout_s: float = 0.1
+    overload_queue_timeout_s: float = 0.25
     drain_s: float = 5.0
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
@@ -112,7 +112,7 @@ class Settings:
             bulk_concurrency=r.opt("VERIFY_BULK_CONCURRENCY", _positive_int, 8),
             queue_target_s=r.opt("VERIFY_QUEUE_TARGET", _seconds, 0.005),
             queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
-            overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.1),
+            overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
             drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),

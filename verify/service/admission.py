@@ -46,7 +46,7 @@ class AdmissionConfig:
     target_s: float = 0.005
     interval_s: float = 0.1
     max_wait_s: float = 0.5
-    overload_wait_s: float = 0.1
+    overload_wait_s: float = 0.25
     retry_after_s: float = 1.0
 
 
