@@ -7,9 +7,11 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import orjson
 
 from tests.cases import CASES
 from tests.e2e.conftest import make_key
@@ -89,3 +91,45 @@ async def test_sigterm_drains_without_failing_an_accepted_request(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_stream_ends_at_a_line_boundary_on_sigterm(
+    settings: Settings, loaded_db: str
+) -> None:
+    token = await make_key(loaded_db, SCOPES)
+    lines = [orjson.dumps(CASES[n % len(CASES)].body) + b"\n" for n in range(10)]
+    first_answers = asyncio.Event()
+    signalled = asyncio.Event()
+
+    async def upload() -> AsyncIterator[bytes]:
+        for line in lines[:5]:
+            yield line
+        await first_answers.wait()  # the first lines are answered: now stop the server
+        await signalled.wait()
+        for line in lines[5:]:
+            yield line
+        await asyncio.Event().wait()  # keep the upload open: the server must end it
+
+    extra = {"VERIFY_DRAIN_SECONDS": "30"}  # the stream must end long before the drain
+    async with (
+        running_server(settings, extra_env=extra) as server,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+    ):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        async with session.post(
+            f"{server.url}/v1/verify/stream", data=upload(), headers=headers
+        ) as response:
+            assert response.status == 200
+            answered: list[dict[str, object]] = []
+            async for raw in response.content:
+                answered.append(orjson.loads(raw))
+                if len(answered) == 5:
+                    first_answers.set()
+                    os.kill(server.proc.pid, signal.SIGTERM)
+                    signalled.set()
+        os.kill(server.proc.pid, signal.SIGTERM)  # the second signal ends the drain
+        assert await asyncio.wait_for(server.proc.wait(), timeout=20) == 0
+    last = answered[-1]
+    assert last["code"] == "shutting_down", last
+    assert all("verdict" in a for a in answered[:-1])
+    assert last["line"] == len(answered)  # the first line not answered: resend from there
