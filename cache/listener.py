@@ -22,9 +22,15 @@ from collections.abc import Callable
 
 import asyncpg
 
-from cache import keys
 from cache.feed import FeedWindow
 from cache.invalidation import Invalidator
+from cache.keyspace import (
+    CHANGE_BATCH,
+    CHANGE_MAX_ROWS,
+    CHANGE_POLL_S,
+    FEED_TRUST_S,
+    RECONNECT_BACKOFF_S,
+)
 from cache.redis_tier import RedisUnavailable
 from verify.adapters.changes import CHANNEL, LISTENER_APP_NAME, feed_start, read_changes
 
@@ -39,8 +45,8 @@ class ChangeListener:
         *,
         timeout_s: float,
         connect_timeout_s: float,
-        poll_s: float = keys.CHANGE_POLL_S,
-        trust_s: float = keys.FEED_TRUST_S,
+        poll_s: float = CHANGE_POLL_S,
+        trust_s: float = FEED_TRUST_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._dsn = dsn
@@ -95,7 +101,7 @@ class ChangeListener:
                 more = await self._sync()
             except FEED_ERRORS:
                 self._drop()
-                await self._wait(keys.RECONNECT_BACKOFF_S)
+                await self._wait(RECONNECT_BACKOFF_S)
                 continue
             await self._housekeep()
             if self._window is not None and self._window.low >= self._replay_to:
@@ -111,15 +117,15 @@ class ChangeListener:
         batch = await read_changes(
             conn,
             self._window.low,
-            page=keys.CHANGE_BATCH,
-            max_rows=keys.CHANGE_MAX_ROWS,
+            page=CHANGE_BATCH,
+            max_rows=CHANGE_MAX_ROWS,
             timeout_s=self._timeout,
         )
         fresh = self._window.fresh(batch.changes)
         await self._inv.apply(fresh)
         self._window.observe(batch)
         self._last_sync = started
-        return len(batch.changes) >= keys.CHANGE_MAX_ROWS and bool(fresh)
+        return len(batch.changes) >= CHANGE_MAX_ROWS and bool(fresh)
 
     async def _housekeep(self) -> None:
         """Retry pending tombstones, reconcile with the Redis cursor, raise it."""

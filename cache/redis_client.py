@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from cache import keys
+from cache.keyspace import CLUSTER_MAX_CONNECTIONS, POOL_MAX_CONNECTIONS
 from verify.settings import Settings
 
 RedisClient = Redis | RedisCluster
@@ -28,12 +28,12 @@ def create_client(settings: Settings) -> RedisClient:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
-            max_connections=keys.CLUSTER_MAX_CONNECTIONS,
+            max_connections=CLUSTER_MAX_CONNECTIONS,
             health_check_interval=0,
         )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
-        max_connections=keys.POOL_MAX_CONNECTIONS,
+        max_connections=POOL_MAX_CONNECTIONS,
         timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,

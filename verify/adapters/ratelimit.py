@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from cache.breaker import Breaker
-from cache.keys import KeySpace
+from cache.keyspace import KeySpace
 from cache.redis_client import RedisClient
 from cache.redis_tier import REDIS_ERRORS
 from verify.domain.gcra import MICROS, Decision, Limit, decide

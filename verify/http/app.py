@@ -13,13 +13,13 @@ import asyncpg
 from aiohttp import web
 
 from cache.breaker import Breaker
-from cache.keys import KeySpace
-from cache.lookup import open_lookup
+from cache.keyspace import KeySpace
 from cache.metrics import CacheMetrics
 from cache.redis_client import create_client
+from cache.register import open_lookup
+from verify.adapters.api_keys import PgKeyStore
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.citizens import PgCitizens
-from verify.adapters.keys import PgKeyStore
 from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
 from verify.adapters.ratelimit import RateLimiter
@@ -39,9 +39,9 @@ from verify.http.appkeys import (
 from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver, observe_audit_commit
+from verify.service.attributes import LookupDeps
 from verify.service.audit import Audit
 from verify.service.auth import Authenticator
-from verify.service.lookup import LookupDeps
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 

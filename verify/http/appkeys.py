@@ -10,9 +10,9 @@ from aiohttp import web
 
 from cache.port import RecordLookup
 from verify.metrics import Metrics
+from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
 from verify.service.limits import Limiter
-from verify.service.lookup import LookupDeps
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 

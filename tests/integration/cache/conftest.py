@@ -12,14 +12,13 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cache import keys
 from cache.breaker import Breaker
 from cache.codec import Codec
-from cache.keys import KeySpace
-from cache.lookup import CachedLookup
+from cache.keyspace import BREAKER_COOLDOWN_S, KeySpace
 from cache.metrics import CacheMetrics
 from cache.redis_client import create_client
 from cache.redis_tier import RedisTier
+from cache.register import CachedLookup
 from verify import devservers
 from verify.adapters.pg import PgRegister
 from verify.domain.id_number import make_id12
@@ -123,7 +122,7 @@ async def make_lookup(settings: Settings) -> AsyncIterator[LookupFactory]:
         *,
         use: Settings | None = None,
         clock: Callable[[], float] | None = None,
-        cooldown_s: float = keys.BREAKER_COOLDOWN_S,
+        cooldown_s: float = BREAKER_COOLDOWN_S,
     ) -> CachedLookup:
         s = use or settings
         metrics = CacheMetrics(CollectorRegistry())

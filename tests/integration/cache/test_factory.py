@@ -8,8 +8,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from cache.direct import DirectLookup
-from cache.lookup import CachedLookup, open_lookup
 from cache.metrics import CacheMetrics
+from cache.register import CachedLookup, open_lookup
 from tests.integration.cache.conftest import CountingSource, add_citizen, new_id
 from verify.settings import Settings
 

@@ -12,7 +12,7 @@ import pytest
 
 from cache.breaker import BreakerState
 from cache.listener import ChangeListener
-from cache.lookup import CachedLookup
+from cache.register import CachedLookup
 from tests.integration.cache.conftest import (
     CountingSource,
     LookupFactory,

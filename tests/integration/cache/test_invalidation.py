@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from cache.codec import RECORD, pack_record
-from cache.keys import RECORD_TTL_S
+from cache.keyspace import RECORD_TTL_S
 from cache.listener import ChangeListener
-from cache.lookup import CachedLookup
+from cache.register import CachedLookup
 from tests.integration.cache.conftest import CountingSource, LookupFactory, add_citizen, new_id
 from tests.support.wait import eventually
 from verify.domain.model import CardState

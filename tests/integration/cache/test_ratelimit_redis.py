@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from cache.breaker import Breaker
-from cache.keys import KeySpace
+from cache.keyspace import KeySpace
 from cache.redis_client import RedisClient, create_client
 from verify.adapters.ratelimit import RateLimiter
 from verify.devservers import Redis

@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
-from cache import keys
 from cache.breaker import Breaker
 from cache.codec import FORMER, RECORD, Codec, CodecError, pack_record, unpack_record
 from cache.direct import DirectLookup
 from cache.invalidation import Invalidator
-from cache.keys import KeySpace
+from cache.keyspace import FORMER_TTL_S, KeySpace, record_ttl_ms
 from cache.l1 import L1
 from cache.listener import ChangeListener
 from cache.metrics import CacheMetrics
@@ -38,7 +37,7 @@ def _unpack_former(_: str, __: int, payload: bytes) -> str:
 
 
 def _former_ttl_ms() -> int:
-    return keys.FORMER_TTL_S * 1000
+    return FORMER_TTL_S * 1000
 
 
 class CachedLookup:
@@ -62,7 +61,7 @@ class CachedLookup:
         self.freshness: Freshness = AlwaysFresh()
         self.listener: ChangeListener | None = None
         records: Table[CitizenRecord] = Table(
-            keyspace.record, RECORD, pack_record, unpack_record, _version, keys.record_ttl_ms
+            keyspace.record, RECORD, pack_record, unpack_record, _version, record_ttl_ms
         )
         formers: Table[str] = Table(
             keyspace.former, FORMER, str.encode, _unpack_former, _no_version, _former_ttl_ms
