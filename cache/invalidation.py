@@ -19,7 +19,7 @@ from cache.keyspace import MAX_VERSION, TOMBSTONE_CHUNK, TOMBSTONE_TTL_S, KeySpa
 from cache.l1 import L1
 from cache.metrics import CacheMetrics
 from cache.redis_tier import RedisTier, RedisUnavailable, Write
-from verify.adapters.changes import Change
+from verify.domain.changes import Change
 from verify.domain.model import CitizenRecord
 
 

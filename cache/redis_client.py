@@ -15,12 +15,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from cache.keyspace import CLUSTER_MAX_CONNECTIONS, POOL_MAX_CONNECTIONS
-from verify.settings import Settings
+from cache.settings import CacheSettings
 
 RedisClient = Redis | RedisCluster
 
 
-def create_client(settings: Settings) -> RedisClient:
+def create_client(settings: CacheSettings) -> RedisClient:
     timeout = settings.redis_timeout_s
     if settings.redis_cluster:
         return RedisCluster.from_url(
