@@ -23,7 +23,7 @@ from tests.support.tcpproxy import TcpProxy
 from tests.support.wait import eventually
 from verify import devservers
 from verify.adapters.migrate import migrate
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.service.auth import SCOPES
 from verify.settings import Settings
 
