@@ -148,3 +148,38 @@ def test_the_default_key_rate_is_a_setting(
     monkeypatch.setenv("VERIFY_DEFAULT_KEY_RATE", "3")
     assert main(["keys", "create", "--agency", "x", "--scopes", "verify"]) == 0
     assert "rate 3/s burst 6" in capsys.readouterr().out
+
+
+async def test_dev_up_makes_the_serving_role_and_env_prints_both_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    monkeypatch.setenv("VERIFY_DATA_DIR", str(tmp_path / "dev"))
+    assert await asyncio.to_thread(main, ["dev", "up", "--quiet"]) == 0
+    try:
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in capsys.readouterr().out.splitlines()
+        )
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        serving, owner = exports["VERIFY_DATABASE_URL"], exports["VERIFY_ADMIN_DATABASE_URL"]
+        assert serving.startswith("postgresql://verify_app:") and serving != owner
+        password = (tmp_path / "dev" / "serving-role.password").read_text()
+        assert f"verify_app:{password}@" in serving
+        assert (tmp_path / "dev" / "serving-role.password").stat().st_mode & 0o077 == 0
+        assert await asyncio.to_thread(main, ["migrate"]) == 0
+        conn = await asyncpg.connect(serving, timeout=10)
+        try:
+            assert await conn.fetchval("SELECT current_user") == "verify_app"
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("DELETE FROM audit_log")
+        finally:
+            await conn.close()
+        assert await asyncio.to_thread(main, ["dev", "env"]) == 0
+        assert f"export VERIFY_DATABASE_URL={serving}" in capsys.readouterr().out
+    finally:
+        await asyncio.to_thread(main, ["dev", "down"])
