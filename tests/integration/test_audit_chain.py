@@ -219,6 +219,7 @@ async def test_dropping_a_day_past_retention_is_recorded_and_keeps_chains_verifi
         for n in range(3):
             await writer.record([entry(10 * n + i, at=noon) for i in range(4)])
     async with pg_pool.acquire() as conn:
+        heads = await chain_heads(conn)
         done = await run_maintenance(conn, retention_days=199, today=today)
     assert done.dropped == [f"audit_log_{old[0]:%Y%m%d}"]
     record = await pg_pool.fetchrow("SELECT day, rows, heads FROM audit_partition_drops")
@@ -227,6 +228,9 @@ async def test_dropping_a_day_past_retention_is_recorded_and_keeps_chains_verifi
     assert report.intact, report.breaks
     assert report.rows == 12
     assert (await check(pg_pool, old[1])).intact
+    async with pg_pool.acquire() as conn:  # the dropped day's heads: from the drop record
+        with_heads = await verify_audit(conn, None, heads)
+    assert len(heads) == 2 and with_heads.intact, with_heads.breaks
 
 
 @pytest.fixture

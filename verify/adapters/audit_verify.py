@@ -131,6 +131,10 @@ class _Anchors:
     def __init__(self, conn: Conn, start: dt.datetime, drops: dict[str, dict[int, bytes]]) -> None:
         self._conn, self._start, self._drops = conn, start, drops
 
+    @property
+    def dropped(self) -> dict[str, dict[int, bytes]]:
+        return self._drops
+
     async def before(self, chain: str, batch: int) -> bytes | None:
         if batch == 1:
             return ZERO_LINK
@@ -191,7 +195,7 @@ async def verify_audit(
                 broken.add(batch.chain)
                 report.breaks.append(Break(batch.chain, batch.number, reason))
         report.chains = len(last) + len(broken - last.keys())
-    _check_heads(report, heads, start, end)
+    _check_heads(report, heads, start, end, anchors.dropped)
     return report
 
 
@@ -215,19 +219,24 @@ async def _follow(
 
 
 def _check_heads(
-    report: Report, heads: Iterable[Head], start: dt.datetime, end: dt.datetime
+    report: Report,
+    heads: Iterable[Head],
+    start: dt.datetime,
+    end: dt.datetime,
+    dropped: dict[str, dict[int, bytes]],
 ) -> None:
+    """Every exported head in scope must still be there, with the same link (or, for a day
+    dropped past retention, be the head recorded when it was dropped)."""
     for head in heads:
         at = dt.datetime.combine(head.day, dt.time(), dt.UTC)
         if not start <= at < end:
             continue
         found = report.seen.get((head.chain, head.batch))
         if found is None:
-            report.breaks.append(
-                Break(
-                    head.chain, head.batch, "an exported head is missing (the chain was cut short)"
-                )
-            )
+            found = dropped.get(head.chain, {}).get(head.batch)
+        if found is None:
+            reason = "an exported head is missing (the chain was cut short)"
+            report.breaks.append(Break(head.chain, head.batch, reason))
         elif found != head.link:
             report.breaks.append(Break(head.chain, head.batch, "differs from the exported head"))
 
