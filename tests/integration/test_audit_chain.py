@@ -78,11 +78,12 @@ async def test_canonical_bytes_agree_with_the_sql_definition(
             entry(2, fields=("full_name", "address"), verdict=None, key_id=None),
             entry(3, purpose='đi lại "quote" \\ \n', latency_ms=None, fields=()),
             entry(4, request_id="r\u0001\u007f", latency_ms=0.1),
+            entry(5, latency_ms=None, verdict=None),  # trailing nulls
         ]
     )
     cols = ", ".join(CANON_COLUMNS)
     rows = await pg_pool.fetch(f"SELECT audit_canonical(l) AS sql, {cols} FROM audit_log l")
-    assert len(rows) == 4
+    assert len(rows) == 5
     for r in rows:
         assert bytes(r["sql"]) == canonical(tuple(r[c] for c in CANON_COLUMNS))
 

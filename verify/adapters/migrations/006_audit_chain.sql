@@ -5,13 +5,14 @@
 --                      || canonical(row) || '\n'  for each row of batch n, in seq order )
 --   link(0) = 32 zero bytes
 --
--- canonical(row) is one compact JSON object whose keys are, in this order, those of
+-- canonical(row) is one compact JSON array of the values of
 --   at, agency_id, key_id, request_id, kind, purpose, subject, verdict, fields, latency_ms
--- that are not NULL (a NULL column is left out, so a column added later, NULL in older
--- rows, leaves their links intact); at as integer microseconds since 1970-01-01 UTC,
--- subject as lowercase hex, latency_ms (real) as its IEEE-754 single-precision bit pattern
--- read as a signed 32-bit integer. Python: verify/adapters/audit_chain.py (`canonical`);
--- the two must agree (tests/integration/test_audit_chain.py checks it).
+-- in this order, NULL as null, trailing nulls left out (so a column added later at the
+-- end, NULL in older rows, leaves their links intact); at as integer microseconds since
+-- 1970-01-01 UTC, subject as lowercase hex, latency_ms (real) as its IEEE-754
+-- single-precision bit pattern read as a signed 32-bit integer. Python:
+-- verify/adapters/audit_chain.py (`canonical`); the two must agree
+-- (tests/integration/test_audit_chain.py checks it).
 --
 -- Each row carries its chain and batch number; the batch's last row (highest seq) carries
 -- the link, the others NULL. A batch never spans two UTC days, so a daily partition holds
@@ -59,18 +60,18 @@ CREATE TABLE audit_partition_drops (
 
 CREATE FUNCTION audit_canonical(r audit_log) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT convert_to('{' || concat_ws(',',
-    '"at":' || (extract(epoch FROM r.at) * 1000000)::bigint::text,
-    '"agency_id":' || r.agency_id::text,
-    '"key_id":' || to_json(r.key_id)::text,
-    '"request_id":' || to_json(r.request_id)::text,
-    '"kind":' || to_json(r.kind)::text,
-    '"purpose":' || to_json(r.purpose)::text,
-    '"subject":"' || encode(r.subject, 'hex') || '"',
-    '"verdict":' || to_json(r.verdict)::text,
-    '"fields":' || to_json(r.fields)::text,
-    '"latency_ms":' || ('x' || encode(float4send(r.latency_ms), 'hex'))::bit(32)::int4::text
-) || '}', 'UTF8')
+SELECT convert_to(regexp_replace('[' || concat_ws(',',
+    (extract(epoch FROM r.at) * 1000000)::bigint::text,
+    coalesce(r.agency_id::text, 'null'),
+    coalesce(to_json(r.key_id)::text, 'null'),
+    coalesce(to_json(r.request_id)::text, 'null'),
+    coalesce(to_json(r.kind)::text, 'null'),
+    coalesce(to_json(r.purpose)::text, 'null'),
+    coalesce('"' || encode(r.subject, 'hex') || '"', 'null'),
+    coalesce(to_json(r.verdict)::text, 'null'),
+    coalesce(to_json(r.fields)::text, 'null'),
+    coalesce(('x' || encode(float4send(r.latency_ms), 'hex'))::bit(32)::int4::text, 'null')
+) || ']', '(,null)+\]$', ']'), 'UTF8')
 $$;
 
 -- Chains every row without a chain (those written before this migration) into one new
