@@ -81,6 +81,8 @@ class Report:
     rows: int = 0
     chains: int = 0
     breaks: list[Break] = field(default_factory=list)
+    # the links of the batches named by exported heads (only those: a day has millions)
+    wanted: set[tuple[str, int]] = field(default_factory=set, repr=False)
     seen: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -181,7 +183,8 @@ async def verify_audit(
 ) -> Report:
     """Recompute every chain of ``day`` (all days when None); check against ``heads``."""
     start, end = day_range(day)
-    report = Report()
+    heads = list(heads)
+    report = Report(wanted={(h.chain, h.batch) for h in heads})
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         anchors = _Anchors(conn, start, await _dropped_heads(conn))
         broken: set[str] = set()
@@ -214,7 +217,8 @@ async def _follow(
     expected, reason = _check(batch, prev)
     if reason is None and expected is not None:
         last[batch.chain] = (batch.number, expected)
-        report.seen[(batch.chain, batch.number)] = expected
+        if (batch.chain, batch.number) in report.wanted:
+            report.seen[(batch.chain, batch.number)] = expected
     return reason
 
 
