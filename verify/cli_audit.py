@@ -34,6 +34,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from verify.adapters.audit_verify import chain_heads, verify_audit
 
     url = _settings().owner_database_url
+    if args.action == "chain-unchained":
+        chained = _run(
+            _with_conn(url, lambda c: c.fetchval("SELECT audit_chain_unchained($1)", 1000))
+        )
+        print(f"{chained:,} rows without a chain were chained (one new chain)")
+        return 0
     if args.action == "heads":
         heads = _run(_with_conn(url, lambda c: chain_heads(c, args.day)))
         sys.stdout.buffer.write(b"".join(h.to_json() + b"\n" for h in heads))
@@ -66,6 +72,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check = actions.add_parser("verify", help="recompute the chains; exit 1 at a broken link")
     check.add_argument("--day", type=_day, help="only this UTC day (YYYY-MM-DD)")
     check.add_argument("--heads", type=Path, help="also check the heads exported to FILE")
+    actions.add_parser(
+        "chain-unchained",
+        help="once, after the rollout that adds the chain: chain the rows the previous "
+        "version wrote meanwhile (any other unchained row was added out of band)",
+    )
     heads = actions.add_parser("heads", help="print each day's chain heads as JSON lines")
     heads.add_argument("--day", type=_day, help="only this UTC day (YYYY-MM-DD)")
     audit.set_defaults(func=cmd_audit)

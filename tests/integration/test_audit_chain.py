@@ -260,3 +260,18 @@ async def test_the_command_line(
     await pg_pool.execute("UPDATE audit_log SET kind = 'lookup' WHERE request_id = 'req-7'")
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
     assert f"chain {chain} batch {batch}" in capsys.readouterr().err
+
+
+async def test_rows_the_previous_version_wrote_during_the_rollout_are_chained_once(
+    env: None, writer: PgAuditWriter, pg_pool: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await write(writer, [entry(n) for n in range(10)])
+    cols = "at, agency_id, request_id, kind, purpose, subject"
+    await pg_pool.execute(
+        f"INSERT INTO audit_log ({cols}) VALUES (now(), 1, 'old-version', 'verify', NULL, '\\x01')"
+    )
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
+    assert "a row in no chain" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["audit", "chain-unchained"]) == 0
+    assert "1 rows without a chain were chained" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0

@@ -76,39 +76,41 @@ $$;
 
 -- Chains every row without a chain (those written before this migration) into one new
 -- chain: batches of at most batch_rows rows, never across a UTC day, in (day, seq) order.
--- One pass over the rows; returns how many it chained.
+-- Set-based: one pass computes every row's canonical bytes and batch, one aggregate per
+-- batch, a loop over the batches (not the rows) for the links, one UPDATE; returns how
+-- many rows it chained.
 CREATE FUNCTION audit_chain_unchained(batch_rows integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     chain uuid := gen_random_uuid();
     prev bytea := decode(repeat('00', 32), 'hex');
-    body bytea := ''::bytea;
-    batch bigint := 1;
-    n bigint := 0;
-    rec record;
+    b record;
+    n bigint;
 BEGIN
-    FOR rec IN
-        SELECT l.tableoid AS t, l.ctid AS c, audit_canonical(l) AS canon,
-               row_number() OVER w AS i,
-               lead(l.seq) OVER w IS NULL AS last_of_day
-        FROM audit_log l
-        WHERE l.chain_id IS NULL
-        WINDOW w AS (PARTITION BY (l.at AT TIME ZONE 'UTC')::date ORDER BY l.seq)
-        ORDER BY (l.at AT TIME ZONE 'UTC')::date, l.seq
+    CREATE TEMP TABLE audit_unchained ON COMMIT DROP AS
+    SELECT t, c, seq, canon, dense_rank() OVER (ORDER BY day, part) AS batch,
+           row_number() OVER (PARTITION BY day, part ORDER BY seq DESC) = 1 AS last
+    FROM (SELECT l.tableoid AS t, l.ctid AS c, l.seq, audit_canonical(l) AS canon,
+                 (l.at AT TIME ZONE 'UTC')::date AS day,
+                 (row_number() OVER (PARTITION BY (l.at AT TIME ZONE 'UTC')::date
+                                     ORDER BY l.seq) - 1) / batch_rows AS part
+          FROM audit_log l WHERE l.chain_id IS NULL) numbered;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    CREATE TEMP TABLE audit_unchained_links (batch bigint PRIMARY KEY, link bytea)
+        ON COMMIT DROP;
+    FOR b IN
+        SELECT batch, string_agg(canon || '\x0a'::bytea, ''::bytea ORDER BY seq) AS body
+        FROM audit_unchained GROUP BY batch ORDER BY batch
     LOOP
-        body := body || rec.canon || '\x0a'::bytea;
-        n := n + 1;
-        IF rec.last_of_day OR rec.i % batch_rows = 0 THEN
-            prev := sha256(prev || uuid_send(chain) || int8send(batch) || body);
-            UPDATE audit_log SET chain_id = chain, chain_batch = batch, chain_link = prev
-            WHERE tableoid = rec.t AND ctid = rec.c;
-            batch := batch + 1;
-            body := ''::bytea;
-        ELSE
-            UPDATE audit_log SET chain_id = chain, chain_batch = batch
-            WHERE tableoid = rec.t AND ctid = rec.c;
-        END IF;
+        prev := sha256(prev || uuid_send(chain) || int8send(b.batch) || b.body);
+        INSERT INTO audit_unchained_links VALUES (b.batch, prev);
     END LOOP;
+    UPDATE audit_log l
+    SET chain_id = chain, chain_batch = u.batch,
+        chain_link = CASE WHEN u.last THEN k.link END
+    FROM audit_unchained u JOIN audit_unchained_links k USING (batch)
+    WHERE l.tableoid = u.t AND l.ctid = u.c;
+    DROP TABLE audit_unchained, audit_unchained_links;
     RETURN n;
 END $$;
 
