@@ -23,7 +23,7 @@ def _expiry(raw: str) -> dt.datetime:
 
 
 def _create(args: argparse.Namespace, url: str, default_rate: int) -> int:
-    from verify.adapters.keys import create_key
+    from verify.adapters.api_keys import create_key
     from verify.service.auth import mint_key, parse_purposes, parse_scopes
 
     try:
@@ -68,7 +68,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _list(url: str) -> int:
-    from verify.adapters.keys import list_keys
+    from verify.adapters.api_keys import list_keys
 
     keys = _run(_with_conn(url, list_keys))
     header = ("KEY ID", "AGENCY", "SCOPES", "PURPOSES", "RATE/S", "BURST", "CREATED", "EXPIRES",
@@ -86,7 +86,7 @@ def _list(url: str) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from verify.adapters.keys import revoke_key, set_rate
+    from verify.adapters.api_keys import revoke_key, set_rate
 
     settings = _settings()
     url = settings.owner_database_url

@@ -10,7 +10,7 @@ import pytest
 
 from tests.cases import AN
 from tests.e2e.conftest import UNREACHED_RATE, Client, make_key
-from verify.adapters.keys import create_key
+from verify.adapters.api_keys import create_key
 from verify.service.auth import SCOPES, mint_key
 
 PURPOSES = ("airport_checkin", "boarding")

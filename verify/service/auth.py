@@ -22,9 +22,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from verify.errors import ForbiddenScope, PurposeNotAllowed, Unauthorized
+from verify.service.ports import KeyStore
 
 SCOPES = frozenset(
     {"verify", "lookup:basic", "lookup:residence", "lookup:cards", "citizen:history"}
@@ -69,10 +70,6 @@ class StoredKey:
     secret_hash: bytes
     revoked: bool
     expires_at: dt.datetime | None = None
-
-
-class KeyStore(Protocol):
-    async def get_key(self, key_id: str) -> StoredKey | None: ...
 
 
 @dataclass(frozen=True, slots=True)
