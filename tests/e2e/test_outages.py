@@ -106,8 +106,8 @@ async def test_postgres_crash_and_restart_under_load(
         await asyncio.gather(*load)
     outcomes = {k for k in seen if not k.startswith("slowest_ms")}
     assert outcomes == {"200:", "503:database_unavailable"}, seen
-    # while Postgres was down, each refusal came within the database timeout, not hung
-    assert seen["slowest_ms 503:database_unavailable"] <= 2 * app_settings.db_timeout_s * 1000
+    # while Postgres was down, each refusal came within its timeouts, none hung
+    assert seen["slowest_ms 503:database_unavailable"] <= app_settings.request_timeout_s * 1000
     print(f"recovered {recovered:.2f}s after the restart; {dict(seen)}")
 
 
