@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.cases import REGISTER, TODAY
 from tests.e2e.register import insert_entries
-from verify.adapters.keys import create_key
-from verify.http.app import create_app
+from verify.adapters.api_keys import create_key
+from verify.bootstrap import create_app
 from verify.service.auth import SCOPES, mint_key
 from verify.settings import Settings
 
@@ -21,11 +21,23 @@ AiohttpServerClient = Callable[[TestServer], Awaitable[TestClient[web.Request, w
 Client = TestClient[web.Request, web.Application]
 
 
-async def make_key(db_url: str, scopes: frozenset[str], agency: str = "test-agency") -> str:
+# far above what a test sends: tests of the limits make their own keys
+UNREACHED_RATE = 1_000_000
+
+
+async def make_key(
+    db_url: str,
+    scopes: frozenset[str],
+    agency: str = "test-agency",
+    purposes: tuple[str, ...] = (),
+) -> str:
     key = mint_key()
     conn = await asyncpg.connect(db_url, timeout=10)
     try:
-        await create_key(conn, key, agency=agency, scopes=scopes, rate_per_s=None, burst=None)
+        await create_key(
+            conn, key, agency=agency, scopes=scopes, rate_per_s=UNREACHED_RATE,
+            burst=UNREACHED_RATE, purposes=purposes,
+        )  # fmt: skip
     finally:
         await conn.close()
     return key.token

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 
 from tests.cases import BATCH_ITEMS, CASES, INVALID_CASES, REGISTER, TODAY
 from tests.e2e.conftest import AiohttpServerClient
+from verify.bootstrap import create_app
 from verify.domain.names import fold
-from verify.http.app import create_app
 from verify.logs import JsonFormatter
 from verify.settings import Settings
 
@@ -66,7 +66,7 @@ async def test_no_personal_data_in_logs(
     for entry in REGISTER:
         path = f"/v1/citizens/{entry.record.id_number}"
         await client.get(path, params={"purpose": "kyc"}, headers=auth)
-        await client.get(f"{path}/access-history", headers=auth)
+        await client.get(f"{path}/access-history", params={"purpose": "kyc"}, headers=auth)
     await client.post("/v1/verify", json=CASES[0].body)  # 401
     text = captured.getvalue()
     assert '"msg": "request"' in text or '"msg":"request"' in text  # the access lines are there

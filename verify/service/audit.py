@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,18 +17,13 @@ class AuditEntry:
     at: dt.datetime
     agency_id: int
     request_id: str
-    kind: str  # verify | batch_item | stream | lookup
+    kind: str  # verify | batch_item | stream | lookup | history
     purpose: str | None
     subject: bytes
     verdict: str | None = None
     fields: tuple[str, ...] | None = None
     latency_ms: float | None = None
-
-
-class Audit(Protocol):
-    async def record(self, entries: Sequence[AuditEntry]) -> None:
-        """Return only once every entry is committed; raise DatabaseUnavailable otherwise."""
-        ...
+    key_id: str | None = None  # the API key that asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +32,11 @@ class RequestContext:
     request_id: str
     kind: str
     started: dt.datetime
+    key_id: str | None = None
+    # what an answer is recorded under when its claim names no purpose: the batch's or
+    # stream's own, else the key's first (verify.service.auth.Principal.default_purpose)
+    purpose: str = "unspecified"
+    purposes: tuple[str, ...] = ()  # the key's allowed purposes (empty: any)
 
 
 def subject_of(hmac_key: bytes, id_number: str) -> bytes:

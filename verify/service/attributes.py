@@ -8,35 +8,14 @@ import binascii
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from verify.domain.disclosure import CitizenProfile, Group, disclose, disclosed_fields
+from verify.domain.disclosure import Group, disclose, disclosed_fields
 from verify.domain.errors import ValidationError
-from verify.service.audit import Audit, AuditEntry, RequestContext, subject_of
+from verify.service.audit import AuditEntry, RequestContext, subject_of
+from verify.service.ports import Audit, Citizens, HistoryRow
 
 HISTORY_DAYS = 180
 _FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    seq: int
-    at: dt.datetime
-    agency: str
-    kind: str
-    purpose: str | None
-    verdict: str | None
-    fields: tuple[str, ...] | None
-
-
-class Citizens(Protocol):
-    async def current_id(self, id_number: str) -> str | None: ...
-
-    async def profile(self, id12: str) -> CitizenProfile | None: ...
-
-    async def history(
-        self, subject: bytes, since: dt.datetime, before: tuple[dt.datetime, int], limit: int
-    ) -> list[HistoryRow]: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +43,7 @@ async def lookup_citizen(
         verdict="found" if profile else "not_found",
         fields=disclosed_fields(groups) if profile else (),
         latency_ms=(deps.now() - ctx.started).total_seconds() * 1000,
+        key_id=ctx.key_id,
     )
     await deps.audit.record([entry])
     return disclose(profile, groups, deps.today()) if profile else None
@@ -106,18 +86,34 @@ def _item(row: HistoryRow) -> dict[str, object]:
 
 
 async def access_history(
-    id_number: str, cursor: str | None, limit: int, deps: LookupDeps
+    id_number: str, cursor: str | None, limit: int, ctx: RequestContext, deps: LookupDeps
 ) -> dict[str, object]:
-    """Who verified or looked up this person in the last 180 days, newest first, paged."""
+    """Who verified or looked up this person in the last 180 days, newest first, paged.
+
+    Reading it is itself an access to the person's record: audited as kind ``history``
+    under the caller's purpose (``ctx.purpose``), so it shows in the next read."""
     before = decode_cursor(cursor)
     id12 = await deps.citizens.current_id(id_number)
-    if id12 is None:
-        return {"items": [], "next_cursor": None}
-    since = deps.now() - dt.timedelta(days=HISTORY_DAYS)
-    subject = subject_of(deps.hmac_key, id12)
-    rows = await deps.citizens.history(subject, since, before, limit + 1)
-    page = rows[:limit]
-    more = len(rows) > limit
+    page: list[HistoryRow] = []
+    more = False
+    if id12 is not None:
+        since = deps.now() - dt.timedelta(days=HISTORY_DAYS)
+        rows = await deps.citizens.history(
+            subject_of(deps.hmac_key, id12), since, before, limit + 1
+        )
+        page, more = rows[:limit], len(rows) > limit
+    entry = AuditEntry(
+        at=ctx.started,
+        agency_id=ctx.agency_id,
+        request_id=ctx.request_id,
+        kind="history",
+        purpose=ctx.purpose,
+        subject=subject_of(deps.hmac_key, id12 or id_number),
+        verdict="found" if id12 is not None else "not_found",
+        latency_ms=(deps.now() - ctx.started).total_seconds() * 1000,
+        key_id=ctx.key_id,
+    )
+    await deps.audit.record([entry])
     return {
         "items": [_item(r) for r in page],
         "next_cursor": encode_cursor(page[-1]) if more else None,
