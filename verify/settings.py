@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
@@ -75,6 +76,7 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     log_level: str = "INFO"
+    timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
         shown = []
@@ -130,6 +132,7 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 
 
@@ -223,3 +226,13 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
     return level
+
+
+def _zone(raw: str) -> str:
+    """An IANA zone name that the zone database (system or the ``tzdata`` package) knows."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        detail = f"unknown time zone {raw!r} (an IANA name such as Asia/Ho_Chi_Minh)"
+        raise ValueError(detail) from None
+    return raw
