@@ -74,7 +74,8 @@ def running_server(workers: int, log_path: Path) -> Iterator[str]:
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [*cmd, "--workers", str(workers)],
-            env=os.environ.copy(),
+            # the operations port on a free port too: 9464 may be taken on a shared machine
+            env={**os.environ, "VERIFY_METRICS_PORT": str(free_port())},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

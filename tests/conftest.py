@@ -114,6 +114,7 @@ def settings(servers: Servers, db_url: str) -> Settings:
         cache_key=_secret(),
         redis_key_prefix=f"t{uuid.uuid4().hex[:12]}",
         port=0,
+        metrics_port=0,
     )
 
 

@@ -6,6 +6,12 @@ operator's, or a temporary one removed at exit): spawned workers inherit the
 variable before they import prometheus-client, which is what switches it to
 multiprocess mode. When a worker exits, its live gauges are dropped
 (``mark_process_dead``); its counters stay, so totals keep adding up.
+
+The operations port (``/metrics``, ``/readyz``: verify/http/ops.py) is bound by
+every worker with SO_REUSEPORT, like the API port. A scrape reaches one worker,
+whose ``/metrics`` merges every worker's files, so one answer covers them all;
+``/readyz`` is that worker's own background check (they share the database).
+No process is special, so losing one worker loses neither port.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from aiohttp import web
 
 from verify import logs
 from verify.http.app import create_app
-from verify.http.ops import pool_sampler
+from verify.http.ops import pool_sampler, serve_ops
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
 from verify.service.audit import Audit
 from verify.settings import Settings
@@ -78,6 +84,8 @@ def _run_worker(
     app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir), audit=audit)
     app.on_startup.append(_freeze_gc)
     app.cleanup_ctx.append(pool_sampler)
+    ops_host = settings.metrics_host or host
+    app.cleanup_ctx.append(serve_ops(ops_host, settings.metrics_port, reuse_port=reuse_port))
     app.cleanup_ctx.append(functools.partial(_log_flusher, handler))
     uvloop.install()
     web.run_app(
@@ -87,7 +95,11 @@ def _run_worker(
         access_log=None,
         reuse_port=reuse_port,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-        print=lambda msg: print(f"verify: listening on http://{host}:{port}", file=sys.stderr),
+        print=lambda msg: print(
+            f"verify: listening on http://{host}:{port} (operations: {ops_host}:"
+            f"{settings.metrics_port})",
+            file=sys.stderr,
+        ),
         handle_signals=True,
     )
 

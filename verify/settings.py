@@ -50,6 +50,8 @@ class Settings:
     redis_cluster: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
+    metrics_host: str = ""  # the operations port's address; empty: the same as ``host``
+    metrics_port: int = 9464  # /metrics and /readyz; 0 picks a free port (tests)
     workers: int = 1
     db_pool_min: int = 2
     db_pool_max: int = 8
@@ -94,6 +96,8 @@ class Settings:
             redis_cluster=r.opt("VERIFY_REDIS_CLUSTER", _bool, False),
             host=r.opt("VERIFY_HOST", str, "127.0.0.1"),
             port=r.opt("VERIFY_PORT", _port, 8080),
+            metrics_host=r.opt("VERIFY_METRICS_HOST", str, ""),
+            metrics_port=r.opt("VERIFY_METRICS_PORT", _port, 9464),
             workers=r.opt("VERIFY_WORKERS", _positive_int, 1),
             db_pool_min=r.opt("VERIFY_DB_POOL_MIN", _positive_int, 2),
             db_pool_max=r.opt("VERIFY_DB_POOL_MAX", _positive_int, 8),

@@ -19,10 +19,17 @@ from verify.settings import Settings
 VALID_ID = REGISTER[0].record.id_number
 
 
-async def test_healthz_and_readyz(client: Client) -> None:
-    for path in ("/healthz", "/readyz"):
-        response = await client.get(path)
-        assert response.status == 200, path
+async def test_healthz_on_the_api_port_readyz_and_metrics_on_the_ops_port(
+    client: Client, ops_client: Client
+) -> None:
+    assert (await client.get("/healthz")).status == 200
+    for path in ("/readyz", "/metrics"):
+        assert (await client.get(path)).status == 404, path
+        assert (await ops_client.get(path)).status == 200, path
+    body = await (await ops_client.get("/readyz")).json()
+    assert body["status"] == "ready"
+    assert body["checks"]["postgres"]["ok"] is True
+    assert body["checks"]["redis"]["required"] is False
 
 
 async def test_missing_key_is_401_problem(client: Client) -> None:
@@ -148,11 +155,12 @@ async def test_batch_body_must_hold_items(client: Client, auth: dict[str, str]) 
     assert (await response.json(content_type=None))["field"] == "items"
 
 
-async def test_metrics_exposed(client: Client, auth: dict[str, str]) -> None:
+async def test_metrics_exposed(client: Client, ops_client: Client, auth: dict[str, str]) -> None:
     await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=auth)
-    text = await (await client.get("/metrics")).text()
+    text = await (await ops_client.get("/metrics")).text()
     assert 'verify_http_requests_total{method="POST",outcome="2xx",route="/v1/verify"}' in text
     assert VALID_ID not in text
+    assert "test-agency" not in text, "agencies are labelled by id, not by name"
 
 
 async def test_docs_page(client: Client) -> None:

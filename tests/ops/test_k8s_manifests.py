@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from verify.http.app import create_app
+from verify.http.ops import create_ops_app
 from verify.server import SHUTDOWN_TIMEOUT_S
 from verify.settings import Secret, Settings
 
@@ -271,7 +273,7 @@ def test_config_map_and_secret_cover_every_setting_once() -> None:
     pinned = {e["name"] for e in api_container()["env"] if "value" in e}
     names = setting_names()
     assert set(secret) == SECRET_KEYS
-    assert pinned == {"VERIFY_HOST", "VERIFY_PORT", "VERIFY_WORKERS"}
+    assert pinned == {"VERIFY_HOST", "VERIFY_PORT", "VERIFY_METRICS_PORT", "VERIFY_WORKERS"}
     assert not (set(config) & SECRET_KEYS), "secret settings belong in the Secret"
     assert not (set(config) & pinned)
     assert set(config) | SECRET_KEYS | pinned == names
@@ -323,7 +325,15 @@ def test_jobs_run_real_commands() -> None:
     assert only("Job")["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def test_probe_paths_are_served() -> None:
+def _get_paths(app: web.Application) -> set[str]:
+    return {
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.method == "GET" and r.resource is not None
+    }
+
+
+def test_probe_paths_are_served_on_their_ports() -> None:
     fields = dummy_env()
     settings = Settings(
         database_url=fields["VERIFY_DATABASE_URL"],
@@ -332,27 +342,31 @@ def test_probe_paths_are_served() -> None:
         cache_key=Secret(b"c" * 32),
     )
     app = create_app(settings)  # connects to nothing until started
-    served = {
-        r.resource.canonical
-        for r in app.router.routes()
-        if r.method == "GET" and r.resource is not None
-    }
+    served = {"http": _get_paths(app), "ops": _get_paths(create_ops_app(app))}
     container = api_container()
-    probes = {k: container[k]["httpGet"]["path"] for k in container if k.endswith("Probe")}
-    assert probes == {
-        "startupProbe": "/healthz",
-        "livenessProbe": "/healthz",
-        "readinessProbe": "/readyz",
+    probes = {
+        k: (container[k]["httpGet"]["port"], container[k]["httpGet"]["path"])
+        for k in container
+        if k.endswith("Probe")
     }
-    assert set(probes.values()) <= served
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"]["port"] in ("http", Settings.port)
+    assert probes == {
+        "startupProbe": ("http", "/healthz"),
+        "livenessProbe": ("http", "/healthz"),
+        "readinessProbe": ("ops", "/readyz"),
+    }
+    for port, path in probes.values():
+        assert path in served[port], (port, path)
+    assert "/readyz" not in served["http"] and "/metrics" not in served["http"]
+    assert "/metrics" in served["ops"]
 
 
 def test_ports_match_the_settings_default() -> None:
     container = api_container()
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": Settings.port}
+    assert ports == {"http": Settings.port, "ops": Settings.metrics_port}
+    pinned = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert pinned["VERIFY_PORT"] == str(Settings.port)
+    assert pinned["VERIFY_METRICS_PORT"] == str(Settings.metrics_port)
     service = only("Service", "citizen-verify")["spec"]
     assert service["type"] == "ClusterIP"
     assert service["ports"] == [
@@ -388,7 +402,9 @@ def test_headless_service_matches_prometheus() -> None:
     assert headless["publishNotReadyAddresses"] is True, "scrape pods whose database is down"
     scrape_port = int(port.group(1))
     assert scrape_port in {p["port"] for p in headless["ports"]}
-    assert scrape_port == Settings.port
+    assert scrape_port == Settings.metrics_port, "Prometheus scrapes the operations port"
+    (ops,) = headless["ports"]
+    assert ops["targetPort"] == "ops"
     assert "kubectl create namespace citizen-verify" in (K8S / "README.md").read_text()
 
 

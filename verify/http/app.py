@@ -24,7 +24,7 @@ from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
 from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
-from verify.http import citizens, stream
+from verify.http import citizens, ops, stream
 from verify.http.appkeys import (
     AUTH,
     LIMITER,
@@ -32,6 +32,7 @@ from verify.http.appkeys import (
     LOOKUP_DEPS,
     METRICS,
     POOL,
+    REDIS_PING,
     SETTINGS,
     TODAY,
     VERIFY_DEPS,
@@ -96,6 +97,7 @@ def create_app(
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
     app.cleanup_ctx.append(_maintenance)
+    app.cleanup_ctx.append(ops.readiness_check)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
@@ -135,6 +137,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         breaker=Breaker(),
         deadline_s=4 * settings.redis_timeout_s,
     )
+    app[REDIS_PING] = client.ping
     yield
     await client.aclose()
 

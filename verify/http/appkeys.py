@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Protocol
 
 import asyncpg
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from cache.port import RecordLookup
 from verify.metrics import Metrics
+from verify.readiness import Readiness
 from verify.service.auth import Authenticator
 from verify.service.limits import Limiter
 from verify.service.lookup import LookupDeps
@@ -21,6 +23,10 @@ class Today(Protocol):
     def __call__(self) -> dt.date: ...
 
 
+class Ping(Protocol):
+    def __call__(self) -> Awaitable[object]: ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 TODAY = web.AppKey("today", Today)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -30,3 +36,5 @@ METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
+READINESS = web.AppKey("readiness", Readiness)
+REDIS_PING = web.AppKey("redis_ping", Ping)  # informational readiness check

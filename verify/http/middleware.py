@@ -110,7 +110,8 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     route = route_of(request)
     principal = request.get(PRINCIPAL)
     agency = principal.agency if principal else None
-    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency)
+    agency_id = str(principal.agency_id) if principal else None
+    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency_id)
     if log.isEnabledFor(logging.INFO):
         log.info(
             "request",

@@ -327,27 +327,9 @@ SPEC: dict[str, Any] = {
         "/healthz": {
             "get": {
                 "security": [],
-                "summary": "The process is alive (touches no dependency).",
+                "summary": "The process is alive (touches no dependency). Readiness and metrics "
+                "are on the operations port (VERIFY_METRICS_PORT), not here.",
                 "responses": {"200": _ok("Alive", {"type": "object"})},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "security": [],
-                "summary": "The database is reachable.",
-                "responses": {"200": _ok("Ready", {"type": "object"}), **_problems("503")},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "security": [],
-                "summary": "Prometheus metrics.",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
             }
         },
         "/openapi.json": {

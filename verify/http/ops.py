@@ -1,10 +1,22 @@
-"""Operations routes: health, readiness, metrics, the API description."""
+"""Operations: ``/healthz`` on the API port; ``/metrics`` and ``/readyz`` on the operations port.
+
+The operations port (``VERIFY_METRICS_PORT``, default 9464) is a second, small
+aiohttp site in the same process, bound by ``serve_ops``. It is never routed
+through an ingress: metric names and readiness details are for the cluster's
+monitoring only, and the API port answers 404 for both paths.
+
+``/readyz`` answers from the background readiness check (verify/readiness.py):
+no connection is taken per probe. With ``--workers N`` every worker binds the
+operations port with SO_REUSEPORT like the API port; a scrape reaches one of
+them, and ``/metrics`` merges the files of every worker (multiprocess mode), so
+any worker's answer covers the whole instance.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import orjson
@@ -12,13 +24,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from verify.adapters.pg import ping
-from verify.errors import DatabaseUnavailable
 from verify.http import openapi
-from verify.http.appkeys import METRICS, POOL, SETTINGS
+from verify.http.appkeys import METRICS, POOL, READINESS, REDIS_PING, SETTINGS
 from verify.metrics import observe_pool, render
+from verify.readiness import READINESS_TIMEOUT_S, Readiness
 
-DB_PROBE_TIMEOUT_S = 1.0
 POOL_SAMPLE_INTERVAL_S = 1.0
+API = web.AppKey("api", web.Application)  # the ops app's view of the API app it reports on
+OPS_ADDRESS = web.AppKey("ops_address", tuple[str, int])  # (host, port) the ops site is bound to
 
 
 def json_response(body: object, status: int = 200) -> web.Response:
@@ -30,10 +43,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    app = request.app
-    timeout = app[SETTINGS].db_timeout_s
-    await ping(app[POOL], timeout)
-    return json_response({"status": "ready"})
+    api = request.app[API]
+    readiness = api.get(READINESS)
+    if readiness is None:  # still starting up
+        return json_response({"status": "starting"}, status=503)
+    ready, body = readiness.report()
+    return json_response(body, status=200 if ready else 503)
 
 
 def _waiting(pool: asyncpg.Pool) -> int:
@@ -54,21 +69,11 @@ def sample_pool(app: web.Application) -> None:
     )
 
 
-async def _database_answers(app: web.Application) -> bool:
-    timeout = min(app[SETTINGS].db_timeout_s, DB_PROBE_TIMEOUT_S)
-    try:
-        async with asyncio.timeout(timeout):
-            await ping(app[POOL], timeout)
-    except (DatabaseUnavailable, TimeoutError):
-        return False
-    return True
-
-
 async def metrics(request: web.Request) -> web.Response:
-    app = request.app
-    app[METRICS].db_up.set(1 if await _database_answers(app) else 0)
-    sample_pool(app)
-    return web.Response(body=render(app[METRICS]), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    api = request.app[API]
+    if POOL in api:
+        sample_pool(api)
+    return web.Response(body=render(api[METRICS]), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def pool_sampler(app: web.Application) -> AsyncIterator[None]:
@@ -90,6 +95,59 @@ async def pool_sampler(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def readiness_check(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context: the background readiness check of this process.
+
+    Postgres is required (a ``SELECT 1`` through the pool, once a second, within
+    1 s); Redis is reported for information. ``verify_db_up`` follows the result.
+    """
+    settings = app[SETTINGS]
+    pool, redis_ping, db_up = app[POOL], app[REDIS_PING], app[METRICS].db_up
+    timeout = min(settings.db_timeout_s, READINESS_TIMEOUT_S)
+
+    def on_result(name: str, ok: bool) -> None:
+        if name == "postgres":
+            db_up.set(1 if ok else 0)
+
+    readiness = Readiness(
+        {"postgres": lambda: ping(pool, timeout), "redis": redis_ping},
+        required=frozenset({"postgres"}),
+        timeout_s=timeout,
+        on_result=on_result,
+    )
+    await readiness.check_once()  # ready or not from the first probe on
+    async with readiness.running():
+        app[READINESS] = readiness
+        yield
+
+
+def create_ops_app(api: web.Application) -> web.Application:
+    """The operations app reporting on ``api`` (which owns the pool, metrics and readiness)."""
+    ops = web.Application()
+    ops[API] = api
+    ops.router.add_get("/metrics", metrics, allow_head=False)
+    ops.router.add_get("/readyz", readyz, allow_head=False)
+    ops.router.add_get("/healthz", healthz, allow_head=False)
+    return ops
+
+
+def serve_ops(
+    host: str, port: int, *, reuse_port: bool = False
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context for the API app: the operations site, up while the API is."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(create_ops_app(app), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+        await site.start()
+        app[OPS_ADDRESS] = tuple(runner.addresses[0][:2])
+        yield
+        await runner.cleanup()
+
+    return ctx
+
+
 async def openapi_json(request: web.Request) -> web.Response:
     return json_response(openapi.SPEC)
 
@@ -100,7 +158,5 @@ async def docs(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz, allow_head=False)
-    app.router.add_get("/readyz", readyz, allow_head=False)
-    app.router.add_get("/metrics", metrics, allow_head=False)
     app.router.add_get("/openapi.json", openapi_json, allow_head=False)
     app.router.add_get("/docs", docs, allow_head=False)
