@@ -26,6 +26,7 @@ from verify.adapters.migrate import migrate
 from verify.settings import Secret, Settings
 
 TEMPLATE_DB = "verify_template"
+UNLIMITED_ATTEMPTS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ def settings(servers: Servers, db_url: str) -> Settings:
         redis_key_prefix=f"t{uuid.uuid4().hex[:12]}",
         port=0,
         metrics_port=0,
+        # tests verify the same few people over and over: the probing limit is tested
+        # on its own (tests/e2e/test_probing_limit.py) with its default
+        subject_attempts_per_day=UNLIMITED_ATTEMPTS,
     )
 
 

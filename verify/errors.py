@@ -15,6 +15,7 @@ __all__ = [
     "Overloaded",
     "RateLimited",
     "ServiceError",
+    "TooManyAttempts",
     "Unauthorized",
     "ValidationError",
 ]
@@ -39,6 +40,12 @@ class ForbiddenScope(ServiceError):
 
 class RateLimited(ServiceError):
     code = "rate_limited"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many verify attempts on one person by one agency within a rolling day."""
+
+    code = "too_many_attempts"
 
 
 class Overloaded(ServiceError):

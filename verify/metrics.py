@@ -107,6 +107,13 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemostrecent",
         )
+        self.attempts_refused = Counter(
+            "verify_attempts_refused",
+            "Verify attempts refused by the per-person probing limit (too_many_attempts), "
+            "per agency id.",
+            ["agency_id"],
+            registry=r,
+        )
         self.agency_requests = Counter(
             "verify_agency_requests",
             "Requests per agency id (bounded set of registered agencies).",

@@ -62,6 +62,7 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 1000
     max_in_flight: int = 2000
+    subject_attempts_per_day: int = 50  # verify attempts per agency and person, rolling day
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
@@ -108,6 +109,7 @@ class Settings:
             max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
             max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
             max_in_flight=r.opt("VERIFY_MAX_IN_FLIGHT", _positive_int, 2000),
+            subject_attempts_per_day=r.opt("VERIFY_SUBJECT_ATTEMPTS_PER_DAY", _positive_int, 50),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),

@@ -30,6 +30,7 @@ def env_for(
         VERIFY_REDIS_KEY_PREFIX=settings.redis_key_prefix,
         VERIFY_PORT=str(port),
         VERIFY_METRICS_PORT=str(ops_port),
+        VERIFY_SUBJECT_ATTEMPTS_PER_DAY=str(settings.subject_attempts_per_day),
         VERIFY_LOG_LEVEL="WARNING",
         **(extra or {}),
     )

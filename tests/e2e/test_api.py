@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.cases import REGISTER
+from tests.cases import REGISTER, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
 from verify.adapters.keys import revoke_key
 from verify.http.app import create_app
@@ -122,7 +123,12 @@ async def test_batch_over_limit_is_refused(client: Client, auth: dict[str, str])
     assert (await response.json(content_type=None))["code"] == "too_many_items"
 
 
-async def test_batch_of_1000_answers_in_order(client: Client, auth: dict[str, str]) -> None:
+async def test_batch_of_1000_answers_in_order(
+    settings: Settings, loaded_db: str, auth: dict[str, str], aiohttp_client: AiohttpClient
+) -> None:
+    # 1000 items on 18 people: above the default probing limit, which is not under test here
+    lenient = dataclasses.replace(settings, subject_attempts_per_day=1000)
+    client = await aiohttp_client(create_app(lenient, today=lambda: TODAY))
     ids = [e.record.id_number for e in REGISTER]
     items: list[object] = [
         {"id_number": ids[i % len(ids)], "reference": str(i)} for i in range(1000)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import Servers
+from tests.conftest import UNLIMITED_ATTEMPTS, Servers
 from verify.devservers import free_port
 
 __all__ = ["ServeProcess", "free_port", "pause", "start_serve", "stop", "wait_ready"]
@@ -95,6 +95,7 @@ def serve_env(
         VERIFY_REDIS_KEY_PREFIX=f"t{uuid.uuid4().hex[:12]}",
         VERIFY_PORT=str(port),
         VERIFY_METRICS_PORT=str(ops_port),
+        VERIFY_SUBJECT_ATTEMPTS_PER_DAY=str(UNLIMITED_ATTEMPTS),  # load on a few people
         VERIFY_LOG_LEVEL="WARNING",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )

@@ -16,10 +16,10 @@ from cache.breaker import Breaker
 from cache.keys import KeySpace
 from cache.redis_client import RedisClient
 from cache.redis_tier import REDIS_ERRORS
-from verify.domain.gcra import MICROS, Decision, Limit, decide
+from verify.domain.gcra import MICROS, Decision, Limit, Rule, decide
 
 
-def _script_source() -> str:
+def script_source() -> str:
     return (resources.files("verify.adapters") / "gcra.lua").read_text("utf-8")
 
 
@@ -29,17 +29,20 @@ _LOCAL_MAX_KEYS = 10_000
 class LocalLimiter:
     """The same GCRA in process memory (Redis down, or no Redis at all)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, max_keys: int = _LOCAL_MAX_KEYS
+    ) -> None:
         self._clock = clock
+        self._max_keys = max_keys
         self._tat: OrderedDict[str, int] = OrderedDict()
 
-    def check(self, key: str, limit: Limit, cost: int) -> Decision:
+    def check(self, key: str, limit: Rule, cost: int, *, strict: bool = False) -> Decision:
         now = int(self._clock() * MICROS)
-        decision = decide(self._tat.get(key), now, limit, cost)
+        decision = decide(self._tat.get(key), now, limit, cost, strict=strict)
         if decision.allowed:
             self._tat[key] = decision.tat_us
             self._tat.move_to_end(key)
-            if len(self._tat) > _LOCAL_MAX_KEYS:
+            if len(self._tat) > self._max_keys:
                 self._tat.popitem(last=False)
         return decision
 
@@ -61,7 +64,7 @@ class RateLimiter:
         self._local = local or LocalLimiter()
         self._on_fallback = on_fallback
         self._deadline_s = deadline_s  # whole call, over the client's socket timeouts
-        self._script = client.register_script(_script_source()) if client is not None else None
+        self._script = client.register_script(script_source()) if client is not None else None
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         if self._script is not None and self._breaker.allow():

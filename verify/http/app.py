@@ -17,6 +17,7 @@ from cache.keys import KeySpace
 from cache.lookup import open_lookup
 from cache.metrics import CacheMetrics
 from cache.redis_client import create_client
+from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.keys import PgKeyStore
@@ -48,6 +49,7 @@ from verify.settings import Settings
 
 log = logging.getLogger("verify.app")
 READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
+ATTEMPTS = web.AppKey("attempts", RedisAttemptLimiter)
 AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
 
 
@@ -138,6 +140,12 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         deadline_s=4 * settings.redis_timeout_s,
     )
     app[REDIS_PING] = client.ping
+    app[ATTEMPTS] = RedisAttemptLimiter(
+        client,
+        keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
+        breaker=Breaker(),
+        deadline_s=4 * settings.redis_timeout_s,
+    )
     yield
     await client.aclose()
 
@@ -159,6 +167,8 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
         hmac_key=settings.hmac_key.value,
         today=app[TODAY],
         now=_now,
+        attempts=app[ATTEMPTS],
+        attempts_per_day=settings.subject_attempts_per_day,
     )
     app[LOOKUP_DEPS] = LookupDeps(
         citizens=PgCitizens(app[POOL], timeout=settings.db_timeout_s),

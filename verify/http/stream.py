@@ -88,7 +88,8 @@ async def _answer(
     try:
         await pace(who, len(batch), app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
         async with asyncio.timeout(app[SETTINGS].request_timeout_s):
-            results = await answer_all(app, parsed, context(request, who, "stream"))
+            ctx = context(request, who, "stream")
+            results = await answer_all(app, parsed, ctx, [("line", n) for n, _ in batch])
     except (ServiceError, TimeoutError) as e:
         code = e.code if isinstance(e, ServiceError) else "timeout"
         detail = "not answered: the stream ended here"

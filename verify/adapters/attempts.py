@@ -1,0 +1,86 @@
+"""The probing limit's counters in Redis (one GCRA key per agency and person, by HMAC).
+
+All subjects of a request are charged in one pipeline (standalone Redis: the
+script by SHA, loaded on first use; a cluster: EVAL, routed by each key's slot,
+one key per call, so the script is cluster-safe). While Redis fails (or its
+breaker is open) a per-process limiter with the same rule applies instead of
+none: with N instances an agency then gets at most N times the quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from redis.asyncio.cluster import RedisCluster
+
+from cache.breaker import Breaker
+from cache.keys import ATTEMPTS_LOCAL_MAX_KEYS, KeySpace
+from cache.redis_client import RedisClient
+from cache.redis_tier import REDIS_ERRORS
+from verify.adapters.ratelimit import LocalLimiter, script_source
+from verify.domain.gcra import Decision, Quota
+
+STRICT = 1  # the script's strict flag: the whole cost must fit
+
+
+class RedisAttemptLimiter:
+    def __init__(
+        self,
+        client: RedisClient | None,
+        *,
+        keyspace: KeySpace,
+        breaker: Breaker | None = None,
+        local: LocalLimiter | None = None,
+        on_fallback: Callable[[], None] | None = None,
+        deadline_s: float = 0.2,
+    ) -> None:
+        self._client = client
+        self._keys = keyspace
+        self._breaker = breaker or Breaker()
+        self._local = local or LocalLimiter(max_keys=ATTEMPTS_LOCAL_MAX_KEYS)
+        self._on_fallback = on_fallback
+        self._deadline_s = deadline_s
+        self._source = script_source()
+        self._script = client.register_script(self._source) if client is not None else None
+
+    async def spend(
+        self, agency_id: int, costs: Mapping[str, int], quota: Quota
+    ) -> dict[str, Decision]:
+        keys = {subject: self._keys.subject_attempts(agency_id, subject) for subject in costs}
+        if self._client is not None and self._breaker.allow():
+            try:
+                async with asyncio.timeout(self._deadline_s):
+                    replies = await self._pipeline(self._client, keys, costs, quota)
+            except REDIS_ERRORS:
+                self._breaker.failure()
+            except asyncio.CancelledError:
+                self._breaker.abandon()
+                raise
+            else:
+                self._breaker.success()
+                return {
+                    subject: Decision(bool(allowed), 0, int(retry_us))
+                    for subject, (allowed, retry_us) in zip(keys, replies, strict=True)
+                }
+        if self._on_fallback is not None:
+            self._on_fallback()
+        return {
+            subject: self._local.check(key, quota, costs[subject], strict=True)
+            for subject, key in keys.items()
+        }
+
+    async def _pipeline(
+        self, client: RedisClient, keys: Mapping[str, str], costs: Mapping[str, int], quota: Quota
+    ) -> list[list[int]]:
+        pipe = client.pipeline(transaction=False)
+        for subject, key in keys.items():
+            args = [quota.interval_us, quota.burst, costs[subject], STRICT]
+            if isinstance(client, RedisCluster):
+                pipe.eval(self._source, 1, key, *args)
+            else:
+                assert self._script is not None
+                # redis-py's hint omits pipelines; its code queues EVALSHA on one
+                await self._script(keys=[key], args=args, client=pipe)  # type: ignore[arg-type]
+        replies: list[list[int]] = await pipe.execute()
+        return replies
