@@ -62,6 +62,8 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 1000
     max_in_flight: int = 2000
+    max_concurrent_per_key: int = 100  # requests in progress per API key and process
+    stream_max_s: float = 300.0  # a stream's total duration
     subject_attempts_per_day: int = 50  # verify attempts per agency and person, rolling day
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
@@ -109,6 +111,8 @@ class Settings:
             max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
             max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
             max_in_flight=r.opt("VERIFY_MAX_IN_FLIGHT", _positive_int, 2000),
+            max_concurrent_per_key=r.opt("VERIFY_MAX_CONCURRENT_PER_KEY", _positive_int, 100),
+            stream_max_s=r.opt("VERIFY_STREAM_MAX_SECONDS", _seconds, 300.0),
             subject_attempts_per_day=r.opt("VERIFY_SUBJECT_ATTEMPTS_PER_DAY", _positive_int, 50),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),

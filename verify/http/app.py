@@ -38,11 +38,12 @@ from verify.http.appkeys import (
     TODAY,
     VERIFY_DEPS,
 )
-from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
+from verify.http.middleware import IN_FLIGHT, KEY_CONCURRENCY, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver, observe_audit_commit
 from verify.service.audit import Audit
 from verify.service.auth import Authenticator
+from verify.service.limits import KeyConcurrency
 from verify.service.lookup import LookupDeps
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
@@ -91,6 +92,7 @@ def create_app(
     app[TODAY] = today if today is not None else LocalToday()
     app[METRICS] = metrics if metrics is not None else Metrics()
     app[IN_FLIGHT] = [0]
+    app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
     app[OBSERVER] = RequestObserver(app[METRICS])
     if audit is not None:
         app[AUDIT_OVERRIDE] = audit

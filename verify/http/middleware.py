@@ -22,6 +22,7 @@ from verify.http import problems
 from verify.http.appkeys import AUTH, METRICS, SETTINGS
 from verify.metrics import RequestObserver
 from verify.service.auth import Principal
+from verify.service.limits import KeyConcurrency
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("verify.access")
@@ -33,6 +34,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", list[int])
 OBSERVER = web.AppKey("observer", RequestObserver)
+KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -56,7 +58,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         async with asyncio.timeout(None if long_running else settings.request_timeout_s):
             if request.path.startswith("/v1/"):
                 authorization = request.headers.get("Authorization")
-                request[PRINCIPAL] = await request.app[AUTH].authenticate(authorization)
+                who = await request.app[AUTH].authenticate(authorization)
+                request[PRINCIPAL] = who
+                with request.app[KEY_CONCURRENCY].hold(who.key_id):
+                    return await handler(request)
             return await handler(request)
     except ValidationError as e:
         return problems.from_validation(e)

@@ -21,7 +21,7 @@ from verify.http.ops import json_response
 from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
 from verify.service.auth import Principal
-from verify.service.limits import charge
+from verify.service.limits import charge, items_at_least
 from verify.service.verification import Answer, verify_audited
 
 
@@ -55,9 +55,9 @@ def context(request: web.Request, who: Principal, kind: str) -> RequestContext:
 async def post_verify(request: web.Request) -> web.Response:
     who = principal(request, "verify")
     ctx = context(request, who, "verify")
-    claim = parse_claim(await read_json(request))
     app = request.app
-    await charge(who, 1, app[LIMITER])
+    await charge(who, 1, app[LIMITER])  # before the body is read: refused keys cost nothing
+    claim = parse_claim(await read_json(request))
     [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
     if isinstance(outcome, TooManyAttempts):
         app[METRICS].attempts_refused.labels(str(who.agency_id)).inc()
@@ -130,8 +130,12 @@ async def post_verify_batch(request: web.Request) -> web.Response:
     who = principal(request, "verify")
     ctx = context(request, who, "batch_item")
     app = request.app
-    items = _batch_items(await read_json(request), app[SETTINGS].max_batch_items)
-    await charge(who, len(items), app[LIMITER])
+    limit = app[SETTINGS].max_batch_items
+    # charged before the body is read (the items it holds at least), then settled per item
+    charged = items_at_least(request.content_length, limit)
+    await charge(who, charged, app[LIMITER])
+    items = _batch_items(await read_json(request), limit)
+    await charge(who, len(items) - charged, app[LIMITER])
     parsed = [parse_item(item, ("index", i)) for i, item in enumerate(items)]
     results = await answer_all(app, parsed, ctx)
     request_id: str = request[REQUEST_ID]
