@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,7 @@ def test_every_file_parses_into_named_objects() -> None:
         "secret.example.yaml",
         "migrate-job.yaml",
         "maintenance-cronjob.yaml",
+        "networkpolicy.yaml",
     }
     seen: set[tuple[str, str]] = set()
     for path, docs in files.items():
@@ -453,6 +455,73 @@ def test_scaling_objects() -> None:
         for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     }
     assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+
+
+def _policy(name: str) -> Doc:
+    policy = only("NetworkPolicy", name)
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    return policy
+
+
+def _namespace_of(peer: Doc) -> str:
+    name: str = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    return name
+
+
+def _egress_ports(spec: Doc) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"]}
+
+
+def test_network_policies_deny_by_default() -> None:
+    deny = _policy("citizen-verify-default-deny")["spec"]
+    assert deny["podSelector"] == {}
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny and "egress" not in deny
+
+
+def test_api_pods_take_the_api_from_the_ingress_and_ops_from_monitoring_only() -> None:
+    spec = _policy("citizen-verify-api")["spec"]
+    labels = only("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    container_ports = {p["name"] for p in api_container()["ports"]}
+    allowed = {}
+    for rule in spec["ingress"]:
+        (peer,) = rule["from"]
+        assert set(peer) == {"namespaceSelector"}, "a namespace, never everyone"
+        for port in rule["ports"]:
+            assert port["port"] in container_ports and port["protocol"] == "TCP"
+            allowed[port["port"]] = _namespace_of(peer)
+    assert allowed == {"http": "ingress-nginx", "ops": "monitoring"}
+    assert _egress_ports(spec) == {(5432, "TCP"), (6379, "TCP"), (53, "UDP"), (53, "TCP")}
+    dns = [r for r in spec["egress"] if any(p["port"] == 53 for p in r["ports"])]
+    assert [_namespace_of(r["to"][0]) for r in dns] == ["kube-system"]
+
+
+def test_jobs_reach_postgres_and_dns_only() -> None:
+    spec = _policy("citizen-verify-jobs")["spec"]
+    (selector,) = spec["podSelector"]["matchExpressions"]
+    components = set(selector["values"])
+    for workload, template in pod_specs():
+        if workload != "citizen-verify":
+            assert template["metadata"]["labels"]["app.kubernetes.io/component"] in components
+    assert "ingress" not in spec and spec["policyTypes"] == ["Ingress", "Egress"]
+    assert _egress_ports(spec) == {(5432, "TCP"), (53, "UDP"), (53, "TCP")}
+
+
+def test_kubernetes_validate_accepts_the_manifests() -> None:
+    """Against the Kubernetes schemas, when kubernetes-validate (pip) is installed."""
+    beside = Path(sys.executable).with_name("kubernetes-validate")
+    validate = str(beside) if beside.exists() else shutil.which("kubernetes-validate")
+    if validate is None:
+        pytest.skip("kubernetes-validate is not installed (pip install kubernetes-validate)")
+    run = subprocess.run(
+        [validate, "--strict", *map(str, manifest_files())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def _is_secret_material(value: str) -> bool:
