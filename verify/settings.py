@@ -48,6 +48,7 @@ class Settings:
     cache_key: Secret = field(repr=False)
     database_read_urls: tuple[str, ...] = ()
     redis_cluster: bool = False
+    redis_ca_file: str = ""  # CA bundle verifying a rediss:// server (empty: the system's)
     host: str = "127.0.0.1"
     port: int = 8080
     metrics_host: str = ""  # the operations port's address; empty: the same as ``host``
@@ -89,7 +90,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        r = _Reader(env)
+        settings = cls._read(_Reader(env))
+        if settings.redis_ca_file and not settings.redis_url.startswith("rediss://"):
+            raise SettingsError("VERIFY_REDIS_CA_FILE is set but VERIFY_REDIS_URL is not rediss://")
+        return settings
+
+    @classmethod
+    def _read(cls, r: _Reader) -> Settings:
         return cls(
             database_url=r.req("VERIFY_DATABASE_URL", str),
             redis_url=r.req("VERIFY_REDIS_URL", str),
@@ -97,6 +104,7 @@ class Settings:
             cache_key=r.secret("VERIFY_CACHE_KEY"),
             database_read_urls=r.opt("VERIFY_DATABASE_READ_URLS", _csv, ()),
             redis_cluster=r.opt("VERIFY_REDIS_CLUSTER", _bool, False),
+            redis_ca_file=r.opt("VERIFY_REDIS_CA_FILE", str, ""),
             host=r.opt("VERIFY_HOST", str, "127.0.0.1"),
             port=r.opt("VERIFY_PORT", _port, 8080),
             metrics_host=r.opt("VERIFY_METRICS_HOST", str, ""),
