@@ -5,10 +5,11 @@ that has arrived is answered as one batch (one lookup, one audit commit) before
 more is read, so memory stays bounded by one network read plus one line,
 whatever the size of the upload, and a slow reader of the answer slows the
 upload down (backpressure). The stream is paced to the key's rate limit rather
-than refused, and the pacing comes before the read: a token is reserved before
-each read of the body, the rest of the read's lines are paid before they are
-answered. A failure mid-stream answers the lines in hand with their problem
-and ends the stream; the client resumes after the last answered line.
+than refused, and it comes before the reads: a token is paid before the first
+read of the body, and each read's lines are paid for (waiting if need be) before
+they are answered and before the next read. A failure mid-stream answers the
+lines in hand with their problem and ends the stream; the client resumes after
+the last answered line.
 
 A stream cannot hold the server: it lasts at most ``VERIFY_STREAM_MAX_SECONDS``
 (then a last problem line says so, with the line to resume from), and every
@@ -109,12 +110,15 @@ class Out:
         await self.write([{"line": line, **problem_body(code, detail)}])
 
 
-async def _answer(request: web.Request, who: Principal, out: Out, batch: Numbered) -> bool:
-    """Answer one read's lines; False when the stream must end (their problems written)."""
+async def _answer(
+    request: web.Request, who: Principal, out: Out, batch: Numbered, reserved: int
+) -> bool:
+    """Answer one read's lines (``reserved`` of them paid already); False when the stream
+    must end (their problems written)."""
     app = request.app
     parsed = [_decode(raw, number) for number, raw in batch]
-    try:  # one token was reserved before the read
-        await pace(who, len(batch) - 1, app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+    try:
+        await pace(who, len(batch) - reserved, app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
         async with asyncio.timeout(app[SETTINGS].request_timeout_s):
             ctx = context(request, who, "stream")
             results = await answer_all(app, parsed, ctx, [("line", n) for n, _ in batch])
@@ -150,18 +154,19 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _pump(request: web.Request, who: Principal, out: Out, reader: LineReader) -> None:
-    limiter = request.app[LIMITER]
-    while True:
-        try:  # a token for the next read, before reading it
-            await pace(who, 1, limiter, max_wait_s=MAX_PACE_WAIT_S)
-        except ServiceError as e:
-            await out.problem(reader.number + 1, e.code, e.detail)
+    """Read, pay, answer, repeat. The first read is paid for before it happens (one
+    token); every later read follows the pacing of the lines before it, so a key over
+    its limit never gets more of its body read until it may spend it."""
+    try:
+        await pace(who, 1, request.app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+    except ServiceError as e:
+        await out.problem(1, e.code, e.detail)
+        return
+    reserved = 1
+    while (batch := await _next(reader, out)) is not None:
+        if batch and not await _answer(request, who, out, batch, reserved):
             return
-        batch = await _next(reader, out)
-        if batch is None:
-            return
-        if batch and not await _answer(request, who, out, batch):
-            return
+        reserved = 0 if batch else reserved
         reader.answered = reader.number
         if reader.too_long:
             detail = f"a line is over {MAX_LINE_BYTES} bytes"
