@@ -73,14 +73,15 @@ class RedisAttemptLimiter:
     async def _pipeline(
         self, client: RedisClient, keys: Mapping[str, str], costs: Mapping[str, int], quota: Quota
     ) -> list[list[int]]:
-        pipe = client.pipeline(transaction=False)
-        for subject, key in keys.items():
-            args = [quota.interval_us, quota.burst, costs[subject], STRICT]
-            if isinstance(client, RedisCluster):
-                pipe.eval(self._source, 1, key, *args)
-            else:
-                assert self._script is not None
-                # redis-py's hint omits pipelines; its code queues EVALSHA on one
-                await self._script(keys=[key], args=args, client=pipe)  # type: ignore[arg-type]
-        replies: list[list[int]] = await pipe.execute()
+        # the context resets the pipeline (returns its connection) even when cancelled
+        async with client.pipeline(transaction=False) as pipe:
+            for subject, key in keys.items():
+                args = [quota.interval_us, quota.burst, costs[subject], STRICT]
+                if isinstance(client, RedisCluster):
+                    pipe.eval(self._source, 1, key, *args)
+                else:
+                    assert self._script is not None
+                    # redis-py's hint omits pipelines; its code queues EVALSHA on one
+                    await self._script(keys=[key], args=args, client=pipe)  # type: ignore[arg-type]
+            replies: list[list[int]] = await pipe.execute()
         return replies
