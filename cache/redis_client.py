@@ -20,13 +20,13 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from cache import keys
-from verify.settings import Settings
+from cache.keyspace import CLUSTER_MAX_CONNECTIONS, POOL_MAX_CONNECTIONS
+from cache.settings import CacheSettings
 
 RedisClient = Redis | RedisCluster
 
 
-def tls_arguments(settings: Settings) -> dict[str, Any]:
+def tls_arguments(settings: CacheSettings) -> dict[str, Any]:
     """redis-py's TLS arguments for a ``rediss://`` URL (none for ``redis://``)."""
     if not settings.redis_url.startswith("rediss://"):
         return {}
@@ -37,7 +37,7 @@ def tls_arguments(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_client(settings: Settings) -> RedisClient:
+def create_client(settings: CacheSettings) -> RedisClient:
     timeout = settings.redis_timeout_s
     tls = tls_arguments(settings)
     if settings.redis_cluster:
@@ -46,13 +46,13 @@ def create_client(settings: Settings) -> RedisClient:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
-            max_connections=keys.CLUSTER_MAX_CONNECTIONS,
+            max_connections=CLUSTER_MAX_CONNECTIONS,
             health_check_interval=0,
             **tls,
         )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
-        max_connections=keys.POOL_MAX_CONNECTIONS,
+        max_connections=POOL_MAX_CONNECTIONS,
         timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,

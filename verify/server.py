@@ -34,10 +34,10 @@ from types import FrameType
 from aiohttp import web
 
 from verify import logs
-from verify.http.app import create_app
-from verify.http.ops import pool_sampler, serve_ops
+from verify.bootstrap import create_app, pool_sampler
+from verify.http.ops import serve_ops
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
-from verify.service.audit import Audit
+from verify.service.ports import Audit
 from verify.settings import Settings
 
 SHUTDOWN_TIMEOUT_S = 10.0

@@ -14,7 +14,7 @@ import pytest
 from tests.cases import CASES, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
 from tests.e2e.test_rate_limits import _limited_key
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.http.stream import Out, StalledReader
 from verify.service.auth import SCOPES
 from verify.settings import Settings

@@ -10,8 +10,8 @@ import pytest
 
 from tests.cases import REGISTER, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
+from verify.bootstrap import create_app
 from verify.devservers import free_port
-from verify.http.app import create_app
 from verify.settings import Settings
 
 PERSON = REGISTER[0].record.id_number

@@ -17,7 +17,7 @@ from tests.cases import TODAY
 from tests.e2e.conftest import AiohttpClient, Client
 from tests.support.tcpproxy import TcpProxy
 from tests.support.wait import eventually
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.http.appkeys import READINESS
 from verify.http.ops import create_ops_app
 from verify.settings import Settings

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.http.ops import create_ops_app
 from verify.server import SHUTDOWN_TIMEOUT_S
 from verify.settings import Secret, Settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verify.readiness import Readiness
+from verify.service.readiness import Readiness
 
 
 class Clock:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import SSLConnection
 
 from cache.redis_client import create_client
+from verify.bootstrap import cache_settings_from
 from verify.settings import Secret, Settings, SettingsError
 
 CA_NAME = "citizen-verify test CA"
@@ -83,7 +84,9 @@ def _settings(redis_url: str, ca: str = "") -> Settings:
 
 
 async def test_rediss_verifies_the_certificate_and_the_host(ca_file: Path) -> None:
-    client = create_client(_settings("rediss://cache.example:6380/0", str(ca_file)))
+    client = create_client(
+        cache_settings_from(_settings("rediss://cache.example:6380/0", str(ca_file)))
+    )
     assert isinstance(client, Redis)
     try:
         pool = client.connection_pool
@@ -98,7 +101,7 @@ async def test_rediss_verifies_the_certificate_and_the_host(ca_file: Path) -> No
 
 
 async def test_plain_redis_has_no_tls() -> None:
-    client = create_client(_settings("redis://cache.example:6379/0"))
+    client = create_client(cache_settings_from(_settings("redis://cache.example:6379/0")))
     assert isinstance(client, Redis)
     try:
         assert client.connection_pool.connection_class is not SSLConnection

@@ -1,20 +1,17 @@
-"""Typed application keys for every resource the handlers use."""
+"""Typed application keys for every resource the handlers use (set by verify/bootstrap.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable
 from typing import Protocol
 
-import asyncpg
 from aiohttp import web
 
-from cache.port import RecordLookup
 from verify.metrics import Metrics
-from verify.readiness import Readiness
+from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
-from verify.service.limits import Limiter
-from verify.service.lookup import LookupDeps
+from verify.service.ports import Limiter
+from verify.service.readiness import Readiness
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 
@@ -23,18 +20,24 @@ class Today(Protocol):
     def __call__(self) -> dt.date: ...
 
 
-class Ping(Protocol):
-    def __call__(self) -> Awaitable[object]: ...
+class DatabaseProbe(Protocol):
+    async def __call__(self, limit_s: float) -> None:
+        """Return once the primary database answered within ``limit_s``; raise
+        DatabaseUnavailable otherwise."""
+        ...
+
+
+class Sampler(Protocol):
+    def __call__(self) -> None: ...
 
 
 SETTINGS = web.AppKey("settings", Settings)
 TODAY = web.AppKey("today", Today)
-POOL = web.AppKey("pool", asyncpg.Pool)
-LOOKUP = web.AppKey("lookup", RecordLookup)
 AUTH = web.AppKey("auth", Authenticator)
 METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
-READINESS = web.AppKey("readiness", Readiness)
-REDIS_PING = web.AppKey("redis_ping", Ping)  # informational readiness check
+DB_PING = web.AppKey("db_ping", DatabaseProbe)
+SAMPLE_POOL = web.AppKey("sample_pool", Sampler)  # refreshes the pool gauges
+READINESS = web.AppKey("readiness", Readiness)  # the background readiness check

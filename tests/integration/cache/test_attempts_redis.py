@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from cache.breaker import Breaker
-from cache.keys import KeySpace
 from cache.redis_client import create_client
 from verify.adapters.attempts import RedisAttemptLimiter
+from verify.bootstrap import cache_settings_from
 from verify.domain.gcra import Quota
 from verify.settings import Settings
 
@@ -21,11 +21,13 @@ PEOPLE = [f"0010900000{i:02d}" for i in range(12)]  # their HMAC keys land on ma
 @pytest.fixture
 async def limiter(cache_settings: Settings) -> AsyncIterator[RedisAttemptLimiter]:
     # routing and the rule are under test, not latency: a loose timeout on a busy box
-    client = create_client(dataclasses.replace(cache_settings, redis_timeout_s=1.0))
+    loose = dataclasses.replace(cache_settings, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(loose))
     fallbacks: list[int] = []
     yield RedisAttemptLimiter(
         client,
-        keyspace=KeySpace(cache_settings.redis_key_prefix, cache_settings.hmac_key.value),
+        prefix=cache_settings.redis_key_prefix,
+        hmac_key=cache_settings.hmac_key.value,
         breaker=Breaker(),
         on_fallback=lambda: fallbacks.append(1),
         deadline_s=2.0,
@@ -53,7 +55,7 @@ async def test_no_id_number_in_redis(
     limiter: RedisAttemptLimiter, cache_settings: Settings
 ) -> None:
     await limiter.spend(7, {PEOPLE[0]: 1}, QUOTA)
-    client = create_client(cache_settings)
+    client = create_client(cache_settings_from(cache_settings))
     try:
         pattern = f"{cache_settings.redis_key_prefix}:pa:*"
         keys = [k async for k in client.scan_iter(match=pattern)]

@@ -3,7 +3,8 @@
 Keys never hold an ID number: ``{prefix}:r:v1:{hmac}`` where ``hmac`` is the
 base64url of HMAC-SHA256(hmac_key, "id12:" + id_number) truncated to 128 bits.
 Bump ``KEY_VERSION`` when the value layout changes: old entries are then simply
-never read again and expire by their TTL.
+never read again and expire by their TTL. The rate limiter's state lives under
+the same prefix, ``{prefix}:rl:v1:{key_id}`` (``verify/adapters/ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ FILL_MAX_TASKS = 8  # concurrent fill pipelines; beyond, fills are dropped
 CLUSTER_MAX_CONNECTIONS = 64  # per cluster node
 POOL_MAX_CONNECTIONS = 64
 
-# the probing limit's state ({prefix}:pa:v1:{hmac}) expires a second after its bucket
-# is full again, i.e. at most a day (verify/service/attempts.py) after the last attempt
-ATTEMPTS_LOCAL_MAX_KEYS = 100_000  # per-process fallback while Redis is down
+# the probing limit's state, {prefix}:pa:v1:{HMAC(agency id, ID number)}
+# (verify/adapters/attempts.py, under this prefix), expires a second after its bucket is
+# full again, i.e. at most a day after the last attempt
 
 BREAKER_FAILURES = 5  # consecutive Redis failures that open the breaker
 BREAKER_COOLDOWN_S = 2.0  # open for this long, then one half-open probe
@@ -68,16 +69,6 @@ class KeySpace:
 
     def former(self, former_id: str) -> str:
         return f"{self._prefix}:f:{KEY_VERSION}:{self._digest(b'id9:', former_id)}"
-
-    def rate_limit(self, api_key_id: str) -> str:
-        """GCRA state of one API key (not personal data: a key id)."""
-        return f"{self._prefix}:rl:{KEY_VERSION}:{api_key_id}"
-
-    def subject_attempts(self, agency_id: int, id_number: str) -> str:
-        """GCRA state of one agency's verify attempts on one person: the HMAC of both,
-        never the number (expires by itself a day after the last attempt)."""
-        digest = self._digest(b"attempts:", f"{agency_id}:{id_number}")
-        return f"{self._prefix}:pa:{KEY_VERSION}:{digest}"
 
     @property
     def cursor(self) -> str:
