@@ -26,9 +26,9 @@ from aiohttp import StreamReader, web
 
 from verify.errors import ServiceError
 from verify.http.appkeys import LIMITER, SETTINGS
-from verify.http.middleware import REQUEST_ID
+from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.problems import problem_body
-from verify.http.routes import Parsed, answer_all, context, parse_item, principal
+from verify.http.routes import Parsed, answer_all, context, parse_item, principal, top_purpose
 from verify.service.auth import Principal
 from verify.service.limits import pace
 
@@ -37,14 +37,14 @@ IDLE_TIMEOUT_S = 30.0  # no upload data for this long ends the stream
 MAX_PACE_WAIT_S = 60.0
 
 
-def _decode(raw: bytes, line: int) -> Parsed:
+def _decode(raw: bytes, line: int, purposes: tuple[str, ...]) -> Parsed:
     if len(raw) > MAX_LINE_BYTES:
         return {"line": line, **problem_body("body_too_large", "this line is too long")}
     try:
         item = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {"line": line, **problem_body("invalid_json", "this line is not valid JSON")}
-    return parse_item(item, ("line", line))
+    return parse_item(item, ("line", line), purposes)
 
 
 Numbered = list[tuple[int, bytes]]  # (input line number, raw line)
@@ -111,16 +111,17 @@ class Out:
 
 
 async def _answer(
-    request: web.Request, who: Principal, out: Out, batch: Numbered, reserved: int
+    request: web.Request, purpose: str | None, out: Out, batch: Numbered, reserved: int
 ) -> bool:
     """Answer one read's lines (``reserved`` of them paid already); False when the stream
     must end (their problems written)."""
     app = request.app
-    parsed = [_decode(raw, number) for number, raw in batch]
+    who = request[PRINCIPAL]
+    ctx = context(request, who, "stream", purpose)  # each read audited at its own time
+    parsed = [_decode(raw, number, who.purposes) for number, raw in batch]
     try:
         await pace(who, len(batch) - reserved, app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
         async with asyncio.timeout(app[SETTINGS].request_timeout_s):
-            ctx = context(request, who, "stream")
             results = await answer_all(app, parsed, ctx, [("line", n) for n, _ in batch])
     except (ServiceError, TimeoutError) as e:
         code = e.code if isinstance(e, ServiceError) else "timeout"
@@ -134,6 +135,9 @@ async def _answer(
 async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
     settings = request.app[SETTINGS]
+    # one purpose for every line that states none (query parameter), checked before answering
+    purpose = top_purpose(request.query.get("purpose"))
+    who.check_purpose(purpose)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
@@ -142,7 +146,7 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     try:
         try:
             async with asyncio.timeout(settings.stream_max_s):
-                await _pump(request, who, out, reader)
+                await _pump(request, who, purpose, out, reader)
         except TimeoutError:
             limit = f"the stream reached its {settings.stream_max_s:g}s limit"
             await out.problem(reader.answered + 1, "timeout", f"{limit}: resume from this line")
@@ -153,7 +157,9 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _pump(request: web.Request, who: Principal, out: Out, reader: LineReader) -> None:
+async def _pump(
+    request: web.Request, who: Principal, purpose: str | None, out: Out, reader: LineReader
+) -> None:
     """Read, pay, answer, repeat. The first read is paid for before it happens (one
     token); every later read follows the pacing of the lines before it, so a key over
     its limit never gets more of its body read until it may spend it."""
@@ -164,7 +170,7 @@ async def _pump(request: web.Request, who: Principal, out: Out, reader: LineRead
         return
     reserved = 1
     while (batch := await _next(reader, out)) is not None:
-        if batch and not await _answer(request, who, out, batch, reserved):
+        if batch and not await _answer(request, purpose, out, batch, reserved):
             return
         reserved = 0 if batch else reserved
         reader.answered = reader.number

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from verify.domain.id_number import FORMER_ID_LENGTH
 from verify.domain.model import CitizenRecord, Claim, Outcome
 from verify.domain.verdict import evaluate
-from verify.errors import TooManyAttempts
+from verify.errors import PurposeNotAllowed, TooManyAttempts
 from verify.service.attempts import AttemptLimiter, charge_attempts
 from verify.service.audit import AuditEntry, RequestContext, subject_of
+from verify.service.auth import purpose_allowed
 from verify.service.ports import Audit, Register
 
 REFUSED = "too_many_attempts"  # the audit verdict of an attempt refused by the probing limit
@@ -87,10 +88,11 @@ def _entry(
         agency_id=ctx.agency_id,
         request_id=ctx.request_id,
         kind=ctx.kind,
-        purpose=claim.purpose,
+        purpose=claim.purpose or ctx.purpose,
         subject=subject_of(hmac_key, subject),
         verdict=REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
         latency_ms=latency_ms,
+        key_id=ctx.key_id,
     )
 
 
@@ -99,8 +101,11 @@ async def verify_audited(
 ) -> list[Answer]:
     """Verify, then return only once the audit rows of every answer are committed.
 
-    Refused attempts are audited too (verdict ``too_many_attempts``): probing shows
-    in the person's access history."""
+    Every claim's purpose must be one of the key's (the HTTP layer answers those that are
+    not with their problem before calling this). Refused attempts are audited too
+    (verdict ``too_many_attempts``): probing shows in the person's access history."""
+    if ctx.purposes and not all(purpose_allowed(ctx.purposes, c.purpose) for c in claims):
+        raise PurposeNotAllowed("this API key may not be used for this purpose")
     evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
     answered = await limit_attempts(claims, evaluated, ctx, deps)
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
