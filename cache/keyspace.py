@@ -35,6 +35,10 @@ FILL_MAX_TASKS = 8  # concurrent fill pipelines; beyond, fills are dropped
 CLUSTER_MAX_CONNECTIONS = 64  # per cluster node
 POOL_MAX_CONNECTIONS = 64
 
+# the probing limit's state, {prefix}:pa:v1:{HMAC(agency id, ID number)}
+# (verify/adapters/attempts.py, under this prefix), expires a second after its bucket is
+# full again, i.e. at most a day after the last attempt
+
 BREAKER_FAILURES = 5  # consecutive Redis failures that open the breaker
 BREAKER_COOLDOWN_S = 2.0  # open for this long, then one half-open probe
 

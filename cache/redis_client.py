@@ -5,9 +5,15 @@ hold a request for a minute; here every call has ``redis_timeout_s`` (tens of
 ms) to connect and to answer, no retries (the breaker and the fall-through to
 Postgres are the retry), a blocking pool that waits at most as long, and no
 health-check pings.
+
+TLS: a ``rediss://`` URL connects over TLS, verifying the server's certificate
+and host name against ``VERIFY_REDIS_CA_FILE`` (or the system's CAs when it is
+empty).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
@@ -20,8 +26,20 @@ from cache.settings import CacheSettings
 RedisClient = Redis | RedisCluster
 
 
+def tls_arguments(settings: CacheSettings) -> dict[str, Any]:
+    """redis-py's TLS arguments for a ``rediss://`` URL (none for ``redis://``)."""
+    if not settings.redis_url.startswith("rediss://"):
+        return {}
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": settings.redis_ca_file or None,
+    }
+
+
 def create_client(settings: CacheSettings) -> RedisClient:
     timeout = settings.redis_timeout_s
+    tls = tls_arguments(settings)
     if settings.redis_cluster:
         return RedisCluster.from_url(
             settings.redis_url,
@@ -30,6 +48,7 @@ def create_client(settings: CacheSettings) -> RedisClient:
             retry=Retry(NoBackoff(), 0),
             max_connections=CLUSTER_MAX_CONNECTIONS,
             health_check_interval=0,
+            **tls,
         )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
@@ -39,5 +58,6 @@ def create_client(settings: CacheSettings) -> RedisClient:
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+        **tls,
     )
     return Redis.from_pool(pool)

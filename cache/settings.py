@@ -12,6 +12,7 @@ class CacheSettings:
     cache_key: bytes = field(repr=False)  # seals Redis values (AES-GCM)
     enabled: bool = True
     redis_cluster: bool = False
+    redis_ca_file: str = ""  # a rediss:// server's CA bundle (empty: the system's CAs)
     redis_timeout_s: float = 0.05
     key_prefix: str = "cv"
     max_batch: int = 1000  # IDs per query to the record source

@@ -14,7 +14,8 @@ import contextlib
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import asyncpg
 from aiohttp import web
@@ -25,6 +26,7 @@ from cache.redis_client import create_client
 from cache.register import open_register
 from cache.settings import CacheSettings
 from verify.adapters.api_keys import PgKeyStore
+from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
@@ -38,6 +40,7 @@ from verify.http.appkeys import (
     LIMITER,
     LOOKUP_DEPS,
     METRICS,
+    READINESS,
     SAMPLE_POOL,
     SETTINGS,
     TODAY,
@@ -47,6 +50,7 @@ from verify.metrics import Metrics, observe_audit_commit, observe_pool
 from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
 from verify.service.ports import Audit, Register
+from verify.service.readiness import READINESS_TIMEOUT_S, Readiness
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 
@@ -55,6 +59,14 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
 REGISTER = web.AppKey("register", Register)
 AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
+ATTEMPTS = web.AppKey("attempts", RedisAttemptLimiter)
+
+
+class Ping(Protocol):
+    def __call__(self) -> Awaitable[object]: ...
+
+
+REDIS_PING = web.AppKey("redis_ping", Ping)  # informational readiness check
 POOL_SAMPLE_INTERVAL_S = 1.0
 
 
@@ -65,6 +77,7 @@ def cache_settings_from(settings: Settings) -> CacheSettings:
         cache_key=settings.cache_key.value,
         enabled=settings.cache_enabled,
         redis_cluster=settings.redis_cluster,
+        redis_ca_file=settings.redis_ca_file,
         redis_timeout_s=settings.redis_timeout_s,
         key_prefix=settings.redis_key_prefix,
         max_batch=settings.lookup_batch_max,
@@ -91,6 +104,7 @@ def create_app(
     app.cleanup_ctx.append(_register)
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
+    app.cleanup_ctx.append(_readiness)
     return app
 
 
@@ -161,6 +175,14 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         breaker=Breaker(),
         deadline_s=4 * settings.redis_timeout_s,
     )
+    app[ATTEMPTS] = RedisAttemptLimiter(
+        client,
+        prefix=settings.redis_key_prefix,
+        hmac_key=settings.hmac_key.value,
+        breaker=Breaker(),
+        deadline_s=4 * settings.redis_timeout_s,
+    )
+    app[REDIS_PING] = client.ping
     yield
     await client.aclose()
 
@@ -182,6 +204,8 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
         hmac_key=settings.hmac_key.value,
         today=app[TODAY],
         now=utc_now,
+        attempts=app[ATTEMPTS],
+        attempts_per_day=settings.subject_attempts_per_day,
     )
     app[LOOKUP_DEPS] = LookupDeps(
         citizens=PgCitizens(app[POOL], timeout=settings.db_timeout_s),
@@ -192,6 +216,29 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await writer.aclose()
+
+
+async def _readiness(app: web.Application) -> AsyncIterator[None]:
+    """The background readiness check of this process (verify/service/readiness.py):
+    PostgreSQL is required (``SELECT 1`` through the pool once a second, within 1 s),
+    Redis is reported for information; ``verify_db_up`` follows PostgreSQL."""
+    db_ping, db_up = app[DB_PING], app[METRICS].db_up
+    timeout = min(app[SETTINGS].db_timeout_s, READINESS_TIMEOUT_S)
+
+    def on_result(name: str, ok: bool) -> None:
+        if name == "postgres":
+            db_up.set(1 if ok else 0)
+
+    readiness = Readiness(
+        {"postgres": lambda: db_ping(timeout), "redis": app[REDIS_PING]},
+        required=frozenset({"postgres"}),
+        timeout_s=timeout,
+        on_result=on_result,
+    )
+    await readiness.check_once()  # ready or not from the first probe on
+    async with readiness.running():
+        app[READINESS] = readiness
+        yield
 
 
 async def pool_sampler(app: web.Application) -> AsyncIterator[None]:

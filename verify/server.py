@@ -14,6 +14,12 @@ operator's, or a temporary one removed at exit): spawned workers inherit the
 variable before they import prometheus-client, which is what switches it to
 multiprocess mode. When a worker exits, its live gauges are dropped
 (``mark_process_dead``); its counters stay, so totals keep adding up.
+
+The operations port (``/metrics``, ``/readyz``: verify/http/ops.py) is bound by
+every worker with SO_REUSEPORT, like the API port. A scrape reaches one worker,
+whose ``/metrics`` merges every worker's files, so one answer covers them all;
+``/readyz`` is that worker's own background check (they share the database).
+No process is special, so losing one worker loses neither port.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from aiohttp import web
 from verify import logs
 from verify.bootstrap import create_app, pool_sampler
 from verify.http.appkeys import DRAINING
+from verify.http.ops import serve_ops
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
 from verify.service.ports import Audit
 from verify.settings import Settings
@@ -86,6 +93,8 @@ def _run_worker(
     app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir), audit=audit)
     app.on_startup.append(_freeze_gc)
     app.cleanup_ctx.append(pool_sampler)
+    ops_host = settings.metrics_host or host
+    app.cleanup_ctx.append(serve_ops(ops_host, settings.metrics_port, reuse_port=reuse_port))
     app.cleanup_ctx.append(functools.partial(_log_flusher, handler))
     uvloop.run(_serve_until_drained(app, host, port, reuse_port, settings.drain_s))
 
@@ -101,7 +110,7 @@ async def _serve_until_drained(
         loop.add_signal_handler(signum, stop.set)
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
-        print(f"verify: listening on http://{host}:{port}", file=sys.stderr)
+        print(f"verify: listening on http://{host}:{port}", file=sys.stderr)  # ops: own site
         await stop.wait()
         stop.clear()
         app[DRAINING].set()  # readiness fails now; the API still answers

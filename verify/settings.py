@@ -52,8 +52,11 @@ class Settings:
     # admin commands use database_url (a single-role setup; production sets both)
     admin_database_url: str | None = None
     redis_cluster: bool = False
+    redis_ca_file: str = ""  # CA bundle verifying a rediss:// server (empty: the system's)
     host: str = "127.0.0.1"
     port: int = 8080
+    metrics_host: str = ""  # the operations port's address; empty: the same as ``host``
+    metrics_port: int = 9464  # /metrics and /readyz; 0 picks a free port (tests)
     workers: int = 1
     db_pool_min: int = 2
     db_pool_max: int = 8
@@ -69,6 +72,9 @@ class Settings:
     queue_timeout_s: float = 0.5
     overload_queue_timeout_s: float = 0.25
     drain_s: float = 5.0
+    max_concurrent_per_key: int = 100  # requests in progress per API key and process
+    stream_max_s: float = 300.0  # a stream's total duration
+    subject_attempts_per_day: int = 50  # verify attempts per agency and person, rolling day
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
@@ -99,7 +105,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        r = _Reader(env)
+        settings = cls._read(_Reader(env))
+        if settings.redis_ca_file and not settings.redis_url.startswith("rediss://"):
+            raise SettingsError("VERIFY_REDIS_CA_FILE is set but VERIFY_REDIS_URL is not rediss://")
+        return settings
+
+    @classmethod
+    def _read(cls, r: _Reader) -> Settings:
         return cls(
             database_url=r.req("VERIFY_DATABASE_URL", str),
             redis_url=r.req("VERIFY_REDIS_URL", str),
@@ -108,8 +120,11 @@ class Settings:
             database_read_urls=r.opt("VERIFY_DATABASE_READ_URLS", _csv, ()),
             admin_database_url=r.opt("VERIFY_ADMIN_DATABASE_URL", str, None),
             redis_cluster=r.opt("VERIFY_REDIS_CLUSTER", _bool, False),
+            redis_ca_file=r.opt("VERIFY_REDIS_CA_FILE", str, ""),
             host=r.opt("VERIFY_HOST", str, "127.0.0.1"),
             port=r.opt("VERIFY_PORT", _port, 8080),
+            metrics_host=r.opt("VERIFY_METRICS_HOST", str, ""),
+            metrics_port=r.opt("VERIFY_METRICS_PORT", _port, 9464),
             workers=r.opt("VERIFY_WORKERS", _positive_int, 1),
             db_pool_min=r.opt("VERIFY_DB_POOL_MIN", _positive_int, 2),
             db_pool_max=r.opt("VERIFY_DB_POOL_MAX", _positive_int, 8),
@@ -125,6 +140,9 @@ class Settings:
             queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
             overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
             drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
+            max_concurrent_per_key=r.opt("VERIFY_MAX_CONCURRENT_PER_KEY", _positive_int, 100),
+            stream_max_s=r.opt("VERIFY_STREAM_MAX_SECONDS", _seconds, 300.0),
+            subject_attempts_per_day=r.opt("VERIFY_SUBJECT_ATTEMPTS_PER_DAY", _positive_int, 50),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),

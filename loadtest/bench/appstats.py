@@ -12,9 +12,9 @@ import urllib.request
 Samples = dict[str, float]
 
 
-def scrape(base_url: str) -> Samples:
-    """Every sample of /metrics, keyed by ``name{labels}`` as printed."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+def scrape(ops_url: str) -> Samples:
+    """Every sample of /metrics (on the operations port), keyed by ``name{labels}``."""
+    with urllib.request.urlopen(f"{ops_url}/metrics", timeout=5) as response:
         text = response.read().decode()
     samples: Samples = {}
     for line in text.splitlines():

@@ -124,7 +124,7 @@ def run_case(
               file=sys.stderr)  # fmt: skip
     print(f"bench: ({case.key}) {case.title}: warm-up {timing.warmup_s:.0f}s", file=sys.stderr)
     wrk.run(server.base_url, case.load, timing.warmup_s)
-    samples = appstats.scrape(server.base_url) if case.app_stats else {}
+    samples = appstats.scrape(server.ops_url) if case.app_stats else {}
     server_pid = server.proc.pid if server.proc else 0
 
     def pids() -> dict[str, list[int]]:
@@ -152,7 +152,7 @@ def run_case(
         run["items_per_request"] = case.items_per_request
         run["items_per_s"] = round(result.requests_per_s * case.items_per_request)
     if case.app_stats:
-        after = appstats.scrape(server.base_url)
+        after = appstats.scrape(server.ops_url)
         run["cache"] = appstats.cache(samples, after)
         run["pipeline"] = appstats.pipeline(samples, after, wall)
     print(

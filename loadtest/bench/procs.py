@@ -86,11 +86,16 @@ class Server:
     workers: int
     log_path: Path
     cwd: Path
+    ops_port: int = 0  # the operations port (/metrics), when the server has one
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:

@@ -80,9 +80,13 @@ class Bench:
         self.outcome = Outcome()
 
     def server(self, name: str, argv: list[str], env: dict[str, str]) -> Server:
-        port = devservers.free_port()
+        port, ops_port = devservers.free_port(), devservers.free_port()
         argv = [*argv, "--port", str(port), "--workers", str(self.o.workers)]
-        return Server(name, argv, env, port, self.o.workers, self.tmp / f"{name}.log", ROOT)
+        env = {**env, "VERIFY_METRICS_PORT": str(ops_port)}  # /metrics for appstats
+        # wrk replays the same claims: not an agency probing people
+        env["VERIFY_SUBJECT_ATTEMPTS_PER_DAY"] = "1000000000"
+        log_path = self.tmp / f"{name}.log"
+        return Server(name, argv, env, port, self.o.workers, log_path, ROOT, ops_port)
 
     def measure(self, server: Server, cases: list[Case], key: str | None = None) -> None:
         with running(server):

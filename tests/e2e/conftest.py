@@ -13,6 +13,7 @@ from tests.cases import REGISTER, TODAY
 from tests.e2e.register import insert_entries
 from verify.adapters.api_keys import create_key
 from verify.bootstrap import create_app
+from verify.http.ops import create_ops_app
 from verify.service.auth import SCOPES, mint_key
 from verify.settings import Settings
 
@@ -68,3 +69,9 @@ async def client(settings: Settings, loaded_db: str, aiohttp_client: AiohttpClie
 @pytest.fixture
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def ops_client(client: Client, aiohttp_client: AiohttpClient) -> Client:
+    """The operations port (/metrics, /readyz) of the app ``client`` talks to."""
+    return await aiohttp_client(create_ops_app(client.app))

@@ -19,7 +19,7 @@ from verify.settings import Settings
 
 
 def env_for(
-    settings: Settings, port: int, extra: Mapping[str, str] | None = None
+    settings: Settings, port: int, ops_port: int, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
     env.update(
@@ -30,6 +30,8 @@ def env_for(
         VERIFY_CACHE_KEY=b64(settings.cache_key),
         VERIFY_REDIS_KEY_PREFIX=settings.redis_key_prefix,
         VERIFY_PORT=str(port),
+        VERIFY_METRICS_PORT=str(ops_port),
+        VERIFY_SUBJECT_ATTEMPTS_PER_DAY=str(settings.subject_attempts_per_day),
         VERIFY_LOG_LEVEL="WARNING",
         VERIFY_DRAIN_SECONDS="0",  # stop at once; tests/e2e/test_drain.py sets its own
     )
@@ -41,10 +43,15 @@ def env_for(
 class ServerProcess:
     proc: asyncio.subprocess.Process
     port: int
+    ops_port: int
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
 
     async def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -70,15 +77,15 @@ async def _wait_ready(url: str, proc: asyncio.subprocess.Process, deadline_s: fl
 async def running_server(
     settings: Settings, *, workers: int = 1, extra_env: Mapping[str, str] | None = None
 ) -> AsyncIterator[ServerProcess]:
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "verify", "serve", "--workers", str(workers)]
     proc = await asyncio.create_subprocess_exec(
-        *cmd, env=env_for(settings, port, extra_env), start_new_session=True,
+        *cmd, env=env_for(settings, port, ops_port, extra_env), start_new_session=True,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    server = ServerProcess(proc, port)
+    server = ServerProcess(proc, port, ops_port)
     try:
-        await _wait_ready(server.url, proc)
+        await _wait_ready(server.ops_url, proc)
         yield server
     finally:
         if proc.returncode is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.cases import REGISTER
+from tests.cases import REGISTER, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
 from verify.adapters.api_keys import revoke_key
 from verify.bootstrap import create_app
@@ -19,10 +20,17 @@ from verify.settings import Settings
 VALID_ID = REGISTER[0].record.id_number
 
 
-async def test_healthz_and_readyz(client: Client) -> None:
-    for path in ("/healthz", "/readyz"):
-        response = await client.get(path)
-        assert response.status == 200, path
+async def test_healthz_on_the_api_port_readyz_and_metrics_on_the_ops_port(
+    client: Client, ops_client: Client
+) -> None:
+    assert (await client.get("/healthz")).status == 200
+    for path in ("/readyz", "/metrics"):
+        assert (await client.get(path)).status == 404, path
+        assert (await ops_client.get(path)).status == 200, path
+    body = await (await ops_client.get("/readyz")).json()
+    assert body["status"] == "ready"
+    assert body["checks"]["postgres"]["ok"] is True
+    assert body["checks"]["redis"]["required"] is False
 
 
 async def test_missing_key_is_401_problem(client: Client) -> None:
@@ -127,7 +135,12 @@ async def test_batch_over_limit_is_refused(client: Client, auth: dict[str, str])
     assert (await response.json(content_type=None))["code"] == "too_many_items"
 
 
-async def test_batch_of_1000_answers_in_order(client: Client, auth: dict[str, str]) -> None:
+async def test_batch_of_1000_answers_in_order(
+    settings: Settings, loaded_db: str, auth: dict[str, str], aiohttp_client: AiohttpClient
+) -> None:
+    # 1000 items on 18 people: above the default probing limit, which is not under test here
+    lenient = dataclasses.replace(settings, subject_attempts_per_day=1000)
+    client = await aiohttp_client(create_app(lenient, today=lambda: TODAY))
     ids = [e.record.id_number for e in REGISTER]
     items: list[object] = [
         {"id_number": ids[i % len(ids)], "gender": "male", "reference": str(i)} for i in range(1000)
@@ -160,11 +173,12 @@ async def test_batch_body_must_hold_items(client: Client, auth: dict[str, str]) 
     assert (await response.json(content_type=None))["field"] == "items"
 
 
-async def test_metrics_exposed(client: Client, auth: dict[str, str]) -> None:
+async def test_metrics_exposed(client: Client, ops_client: Client, auth: dict[str, str]) -> None:
     await client.post("/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth)
-    text = await (await client.get("/metrics")).text()
+    text = await (await ops_client.get("/metrics")).text()
     assert 'verify_http_requests_total{method="POST",outcome="2xx",route="/v1/verify"}' in text
     assert VALID_ID not in text
+    assert "test-agency" not in text, "agencies are labelled by id, not by name"
 
 
 async def test_docs_page(client: Client) -> None:

@@ -34,7 +34,9 @@ async def _statuses(client: Client, token: str, n: int) -> list[int]:
     return [(await client.post("/v1/verify", json=BODY, headers=headers)).status for _ in range(n)]
 
 
-async def test_over_the_limit_is_429_with_retry_after(client: Client, loaded_db: str) -> None:
+async def test_over_the_limit_is_429_with_retry_after(
+    client: Client, ops_client: Client, loaded_db: str
+) -> None:
     _, token = await _limited_key(loaded_db, rate=1, burst=3)
     statuses = await _statuses(client, token, 5)
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
@@ -44,8 +46,9 @@ async def test_over_the_limit_is_429_with_retry_after(client: Client, loaded_db:
     problem = await response.json(content_type=None)
     assert problem["code"] == "rate_limited"
     assert 1 <= int(response.headers["Retry-After"]) <= 2
-    text = await (await client.get("/metrics")).text()
-    assert 'verify_rate_limited_total{agency="limited"}' in text
+    text = await (await ops_client.get("/metrics")).text()
+    assert 'verify_rate_limited_total{agency_id="' in text
+    assert '"limited"' not in text, "agencies are labelled by id, not by name"
 
 
 async def test_batch_items_count(client: Client, loaded_db: str) -> None:

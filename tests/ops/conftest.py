@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import auth, client, loaded_db, token  # noqa: F401 (fixtures)
+from tests.e2e.conftest import auth, client, loaded_db, ops_client, token  # noqa: F401 (fixtures)
 
 
 def _in_ci() -> bool:

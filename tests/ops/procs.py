@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import Servers
+from tests.conftest import UNLIMITED_ATTEMPTS, Servers
 from verify.devservers import free_port
 
 __all__ = ["ServeProcess", "free_port", "pause", "start_serve", "stop", "wait_ready"]
@@ -30,6 +30,7 @@ POLL_S = 0.1  # the pause between two readiness probes: Popen.wait, which also s
 @dataclass(frozen=True)
 class ServeProcess:
     base_url: str
+    ops_url: str  # the operations port: /metrics, /readyz
     metrics_dir: Path
     log_path: Path
     proc: subprocess.Popen[bytes]
@@ -78,7 +79,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def serve_env(servers: Servers, db_url: str, port: int, metrics_dir: Path) -> dict[str, str]:
+def serve_env(
+    servers: Servers, db_url: str, port: int, ops_port: int, metrics_dir: Path
+) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -91,6 +94,8 @@ def serve_env(servers: Servers, db_url: str, port: int, metrics_dir: Path) -> di
         VERIFY_CACHE_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         VERIFY_REDIS_KEY_PREFIX=f"t{uuid.uuid4().hex[:12]}",
         VERIFY_PORT=str(port),
+        VERIFY_METRICS_PORT=str(ops_port),
+        VERIFY_SUBJECT_ATTEMPTS_PER_DAY=str(UNLIMITED_ATTEMPTS),  # load on a few people
         VERIFY_LOG_LEVEL="WARNING",
         VERIFY_DRAIN_SECONDS="0",  # stop at once; tests/e2e/test_drain.py sets its own
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
@@ -104,17 +109,20 @@ def start_serve(
 ) -> Iterator[ServeProcess]:
     cmd = [sys.executable, "-m", "verify", "serve", "--workers", str(workers)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    ops_port = free_port()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             cmd,
-            env=serve_env(servers, db_url, port, metrics_dir),
+            env=serve_env(servers, db_url, port, ops_port, metrics_dir),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     base_url = f"http://127.0.0.1:{port}"
+    ops_url = f"http://127.0.0.1:{ops_port}"
     try:
         wait_ready(proc, f"{base_url}/healthz", log_path)
-        yield ServeProcess(base_url, metrics_dir, log_path, proc)
+        wait_ready(proc, f"{ops_url}/readyz", log_path)
+        yield ServeProcess(base_url, ops_url, metrics_dir, log_path, proc)
     finally:
         stop(proc)

@@ -36,6 +36,7 @@ from tests.ops.promserver import JOB, Prometheus, run_prometheus
 from tests.ops.test_prometheus_rules import RECORD, known_metric_names
 from verify.adapters.api_keys import create_key
 from verify.bootstrap import create_app
+from verify.http.ops import OPS_ADDRESS, serve_ops
 from verify.service.auth import mint_key
 from verify.settings import Settings
 
@@ -100,11 +101,17 @@ def ports() -> Iterator[tuple[int, int]]:
 
 
 @pytest.fixture
-async def app_url(settings: Settings, loaded_db: str, ports: tuple[int, int]) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(settings), access_log=None)
+async def app_urls(
+    settings: Settings, loaded_db: str, ports: tuple[int, int]
+) -> AsyncIterator[tuple[str, str]]:
+    """The API's URL and the operations port's host:port (what Prometheus scrapes)."""
+    app = create_app(settings)
+    app.cleanup_ctx.append(serve_ops("127.0.0.1", 0))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", ports[0]).start()
-    yield f"http://127.0.0.1:{ports[0]}"
+    host, port = app[OPS_ADDRESS]
+    yield f"http://127.0.0.1:{ports[0]}", f"{host}:{port}"
     await runner.cleanup()
 
 
@@ -160,12 +167,13 @@ async def test_every_panel_returns_data(
     prometheus_binary: str,
     deploy_dir: Path,
     dashboard: Path,
-    app_url: str,
+    app_urls: tuple[str, str],
     token: str,
     loaded_db: str,
     ports: tuple[int, int],
     tmp_path: Path,
 ) -> None:
+    app_url, ops_target = app_urls
     targets = dashboard_targets(dashboard)
     rule_files = sorted((deploy_dir / "prometheus" / "rules").glob("*.yml"))
     stop = asyncio.Event()
@@ -176,7 +184,7 @@ async def test_every_panel_returns_data(
             prometheus_binary,
             tmp_path,
             port=ports[1],
-            target=app_url.removeprefix("http://"),
+            target=ops_target,
             rule_files=rule_files,
         ) as prom:
             with_data = await _poll_until_data(prom, targets)

@@ -15,13 +15,16 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from verify.bootstrap import create_app
+from verify.http.ops import create_ops_app
 from verify.server import SHUTDOWN_TIMEOUT_S
 from verify.settings import Secret, Settings
 
@@ -241,6 +244,7 @@ def test_every_file_parses_into_named_objects() -> None:
         "secret.example.yaml",
         "migrate-job.yaml",
         "maintenance-cronjob.yaml",
+        "networkpolicy.yaml",
     }
     seen: set[tuple[str, str]] = set()
     for path, docs in files.items():
@@ -275,7 +279,7 @@ def test_config_map_and_secret_cover_every_setting_once() -> None:
     names = setting_names()
     assert set(secret) == SECRET_KEYS
     assert set(only("Secret", ADMIN_SECRET)["stringData"]) == ADMIN_KEYS
-    assert pinned == {"VERIFY_HOST", "VERIFY_PORT", "VERIFY_WORKERS"}
+    assert pinned == {"VERIFY_HOST", "VERIFY_PORT", "VERIFY_METRICS_PORT", "VERIFY_WORKERS"}
     assert not (set(config) & (SECRET_KEYS | ADMIN_KEYS)), "secret settings belong in a Secret"
     assert not (set(config) & pinned)
     assert set(config) | SECRET_KEYS | ADMIN_KEYS | pinned == names
@@ -329,7 +333,15 @@ def test_jobs_run_real_commands() -> None:
     assert only("Job")["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def test_probe_paths_are_served() -> None:
+def _get_paths(app: web.Application) -> set[str]:
+    return {
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.method == "GET" and r.resource is not None
+    }
+
+
+def test_probe_paths_are_served_on_their_ports() -> None:
     fields = dummy_env()
     settings = Settings(
         database_url=fields["VERIFY_DATABASE_URL"],
@@ -338,27 +350,31 @@ def test_probe_paths_are_served() -> None:
         cache_key=Secret(b"c" * 32),
     )
     app = create_app(settings)  # connects to nothing until started
-    served = {
-        r.resource.canonical
-        for r in app.router.routes()
-        if r.method == "GET" and r.resource is not None
-    }
+    served = {"http": _get_paths(app), "ops": _get_paths(create_ops_app(app))}
     container = api_container()
-    probes = {k: container[k]["httpGet"]["path"] for k in container if k.endswith("Probe")}
-    assert probes == {
-        "startupProbe": "/healthz",
-        "livenessProbe": "/healthz",
-        "readinessProbe": "/readyz",
+    probes = {
+        k: (container[k]["httpGet"]["port"], container[k]["httpGet"]["path"])
+        for k in container
+        if k.endswith("Probe")
     }
-    assert set(probes.values()) <= served
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"]["port"] in ("http", Settings.port)
+    assert probes == {
+        "startupProbe": ("http", "/healthz"),
+        "livenessProbe": ("http", "/healthz"),
+        "readinessProbe": ("ops", "/readyz"),
+    }
+    for port, path in probes.values():
+        assert path in served[port], (port, path)
+    assert "/readyz" not in served["http"] and "/metrics" not in served["http"]
+    assert "/metrics" in served["ops"]
 
 
 def test_ports_match_the_settings_default() -> None:
     container = api_container()
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": Settings.port}
+    assert ports == {"http": Settings.port, "ops": Settings.metrics_port}
+    pinned = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert pinned["VERIFY_PORT"] == str(Settings.port)
+    assert pinned["VERIFY_METRICS_PORT"] == str(Settings.metrics_port)
     service = only("Service", "citizen-verify")["spec"]
     assert service["type"] == "ClusterIP"
     assert service["ports"] == [
@@ -394,7 +410,9 @@ def test_headless_service_matches_prometheus() -> None:
     assert headless["publishNotReadyAddresses"] is True, "scrape pods whose database is down"
     scrape_port = int(port.group(1))
     assert scrape_port in {p["port"] for p in headless["ports"]}
-    assert scrape_port == Settings.port
+    assert scrape_port == Settings.metrics_port, "Prometheus scrapes the operations port"
+    (ops,) = headless["ports"]
+    assert ops["targetPort"] == "ops"
     assert "kubectl create namespace citizen-verify" in (K8S / "README.md").read_text()
 
 
@@ -446,6 +464,73 @@ def test_scaling_objects() -> None:
         for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     }
     assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+
+
+def _policy(name: str) -> Doc:
+    policy = only("NetworkPolicy", name)
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    return policy
+
+
+def _namespace_of(peer: Doc) -> str:
+    name: str = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    return name
+
+
+def _egress_ports(spec: Doc) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"]}
+
+
+def test_network_policies_deny_by_default() -> None:
+    deny = _policy("citizen-verify-default-deny")["spec"]
+    assert deny["podSelector"] == {}
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny and "egress" not in deny
+
+
+def test_api_pods_take_the_api_from_the_ingress_and_ops_from_monitoring_only() -> None:
+    spec = _policy("citizen-verify-api")["spec"]
+    labels = only("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    container_ports = {p["name"] for p in api_container()["ports"]}
+    allowed = {}
+    for rule in spec["ingress"]:
+        (peer,) = rule["from"]
+        assert set(peer) == {"namespaceSelector"}, "a namespace, never everyone"
+        for port in rule["ports"]:
+            assert port["port"] in container_ports and port["protocol"] == "TCP"
+            allowed[port["port"]] = _namespace_of(peer)
+    assert allowed == {"http": "ingress-nginx", "ops": "monitoring"}
+    assert _egress_ports(spec) == {(5432, "TCP"), (6379, "TCP"), (53, "UDP"), (53, "TCP")}
+    dns = [r for r in spec["egress"] if any(p["port"] == 53 for p in r["ports"])]
+    assert [_namespace_of(r["to"][0]) for r in dns] == ["kube-system"]
+
+
+def test_jobs_reach_postgres_and_dns_only() -> None:
+    spec = _policy("citizen-verify-jobs")["spec"]
+    (selector,) = spec["podSelector"]["matchExpressions"]
+    components = set(selector["values"])
+    for workload, template in pod_specs():
+        if workload != "citizen-verify":
+            assert template["metadata"]["labels"]["app.kubernetes.io/component"] in components
+    assert "ingress" not in spec and spec["policyTypes"] == ["Ingress", "Egress"]
+    assert _egress_ports(spec) == {(5432, "TCP"), (53, "UDP"), (53, "TCP")}
+
+
+def test_kubernetes_validate_accepts_the_manifests() -> None:
+    """Against the Kubernetes schemas, when kubernetes-validate (pip) is installed."""
+    beside = Path(sys.executable).with_name("kubernetes-validate")
+    validate = str(beside) if beside.exists() else shutil.which("kubernetes-validate")
+    if validate is None:
+        pytest.skip("kubernetes-validate is not installed (pip install kubernetes-validate)")
+    run = subprocess.run(
+        [validate, "--strict", *map(str, manifest_files())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def _is_secret_material(value: str) -> bool:

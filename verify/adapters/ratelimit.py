@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from verify.domain.gcra import MICROS, Decision, Limit, decide
+from verify.domain.gcra import MICROS, Decision, Limit, Rule, decide
 
 REDIS_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
 KEY_VERSION = "v1"
@@ -40,7 +40,7 @@ class CircuitBreaker(Protocol):
     def abandon(self) -> None: ...
 
 
-def _script_source() -> str:
+def script_source() -> str:
     return (resources.files("verify.adapters") / "gcra.lua").read_text("utf-8")
 
 
@@ -50,17 +50,20 @@ _LOCAL_MAX_KEYS = 10_000
 class LocalLimiter:
     """The same GCRA in process memory (Redis down, or no Redis at all)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, max_keys: int = _LOCAL_MAX_KEYS
+    ) -> None:
         self._clock = clock
+        self._max_keys = max_keys
         self._tat: OrderedDict[str, int] = OrderedDict()
 
-    def check(self, key: str, limit: Limit, cost: int) -> Decision:
+    def check(self, key: str, limit: Rule, cost: int, *, strict: bool = False) -> Decision:
         now = int(self._clock() * MICROS)
-        decision = decide(self._tat.get(key), now, limit, cost)
+        decision = decide(self._tat.get(key), now, limit, cost, strict=strict)
         if decision.allowed:
             self._tat[key] = decision.tat_us
             self._tat.move_to_end(key)
-            if len(self._tat) > _LOCAL_MAX_KEYS:
+            if len(self._tat) > self._max_keys:
                 self._tat.popitem(last=False)
         return decision
 
@@ -82,7 +85,7 @@ class RateLimiter:
         self._local = local or LocalLimiter()
         self._on_fallback = on_fallback
         self._deadline_s = deadline_s  # whole call, over the client's socket timeouts
-        self._script = client.register_script(_script_source()) if client is not None else None
+        self._script = client.register_script(script_source()) if client is not None else None
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         if self._script is not None and self._breaker.allow():

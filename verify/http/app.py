@@ -14,10 +14,11 @@ from aiohttp import web
 
 from verify.http import citizens, stream
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
-from verify.http.middleware import OBSERVER, context_middleware
+from verify.http.middleware import KEY_CONCURRENCY, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
+from verify.service.limits import KeyConcurrency
 from verify.settings import Settings
 
 
@@ -31,6 +32,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[METRICS] = metrics
     app[ADMISSION] = _admission(settings, metrics)
     app[DRAINING] = asyncio.Event()
+    app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
     app[OBSERVER] = RequestObserver(metrics)
     add_routes(app)
     citizens.add_routes(app)

@@ -13,6 +13,7 @@ from verify.service.admission import Admission
 from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
 from verify.service.ports import Limiter
+from verify.service.readiness import Readiness
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 
@@ -43,3 +44,4 @@ ADMISSION = web.AppKey("admission", Admission)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness fails, streams end
 DB_PING = web.AppKey("db_ping", DatabaseProbe)
 SAMPLE_POOL = web.AppKey("sample_pool", Sampler)  # refreshes the pool gauges
+READINESS = web.AppKey("readiness", Readiness)  # the background readiness check

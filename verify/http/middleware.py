@@ -28,6 +28,7 @@ from verify.http.appkeys import ADMISSION, AUTH, METRICS, SETTINGS
 from verify.metrics import CLIENT_GONE, RequestObserver
 from verify.service.admission import Lane
 from verify.service.auth import Principal
+from verify.service.limits import KeyConcurrency
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("verify.access")
@@ -38,6 +39,7 @@ _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 OBSERVER = web.AppKey("observer", RequestObserver)
+KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -78,7 +80,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         async with asyncio.timeout(None if long_running else settings.request_timeout_s):
             if request.path.startswith("/v1/"):
                 authorization = request.headers.get("Authorization")
-                request[PRINCIPAL] = await request.app[AUTH].authenticate(authorization)
+                who = await request.app[AUTH].authenticate(authorization)
+                request[PRINCIPAL] = who
+                with request.app[KEY_CONCURRENCY].hold(who.key_id):
+                    return await handler(request)
             return await handler(request)
     except ValidationError as e:
         return problems.from_validation(e)
@@ -145,7 +150,8 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     route = route_of(request)
     principal = request.get(PRINCIPAL)
     agency = principal.agency if principal else None
-    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency)
+    agency_id = str(principal.agency_id) if principal else None
+    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency_id)
     level = logging.DEBUG if response.status == CLIENT_GONE else logging.INFO
     if log.isEnabledFor(level):
         log.log(

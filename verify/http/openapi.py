@@ -150,6 +150,14 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "field": {"type": "string"},
         "index": {"type": "integer", "description": "Batch item position (0-based)."},
         "line": {"type": "integer", "description": "Stream input line (1-based)."},
+        "reference": {"type": "string", "description": "The item's reference, echoed."},
+        "retry_after": {
+            "type": "integer",
+            "description": (
+                "Seconds until the item may be retried (an item refused with 429 "
+                "`too_many_attempts`: the per-person probing limit)."
+            ),
+        },
     },
 }
 
@@ -385,27 +393,9 @@ SPEC: dict[str, Any] = {
         "/healthz": {
             "get": {
                 "security": [],
-                "summary": "The process is alive (touches no dependency).",
+                "summary": "The process is alive (touches no dependency). Readiness and metrics "
+                "are on the operations port (VERIFY_METRICS_PORT), not here.",
                 "responses": {"200": _ok("Alive", {"type": "object"})},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "security": [],
-                "summary": "The database is reachable.",
-                "responses": {"200": _ok("Ready", {"type": "object"}), **_problems("503")},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "security": [],
-                "summary": "Prometheus metrics.",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
             }
         },
         "/openapi.json": {
@@ -437,7 +427,12 @@ SPEC: dict[str, Any] = {
         },
         "responses": {
             "Problem": {
-                "description": "An error (RFC 9457); 429 and 503 carry Retry-After.",
+                "description": (
+                    "An error (RFC 9457); 429 and 503 carry Retry-After. 429 is "
+                    "`rate_limited` (the key's rate) or `too_many_attempts` (more than "
+                    "VERIFY_SUBJECT_ATTEMPTS_PER_DAY verify attempts on one person by one "
+                    "agency in a rolling day)."
+                ),
                 "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
             }
         },

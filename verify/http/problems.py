@@ -22,6 +22,7 @@ _STATUS: dict[str, tuple[int, str]] = {
     "too_many_items": (413, "Payload Too Large"),
     "unsupported_media_type": (415, "Unsupported Media Type"),
     "rate_limited": (429, "Too Many Requests"),
+    "too_many_attempts": (429, "Too Many Requests"),
     "overloaded": (503, "Service Unavailable"),
     "timeout": (503, "Service Unavailable"),
     "database_unavailable": (503, "Service Unavailable"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Sequence
 
 import orjson
 from aiohttp import web
@@ -11,6 +13,7 @@ from verify.domain.claims import parse_claim, parse_purpose
 from verify.domain.errors import ValidationError
 from verify.domain.model import Claim, Outcome
 from verify.domain.verdict import outcome_to_json
+from verify.errors import TooManyAttempts
 from verify.http import ops
 from verify.http.appkeys import LIMITER, METRICS, SETTINGS, VERIFY_DEPS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
@@ -18,8 +21,8 @@ from verify.http.ops import json_response
 from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
 from verify.service.auth import Principal, purpose_allowed
-from verify.service.limits import charge
-from verify.service.verification import verify_audited
+from verify.service.limits import charge, items_at_least
+from verify.service.verification import Answer, verify_audited
 
 
 async def read_json(request: web.Request) -> object:
@@ -64,11 +67,14 @@ def top_purpose(raw: object) -> str | None:
 async def post_verify(request: web.Request) -> web.Response:
     who = principal(request, "verify")
     ctx = context(request, who, "verify")
+    app = request.app
+    await charge(who, 1, app[LIMITER])  # before the body is read: refused keys cost nothing
     claim = parse_claim(await read_json(request))
     who.check_purpose(claim.purpose)
-    app = request.app
-    await charge(who, 1, app[LIMITER])
     [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
+    if isinstance(outcome, TooManyAttempts):
+        app[METRICS].attempts_refused.labels(str(who.agency_id)).inc()
+        raise outcome
     app[METRICS].verdicts.labels("single", outcome.verdict.value).inc()
     return json_response({"request_id": request[REQUEST_ID], **answer(claim, outcome)})
 
@@ -99,25 +105,57 @@ def parse_item(item: object, position: tuple[str, int], purposes: tuple[str, ...
 
 
 async def answer_all(
-    app: web.Application, parsed: list[Parsed], ctx: RequestContext
+    app: web.Application,
+    parsed: list[Parsed],
+    ctx: RequestContext,
+    positions: Sequence[tuple[str, int]] | None = None,
 ) -> list[dict[str, object]]:
-    """Verify the claims among ``parsed`` together (one lookup, one audit commit), in order."""
+    """Verify the claims among ``parsed`` together (one lookup, one audit commit), in order.
+
+    A claim refused by the probing limit gets its problem in place, marked with its
+    position (``positions``: ``("line", n)`` for a stream; default ``("index", i)``)."""
     claims = [p for p in parsed if isinstance(p, Claim)]
     outcomes = await verify_audited(claims, ctx, app[VERIFY_DEPS])
-    for verdict, n in Counter(o.verdict.value for o in outcomes).items():
-        app[METRICS].verdicts.labels(ctx.kind, verdict).inc(n)
+    _count(app, ctx, outcomes)
     answered = iter(outcomes)
-    return [answer(p, next(answered)) if isinstance(p, Claim) else p for p in parsed]
+    where = positions or [("index", i) for i in range(len(parsed))]
+    return [
+        _item(p, next(answered), at) if isinstance(p, Claim) else p
+        for p, at in zip(parsed, where, strict=True)
+    ]
+
+
+def _item(claim: Claim, outcome: Answer, position: tuple[str, int]) -> dict[str, object]:
+    if not isinstance(outcome, TooManyAttempts):
+        return answer(claim, outcome)
+    body = {position[0]: position[1], **problem_body(outcome.code, outcome.detail)}
+    body["retry_after"] = max(1, math.ceil(outcome.retry_after or 1))
+    if claim.reference is not None:
+        body["reference"] = claim.reference
+    return body
+
+
+def _count(app: web.Application, ctx: RequestContext, outcomes: list[Answer]) -> None:
+    refused = sum(1 for o in outcomes if isinstance(o, TooManyAttempts))
+    if refused:
+        app[METRICS].attempts_refused.labels(str(ctx.agency_id)).inc(refused)
+    verdicts = Counter(o.verdict.value for o in outcomes if not isinstance(o, TooManyAttempts))
+    for verdict, n in verdicts.items():
+        app[METRICS].verdicts.labels(ctx.kind, verdict).inc(n)
 
 
 async def post_verify_batch(request: web.Request) -> web.Response:
     who = principal(request, "verify")
     app = request.app
+    limit = app[SETTINGS].max_batch_items
+    # charged before the body is read (the items it holds at least), then settled per item
+    charged = items_at_least(request.content_length, limit)
+    await charge(who, charged, app[LIMITER])
     body = await read_json(request)
-    items = _batch_items(body, app[SETTINGS].max_batch_items)
+    items = _batch_items(body, limit)
     purpose = top_purpose(body.get("purpose")) if isinstance(body, dict) else None
     ctx = context(request, who, "batch_item", purpose)
-    await charge(who, len(items), app[LIMITER])
+    await charge(who, len(items) - charged, app[LIMITER])
     parsed = [parse_item(item, ("index", i), who.purposes) for i, item in enumerate(items)]
     results = await answer_all(app, parsed, ctx)
     request_id: str = request[REQUEST_ID]

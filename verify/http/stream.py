@@ -5,8 +5,16 @@ that has arrived is answered as one batch (one lookup, one audit commit) before
 more is read, so memory stays bounded by one network read plus one line,
 whatever the size of the upload, and a slow reader of the answer slows the
 upload down (backpressure). The stream is paced to the key's rate limit rather
-than refused. A failure mid-stream answers the lines in hand with their problem
-and ends the stream; the client resumes after the last answered line.
+than refused, and it comes before the reads: a token is paid before the first
+read of the body, and each read's lines are paid for (waiting if need be) before
+they are answered and before the next read. A failure mid-stream answers the
+lines in hand with their problem and ends the stream; the client resumes after
+the last answered line.
+
+A stream cannot hold the server: it lasts at most ``VERIFY_STREAM_MAX_SECONDS``
+(then a last problem line says so, with the line to resume from), and every
+write has a deadline (``VERIFY_REQUEST_TIMEOUT``): a reader that stops reading
+gets its connection closed.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from verify.http.appkeys import DRAINING, LIMITER, SETTINGS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.problems import problem_body
 from verify.http.routes import Parsed, answer_all, context, parse_item, principal, top_purpose
+from verify.service.auth import Principal
 from verify.service.limits import pace
 
 MAX_LINE_BYTES = 64 * 1024
@@ -55,6 +64,7 @@ class LineReader:
         self._content = content
         self._rest = b""
         self.number = 0  # input lines consumed so far
+        self.answered = 0  # input lines answered so far (where a client resumes)
         self.too_long = False  # a line longer than MAX_LINE_BYTES: reading stopped
 
     async def next_lines(self) -> Numbered | None:
@@ -81,61 +91,108 @@ class LineReader:
         return out
 
 
+class StalledReader(Exception):
+    """The client stopped reading the answer: a write missed its deadline."""
+
+
+class Out:
+    """The NDJSON response; every write has a deadline (a stalled reader ends the stream)."""
+
+    def __init__(self, response: web.StreamResponse, write_timeout_s: float) -> None:
+        self.response = response
+        self._timeout = write_timeout_s
+
+    async def write(self, results: list[dict[str, object]]) -> None:
+        data = b"".join(orjson.dumps(r) + b"\n" for r in results)
+        try:
+            await asyncio.wait_for(self.response.write(data), self._timeout)
+        except TimeoutError:
+            raise StalledReader from None
+
+    async def problem(self, line: int, code: str, detail: str) -> None:
+        await self.write([{"line": line, **problem_body(code, detail)}])
+
+
 async def _answer(
-    request: web.Request, purpose: str | None, response: web.StreamResponse, batch: Numbered
+    request: web.Request, purpose: str | None, out: Out, batch: Numbered, reserved: int
 ) -> bool:
-    """Answer one read's lines; False when the stream must end (their problems written)."""
+    """Answer one read's lines (``reserved`` of them paid already); False when the stream
+    must end (their problems written)."""
     app = request.app
     who = request[PRINCIPAL]
     ctx = context(request, who, "stream", purpose)  # each read audited at its own time
     parsed = [_decode(raw, number, who.purposes) for number, raw in batch]
     try:
-        await pace(who, len(batch), app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+        await pace(who, len(batch) - reserved, app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
         async with asyncio.timeout(app[SETTINGS].request_timeout_s):
-            results = await answer_all(app, parsed, ctx)
+            results = await answer_all(app, parsed, ctx, [("line", n) for n, _ in batch])
     except (ServiceError, TimeoutError) as e:
         code = e.code if isinstance(e, ServiceError) else "timeout"
         detail = "not answered: the stream ended here"
-        await _write(response, [{"line": n, **problem_body(code, detail)} for n, _ in batch])
+        await out.write([{"line": n, **problem_body(code, detail)} for n, _ in batch])
         return False
-    await _write(response, results)
+    await out.write(results)
     return True
 
 
 async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
+    settings = request.app[SETTINGS]
     # one purpose for every line that states none (query parameter), checked before answering
     purpose = top_purpose(request.query.get("purpose"))
     who.check_purpose(purpose)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
+    out = Out(response, settings.request_timeout_s)
     reader = LineReader(request.content)
-    while (batch := await _next(reader, response)) is not None:
-        if batch and not await _answer(request, purpose, response, batch):
-            break
-        if reader.too_long:
-            tail = problem_body("body_too_large", f"a line is over {MAX_LINE_BYTES} bytes")
-            await _write(response, [{"line": reader.number + 1, **tail}])
-            break
-        if request.app[DRAINING].is_set():  # the server is stopping: end at a line boundary
-            await _write(response, [{"line": reader.number + 1, **_SHUTTING_DOWN}])
-            break
-    await response.write_eof()
+    try:
+        try:
+            async with asyncio.timeout(settings.stream_max_s):
+                await _pump(request, who, purpose, out, reader)
+        except TimeoutError:
+            limit = f"the stream reached its {settings.stream_max_s:g}s limit"
+            await out.problem(reader.answered + 1, "timeout", f"{limit}: resume from this line")
+        await asyncio.wait_for(response.write_eof(), settings.request_timeout_s)
+    except (StalledReader, TimeoutError):
+        if request.transport is not None:
+            request.transport.close()  # nothing more can reach this client
     return response
 
 
-async def _next(reader: LineReader, response: web.StreamResponse) -> Numbered | None:
+async def _pump(
+    request: web.Request, who: Principal, purpose: str | None, out: Out, reader: LineReader
+) -> None:
+    """Read, pay, answer, repeat. The first read is paid for before it happens (one
+    token); every later read follows the pacing of the lines before it, so a key over
+    its limit never gets more of its body read until it may spend it."""
+    try:
+        await pace(who, 1, request.app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+    except ServiceError as e:
+        await out.problem(1, e.code, e.detail)
+        return
+    reserved = 1
+    while (batch := await _next(reader, out)) is not None:
+        if batch and not await _answer(request, purpose, out, batch, reserved):
+            return
+        reserved = 0 if batch else reserved
+        reader.answered = reader.number
+        if reader.too_long:
+            detail = f"a line is over {MAX_LINE_BYTES} bytes"
+            await out.problem(reader.number + 1, "body_too_large", detail)
+            return
+        if request.app[DRAINING].is_set():  # the server is stopping: end at a line boundary
+            await out.write([{"line": reader.number + 1, **_SHUTTING_DOWN}])
+            return
+
+
+async def _next(reader: LineReader, out: Out) -> Numbered | None:
     try:
         return await reader.next_lines()
     except TimeoutError:
-        idle = problem_body("timeout", f"no data for {IDLE_TIMEOUT_S:.0f}s: the stream ended here")
-        await _write(response, [{"line": reader.number + 1, **idle}])
+        detail = f"no data for {IDLE_TIMEOUT_S:.0f}s: the stream ended here"
+        await out.problem(reader.number + 1, "timeout", detail)
         return None
-
-
-async def _write(response: web.StreamResponse, results: list[dict[str, object]]) -> None:
-    await response.write(b"".join(orjson.dumps(r) + b"\n" for r in results))
 
 
 post_verify_stream.long_running = True  # type: ignore[attr-defined]

@@ -1,8 +1,11 @@
-"""Use case: charge a request (or a batch's items) to its API key's rate limit."""
+"""Use case: charge a request (or a batch's items) to its API key's rate limit, before its
+body is read; cap the requests in progress per key."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 from verify.domain.gcra import MICROS, Limit
 from verify.errors import RateLimited
@@ -47,3 +50,45 @@ async def pace(principal: Principal, cost: int, limiter: Limiter, *, max_wait_s:
             raise RateLimited("the stream is over its rate limit", retry_after=delay)
         await asyncio.sleep(delay)
         waited += delay
+
+
+# A lower bound of the items in a body of a given size, so that a batch is charged
+# before its body is read: no item is larger than this once encoded (a claim is
+# ~30-300 bytes), so ``length // ITEM_BYTES_BOUND`` items at least are in the body.
+ITEM_BYTES_BOUND = 1024
+
+
+def items_at_least(content_length: int | None, max_items: int) -> int:
+    """The items a body of ``content_length`` bytes holds at least (1 when unknown)."""
+    if not content_length:
+        return 1
+    return max(1, min(max_items, content_length // ITEM_BYTES_BOUND))
+
+
+class KeyConcurrency:
+    """Requests in progress per API key in this process, capped: one key cannot take
+    every connection, task and pool slot of an instance (streams hold theirs for long)."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._held: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key_id: str) -> Iterator[None]:
+        held = self._held.get(key_id, 0)
+        if held >= self._cap:
+            raise RateLimited(
+                f"at most {self._cap} requests in progress per API key", retry_after=1.0
+            )
+        self._held[key_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._held[key_id] - 1
+            if left:
+                self._held[key_id] = left
+            else:
+                del self._held[key_id]
+
+    def held(self, key_id: str) -> int:
+        return self._held.get(key_id, 0)

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from verify.domain.id_number import FORMER_ID_LENGTH
 from verify.domain.model import CitizenRecord, Claim, Outcome
 from verify.domain.verdict import evaluate
-from verify.errors import PurposeNotAllowed
+from verify.errors import PurposeNotAllowed, TooManyAttempts
+from verify.service.attempts import AttemptLimiter, charge_attempts
 from verify.service.audit import AuditEntry, RequestContext, subject_of
 from verify.service.auth import purpose_allowed
 from verify.service.ports import Audit, Register
+
+REFUSED = "too_many_attempts"  # the audit verdict of an attempt refused by the probing limit
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class VerifyDeps:
     hmac_key: bytes
     today: Callable[[], dt.date]
     now: Callable[[], dt.datetime]
+    attempts: AttemptLimiter
+    attempts_per_day: int
 
 
 async def resolve_ids(ids: Sequence[str], register: Register) -> dict[str, str]:
@@ -42,6 +47,9 @@ async def fetch_records(ids: Sequence[str], register: Register) -> dict[str, Cit
     return {i: records[c] for i, c in current.items() if c in records}
 
 
+Answer = Outcome | TooManyAttempts  # a verdict, or the probing limit's refusal
+
+
 async def verify_claims(
     claims: Sequence[Claim], *, register: Register, today: dt.date
 ) -> list[tuple[Outcome, CitizenRecord | None]]:
@@ -50,11 +58,31 @@ async def verify_claims(
     return [(evaluate(c, r, today), r) for c, r in zip(claims, found, strict=True)]
 
 
+async def limit_attempts(
+    claims: Sequence[Claim],
+    answered: Sequence[tuple[Outcome, CitizenRecord | None]],
+    ctx: RequestContext,
+    deps: VerifyDeps,
+) -> list[tuple[Answer, CitizenRecord | None]]:
+    """Charge the probing limit per person; a refused claim's outcome never leaves."""
+    subjects = [_subject(c, r) for c, (_, r) in zip(claims, answered, strict=True)]
+    refusals = await charge_attempts(ctx.agency_id, subjects, deps.attempts, deps.attempts_per_day)
+    return [
+        (refused or outcome, record)
+        for (outcome, record), refused in zip(answered, refusals, strict=True)
+    ]
+
+
+def _subject(claim: Claim, record: CitizenRecord | None) -> str:
+    """The person a claim is about: the register's 12-digit number when it resolved."""
+    return record.id_number if record is not None else claim.id_number
+
+
 def _entry(
-    ctx: RequestContext, claim: Claim, outcome: Outcome, record: CitizenRecord | None,
+    ctx: RequestContext, claim: Claim, answer: Answer, record: CitizenRecord | None,
     hmac_key: bytes, latency_ms: float,
 ) -> AuditEntry:  # fmt: skip
-    subject = record.id_number if record is not None else claim.id_number
+    subject = _subject(claim, record)
     return AuditEntry(
         at=ctx.started,
         agency_id=ctx.agency_id,
@@ -62,7 +90,7 @@ def _entry(
         kind=ctx.kind,
         purpose=claim.purpose or ctx.purpose,
         subject=subject_of(hmac_key, subject),
-        verdict=outcome.verdict.value,
+        verdict=REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
         latency_ms=latency_ms,
         key_id=ctx.key_id,
     )
@@ -70,19 +98,21 @@ def _entry(
 
 async def verify_audited(
     claims: Sequence[Claim], ctx: RequestContext, deps: VerifyDeps
-) -> list[Outcome]:
+) -> list[Answer]:
     """Verify, then return only once the audit rows of every answer are committed.
 
     Every claim's purpose must be one of the key's (the HTTP layer answers those that are
-    not with their problem before calling this)."""
+    not with their problem before calling this). Refused attempts are audited too
+    (verdict ``too_many_attempts``): probing shows in the person's access history."""
     if ctx.purposes and not all(purpose_allowed(ctx.purposes, c.purpose) for c in claims):
         raise PurposeNotAllowed("this API key may not be used for this purpose")
-    answered = await verify_claims(claims, register=deps.register, today=deps.today())
+    evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
+    answered = await limit_attempts(claims, evaluated, ctx, deps)
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
     entries = [
-        _entry(ctx, claim, outcome, record, deps.hmac_key, latency_ms)
-        for claim, (outcome, record) in zip(claims, answered, strict=True)
+        _entry(ctx, claim, answer, record, deps.hmac_key, latency_ms)
+        for claim, (answer, record) in zip(claims, answered, strict=True)
     ]
     if entries:
         await deps.audit.record(entries)
-    return [outcome for outcome, _ in answered]
+    return [answer for answer, _ in answered]

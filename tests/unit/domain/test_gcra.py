@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.domain.gcra import MICROS, Limit, decide
+from verify.domain.gcra import MICROS, Limit, Quota, decide
 
 LIMIT = Limit(rate_per_s=10, burst=5)
 
@@ -39,3 +39,13 @@ def test_never_more_than_rate_times_time_plus_burst(steps: list[tuple[int, int]]
             tat = d.tat_us
             admitted += cost
     assert admitted <= LIMIT.rate_per_s * now / MICROS + LIMIT.burst + 3
+
+
+def test_a_strict_quota_needs_the_whole_cost() -> None:
+    quota = Quota(50, 86_400)
+    assert quota.interval_us == 86_400 * MICROS // 50
+    assert not decide(None, 0, quota, 51, strict=True).allowed
+    assert decide(None, 0, quota, 51).allowed  # the rate limit's rule: from a full bucket
+    tat = decide(None, 0, quota, 49, strict=True).tat_us
+    assert not decide(tat, 0, quota, 2, strict=True).allowed
+    assert decide(tat, 0, quota, 1, strict=True).allowed

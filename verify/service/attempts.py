@@ -1,0 +1,54 @@
+"""Use case: the probing limit, verify attempts per agency and person over a rolling day.
+
+Per-field answers could otherwise be used to guess a birth date (about 466
+attempts: 100 years, then 366 days). Each agency may make ``per_day`` attempts
+on one person at once, and regains one every ``86400 / per_day`` seconds (GCRA
+with a day's period): with the default 50, such a search takes over a week.
+Attempts are counted on the person the register resolved (a former 9-digit
+number counts as the person's 12-digit number), and a batch carrying more
+attempts on one person than remain is refused for that person as a whole.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from verify.domain.gcra import MICROS, Decision, Quota
+from verify.errors import TooManyAttempts
+
+ATTEMPTS_PERIOD_S = 86_400
+
+
+class AttemptLimiter(Protocol):
+    async def spend(
+        self, agency_id: int, costs: Mapping[str, int], quota: Quota
+    ) -> dict[str, Decision]:
+        """Charge each person's attempts (``costs``: ID number -> attempts); a decision each."""
+        ...
+
+
+def quota(per_day: int) -> Quota:
+    return Quota(per_day, ATTEMPTS_PERIOD_S)
+
+
+async def charge_attempts(
+    agency_id: int, subjects: Sequence[str], limiter: AttemptLimiter, per_day: int
+) -> list[TooManyAttempts | None]:
+    """For each subject (in order): None when allowed, else the refusal with its wait."""
+    costs = Counter(subjects)
+    decisions = await limiter.spend(agency_id, costs, quota(per_day))
+    refusals: dict[str, TooManyAttempts] = {
+        subject: _refusal(decision, per_day)
+        for subject, decision in decisions.items()
+        if not decision.allowed
+    }
+    return [refusals.get(subject) for subject in subjects]
+
+
+def _refusal(decision: Decision, per_day: int) -> TooManyAttempts:
+    return TooManyAttempts(
+        f"too many verify attempts on this person today (at most {per_day} a rolling day)",
+        retry_after=decision.retry_after_us / MICROS,
+    )
