@@ -67,6 +67,7 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     maintenance_interval_s: float = 3600.0
     log_level: str = "INFO"
+    access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
 
     def __repr__(self) -> str:
         shown = []
@@ -111,6 +112,7 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),
         )
 
 
@@ -190,6 +192,14 @@ def _db_seconds(raw: str) -> float:
 
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _access_log(raw: str) -> str:
+    mode = raw.strip().lower()
+    kind, _, n = mode.partition(":")
+    if mode in ("all", "errors") or (kind == "sample" and n.isdigit() and int(n) >= 1):
+        return mode
+    raise ValueError(f"expected all, errors or sample:N (N >= 1), got {raw!r}")
 
 
 def _log_level(raw: str) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from verify.http import citizens, stream
+from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import METRICS, SETTINGS, TODAY, Today
-from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
+from verify.http.middleware import ACCESS_LOG, IN_FLIGHT, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver
 from verify.settings import Settings
@@ -28,6 +29,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[METRICS] = metrics
     app[IN_FLIGHT] = [0]
     app[OBSERVER] = RequestObserver(metrics)
+    app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)

@@ -1,8 +1,10 @@
 """Request context: request id, overload shedding, authentication, timeout, error mapping,
 metrics, access log (one middleware: each layer costs a call per request).
 
-One structured log line per request; it carries no personal data (no body, no
-query string, no path parameters: only the route template).
+A structured access-log line for the requests ``VERIFY_ACCESS_LOG`` asks for
+(errors, slow ones, a sample: :mod:`verify.http.accesslog`); it carries no
+personal data (no body, no query string, no path parameters: only the route
+template).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 from verify.domain.errors import ValidationError
 from verify.errors import ServiceError
 from verify.http import problems
+from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import AUTH, METRICS, SETTINGS
 from verify.metrics import RequestObserver
 from verify.service.auth import Principal
@@ -33,6 +36,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", list[int])
 OBSERVER = web.AppKey("observer", RequestObserver)
+ACCESS_LOG = web.AppKey("access_log", AccessLogPolicy)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -110,8 +114,9 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     route = route_of(request)
     principal = request.get(PRINCIPAL)
     agency = principal.agency if principal else None
-    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency)
-    if log.isEnabledFor(logging.INFO):
+    status = response.status
+    request.app[OBSERVER].observe(route, request.method, status, elapsed, agency)
+    if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(logging.INFO):
         log.info(
             "request",
             extra={
@@ -119,7 +124,7 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
                 "agency": agency,
                 "route": route,
                 "method": request.method,
-                "status": response.status,
+                "status": status,
                 "latency_ms": round(elapsed * 1000, 3),
             },
         )
