@@ -5,6 +5,10 @@ The servers are the embedded ones of ``verify.devservers`` (the same code as
 and VERIFY_TEST_REDIS_URL name servers to use instead. Each test gets a
 database of its own (a copy of a migrated template) and a Redis key prefix of
 its own, so tests never clean up after each other.
+
+Every async test runs on uvloop (as `verify serve` does). The loop's exception
+handler records what asyncio would only log (a task that died with nobody
+awaiting it, a failing callback); a test that leaves such an error behind fails.
 """
 
 from __future__ import annotations
@@ -14,18 +18,50 @@ import base64
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import uvloop
 
 from verify import devservers
 from verify.adapters.migrate import migrate
 from verify.settings import Secret, Settings
 
 TEMPLATE_DB = "verify_template"
+
+LOOP_ERRORS: list[dict[str, Any]] = []
+
+
+def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    LOOP_ERRORS.append(context)
+    loop.default_exception_handler(context)
+
+
+def new_uvloop() -> asyncio.AbstractEventLoop:
+    loop = uvloop.new_event_loop()
+    loop.set_exception_handler(_record_loop_error)
+    return loop
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"uvloop": new_uvloop}
+
+
+@pytest.fixture(autouse=True)
+def no_task_error_left_behind() -> Iterator[None]:
+    """Fail the test during which the loop reported an error nobody handled."""
+    LOOP_ERRORS.clear()
+    yield
+    found, LOOP_ERRORS[:] = list(LOOP_ERRORS), []
+    if found:
+        shown = "; ".join(f"{c.get('message')}: {c.get('exception')!r}" for c in found)
+        pytest.fail(f"the event loop reported unhandled errors: {shown}")
 
 
 @dataclass(frozen=True)
