@@ -36,6 +36,7 @@ SLACK_S = 60
 TOP = 25
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 _SITE = re.compile(r"^.*/(site|dist)-packages/")
+_IDLE = frozenset({"epoll_pwait", "epoll_wait", "poll", "select"})  # the loop's wait syscalls
 _NOISE = ("Py_DECREF", "Py_XDECREF", "Py_INCREF", "__Pyx_")  # inlined refcount helpers
 # C files of the extensions that run the event loop and the protocols: frames of theirs with no
 # Python frame below are charged to them, not to run_app (uvloop calls them from C).
@@ -213,6 +214,8 @@ def summarize(pid: int, stacks: Iterable[tuple[list[Frame], int]], n: int = TOP)
     stages: Counter[str] = Counter()
     total = 0
     for stack, count in stacks:
+        if _leaf(stack).name in _IDLE:
+            continue  # the loop waiting for I/O: py-spy --native counts it as running
         total += count
         python = [f for f in stack if f.python]
         deepest = next((f for f in reversed(stack) if f.attributable), stack[-1])
