@@ -30,6 +30,7 @@ def deps(citizens: FakeCitizens, audit: FakeAudit) -> LookupDeps:
 
 
 CTX = RequestContext(3, "req-9", "lookup", NOW)
+HISTORY_CTX = RequestContext(3, "req-10", "history", NOW, key_id="k1", purpose="kyc")
 PROFILE = CitizenProfile(record=record(ANNA), province_code="001", address="Thôn 3, xã X")
 
 
@@ -70,22 +71,30 @@ def _row(seq: int, days_ago: float) -> HistoryRow:
 async def test_history_pages_newest_first_within_180_days() -> None:
     rows = [_row(1, 200), _row(2, 10), _row(3, 5), _row(4, 1)]
     citizens = FakeCitizens([PROFILE], history=rows)
-    first = await access_history(ANNA, None, 2, deps(citizens, FakeAudit()))
+    audit = FakeAudit()
+    first = await access_history(ANNA, None, 2, HISTORY_CTX, deps(citizens, audit))
     items = first["items"]
     assert isinstance(items, list) and len(items) == 2
     assert first["next_cursor"] is not None
     cursor = first["next_cursor"]
     assert isinstance(cursor, str)
-    second = await access_history(ANNA, cursor, 2, deps(citizens, FakeAudit()))
+    second = await access_history(ANNA, cursor, 2, HISTORY_CTX, deps(citizens, audit))
     assert second["next_cursor"] is None and len(second["items"]) == 1  # type: ignore[arg-type]
     subject, since, _, limit = citizens.history_asks[0]
     assert subject == subject_of(KEY, ANNA) and limit == 3
     assert since == NOW - dt.timedelta(days=HISTORY_DAYS)
     assert decode_cursor(cursor) == (rows[2].at, 3)
+    # reading the history is itself an access, audited under the caller's purpose
+    assert [(e.kind, e.purpose, e.subject) for e in audit.entries] == [
+        ("history", "kyc", subject_of(KEY, ANNA))
+    ] * 2
 
 
 async def test_history_of_an_unknown_former_id_is_empty_without_a_query() -> None:
     citizens = FakeCitizens()
-    page = await access_history("099999999", None, 10, deps(citizens, FakeAudit()))
+    audit = FakeAudit()
+    page = await access_history("099999999", None, 10, HISTORY_CTX, deps(citizens, audit))
     assert page == {"items": [], "next_cursor": None}
     assert citizens.history_asks == []
+    [entry] = audit.entries
+    assert entry.verdict == "not_found" and entry.subject == subject_of(KEY, "099999999")
