@@ -45,6 +45,10 @@ class TickBatcher(Generic[K, V]):
         futures = {key: self._future(key) for key in keys}
         if not futures:
             return {}
+        if len(futures) == 1:  # one verify: no gather (a future and its callbacks less)
+            [(key, future)] = futures.items()
+            value = await asyncio.shield(future)
+            return {} if value is None else {key: value}
         await asyncio.shield(asyncio.gather(*futures.values()))
         found: dict[K, V] = {}
         for key, future in futures.items():

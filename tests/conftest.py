@@ -5,6 +5,10 @@ The servers are the embedded ones of ``verify.devservers`` (the same code as
 and VERIFY_TEST_REDIS_URL name servers to use instead. Each test gets a
 database of its own (a copy of a migrated template) and a Redis key prefix of
 its own, so tests never clean up after each other.
+
+Every async test runs on uvloop (as `verify serve` does). The loop's exception
+handler records what asyncio would only log (a task that died with nobody
+awaiting it, a failing callback); a test that leaves such an error behind fails.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import uvloop
 
 from verify import devservers
 from verify.adapters.migrate import migrate
@@ -29,6 +35,43 @@ from verify.settings import Secret, Settings
 
 TEMPLATE_DB = "verify_template"
 UNLIMITED_ATTEMPTS = 1_000_000_000
+
+LOOP_ERRORS: list[dict[str, Any]] = []
+
+
+def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    LOOP_ERRORS.append(context)
+    loop.default_exception_handler(context)
+
+
+class _LoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """uvloop, with the exception handler that records unhandled errors. pytest-asyncio's
+    runners make their loops through the policy."""
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        loop.set_exception_handler(_record_loop_error)
+        return loop
+
+
+asyncio.set_event_loop_policy(_LoopPolicy())
+
+
+@pytest.fixture
+def loop_errors_expected() -> None:
+    """For a test that kills a server on purpose: its clients' tasks may die unobserved."""
+    LOOP_ERRORS.append({"expected": True})
+
+
+@pytest.fixture(autouse=True)
+def no_task_error_left_behind() -> Iterator[None]:
+    """Fail the test during which the loop reported an error nobody handled."""
+    LOOP_ERRORS.clear()
+    yield
+    found, LOOP_ERRORS[:] = list(LOOP_ERRORS), []
+    if found and not any(c.get("expected") for c in found):
+        shown = "; ".join(f"{c.get('message')}: {c.get('exception')!r}" for c in found)
+        pytest.fail(f"the event loop reported unhandled errors: {shown}")
 
 
 @dataclass(frozen=True)

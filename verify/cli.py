@@ -242,6 +242,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
+        reuse_port=args.reuse_port,
     )
     return 0
 
@@ -285,6 +286,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="one process that shares its port with other instances (SO_REUSEPORT)",
+    )
     serve.set_defaults(func=cmd_serve)
     return p
 

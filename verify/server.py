@@ -127,15 +127,18 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    reuse_port: bool = False,
     make_audit: Callable[[], Audit] | None = None,
 ) -> None:
-    """Serve the API. ``make_audit`` (a top-level function: workers are spawned) replaces
-    the audit writer; only the audit-cost benchmark uses it."""
+    """Serve the API. One worker keeps its metrics in process (what a container runs);
+    ``reuse_port`` lets several such instances share the port, as the bench's fleet does.
+    ``make_audit`` (a top-level function: workers are spawned) replaces the audit writer;
+    only the audit-cost benchmark uses it."""
     given = os.environ.get(MULTIPROC_ENV)
     if workers <= 1:
         if given:  # prometheus-client already writes there: start from empty files
             prepare_multiprocess_dir(given)
-        _run_worker(settings, host, port, False, None, make_audit)
+        _run_worker(settings, host, port, reuse_port, None, make_audit)
         return
     path, created = prepare_multiprocess_dir(given)
     os.environ[MULTIPROC_ENV] = path  # inherited by every spawned worker

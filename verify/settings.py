@@ -82,6 +82,7 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     log_level: str = "INFO"
+    access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
     timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
@@ -150,6 +151,7 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),
             timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 
@@ -237,6 +239,14 @@ def _drain_seconds(raw: str) -> float:
 
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _access_log(raw: str) -> str:
+    mode = raw.strip().lower()
+    kind, _, n = mode.partition(":")
+    if mode in ("all", "errors") or (kind == "sample" and n.isdigit() and int(n) >= 1):
+        return mode
+    raise ValueError(f"expected all, errors or sample:N (N >= 1), got {raw!r}")
 
 
 def _log_level(raw: str) -> str:

@@ -122,9 +122,12 @@ class Server:
         raise ServerError(f"{self.name} not ready within {timeout_s:.0f}s{self._tail()}")
 
     def worker_pids(self) -> list[int]:
-        """The worker processes (multiprocessing spawn children), not the supervisor."""
+        """The worker processes (multiprocessing spawn children, or a fleet's servers), not
+        the supervisor."""
         assert self.proc is not None
-        return [c for c in children(self.proc.pid) if "spawn_main" in cmdline(c)]
+        found = children(self.proc.pid)
+        spawned = [c for c in found if "spawn_main" in cmdline(c)]
+        return spawned or [c for c in found if "resource_tracker" not in cmdline(c)]
 
     def stop(self) -> None:
         proc = self.proc

@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RATE_HZ = 250
+_ROOT = f"{Path(__file__).resolve().parents[2]}/"  # this checkout: its files show relative
 SLACK_S = 60
 TOP = 25
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 _SITE = re.compile(r"^.*/(site|dist)-packages/")
+_IDLE = frozenset({"epoll_pwait", "epoll_wait", "poll", "select"})  # the loop's wait syscalls
 _NOISE = ("Py_DECREF", "Py_XDECREF", "Py_INCREF", "__Pyx_")  # inlined refcount helpers
 # C files of the extensions that run the event loop and the protocols: frames of theirs with no
 # Python frame below are charged to them, not to run_app (uvloop calls them from C).
@@ -49,21 +51,26 @@ _C_FILE = {name: component for component, names in _C_COMPONENTS.items() for nam
 
 
 # Stages of the app's request path, first match wins: a sample belongs to the first stage one of
-# whose markers (a file prefix, or a function name prefix) is anywhere on its stack.
-STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("metrics (prometheus_client)", ("prometheus_client/", "verify/metrics.py"), ()),
-    ("access log (logging)", ("logging/", "verify/logs.py"), ()),
-    ("audit (group commit, HMAC)", ("verify/adapters/audit.py", "verify/service/audit.py"),
-     ("_entry",)),
-    ("lookup (L1, Redis, Postgres)", ("cache/", "redis/", "verify/adapters/pg.py"),
-     ("fetch_records", "resolve_ids")),
-    ("request parsing (body, JSON, claim)", ("verify/domain/claims.py", "verify/domain/qr.py"),
-     ("read_json", "BaseRequest.read", "_parse_item")),
-    ("matching (verify/domain rules)", ("verify/domain/",), ()),
-    ("auth (API key)", ("verify/service/auth.py",), ()),
-    ("answer (JSON body)", (), ("json_response", "answer")),
+# whose markers (a file prefix, a function name prefix, or an exact function name) is anywhere on
+# its stack. The names are those of the per-stage table of bench.json (``stage_us``).
+STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], ...] = (
+    ("metrics", ("prometheus_client/", "verify/metrics.py"), (), frozenset()),
+    ("log", ("logging/", "verify/logs.py"), (), frozenset()),
+    ("audit", ("verify/adapters/audit.py", "verify/service/audit.py"), ("_entry",),
+     frozenset()),
+    ("lookup", ("cache/", "redis/", "verify/adapters/pg.py"),
+     ("fetch_records", "resolve_ids"), frozenset()),
+    ("auth", ("verify/service/auth.py", "verify/service/limits.py",
+              "verify/adapters/ratelimit.py"), (), frozenset()),
+    ("parse", ("verify/domain/claims.py", "verify/domain/qr.py"),
+     ("read_json", "BaseRequest.read", "parse_item", "_decode"), frozenset()),
+    ("serialise", (), (), frozenset({"json_response", "answer", "outcome_to_json",
+                                     "_field_json", "_card_json", "_write"})),
+    ("evaluate", ("verify/domain/",), (), frozenset()),
 )  # fmt: skip
-OTHER_STAGE = "HTTP, middleware, event loop (aiohttp, uvloop)"
+OTHER_STAGE = "HTTP"  # aiohttp, uvloop, middleware, the event loop
+STAGE_ORDER = ("parse", "auth", "lookup", "evaluate", "audit", "serialise", "metrics", "log",
+               OTHER_STAGE)  # fmt: skip
 
 
 class ProfileError(RuntimeError):
@@ -154,7 +161,7 @@ def _frame(raw: str) -> Frame:
     if match is None:
         return Frame(raw.strip(), "?")
     file = _SITE.sub("", match["file"])
-    file = re.sub(r"^.*/(lib/python3\.\d+|work/main)/", "", file)
+    file = re.sub(r"^.*/lib/python3\.\d+/", "", file).removeprefix(_ROOT)
     return Frame(match["name"], file)
 
 
@@ -180,13 +187,23 @@ def _leaf(stack: list[Frame]) -> Frame:
 
 
 def stage_of(stack: list[Frame]) -> str:
-    for stage, files, names in STAGES:
+    for stage, files, prefixes, exact in STAGES:
         for frame in stack:
-            if frame.file.startswith(files) if files else False:
+            if files and frame.file.startswith(files):
                 return stage
-            if names and frame.name.startswith(names):
+            if prefixes and frame.name.startswith(prefixes):
+                return stage
+            if frame.name in exact:
                 return stage
     return OTHER_STAGE
+
+
+def stage_us(profile: Profile, us_per_request: float) -> dict[str, float]:
+    """The app's CPU per request split by stage: each stage's share of the profiled worker's
+    busy samples times the CPU microseconds per request of the whole server (every stage
+    listed, 0 when absent; rounded to 0.1 us)."""
+    shares = {c.function: c.pct for c in profile.by_stage}
+    return {stage: round(shares.get(stage, 0.0) * us_per_request / 100, 1) for stage in STAGE_ORDER}
 
 
 def summarize(pid: int, stacks: Iterable[tuple[list[Frame], int]], n: int = TOP) -> Profile:
@@ -197,6 +214,8 @@ def summarize(pid: int, stacks: Iterable[tuple[list[Frame], int]], n: int = TOP)
     stages: Counter[str] = Counter()
     total = 0
     for stack, count in stacks:
+        if _leaf(stack).name in _IDLE:
+            continue  # the loop waiting for I/O: py-spy --native counts it as running
         total += count
         python = [f for f in stack if f.python]
         deepest = next((f for f in reversed(stack) if f.attributable), stack[-1])
@@ -215,7 +234,7 @@ def summarize(pid: int, stacks: Iterable[tuple[list[Frame], int]], n: int = TOP)
         inclusive=_top(inclusive, total, n, below=97.0),  # minus the frames of every sample
         native_self=_top(native, total, n),
         by_package=_top(packages, total, n),
-        by_stage=_top(stages, total, n),
+        by_stage=_top(stages, total, len(STAGE_ORDER)),
     )
 
 

@@ -15,6 +15,7 @@ GOALS: dict[str, tuple[str, float | None]] = {
     "d_over_b": ("(d)/(b) verify, caches off / naive SELECT", 2.0),
     "e_items_per_s": ("(e) batch items/s", 150_000.0),
     "c_over_f": ("(c)/(f) audit on / audit off (what the audit costs)", None),
+    "c_over_g": ("(c)/(g) --workers 2 (multiprocess metrics) / 2 single processes", None),
 }
 
 
@@ -50,6 +51,7 @@ def ratios(servers: Mapping[str, Mapping[str, Any]]) -> dict[str, Ratio]:
             None if batch is None else float(batch["items_per_s"]), GOALS["e_items_per_s"][1]
         ),
         "c_over_f": Ratio(over("c", "f"), None),
+        "c_over_g": Ratio(over("c", "g"), None),
     }
 
 
@@ -96,12 +98,63 @@ def table(servers: Mapping[str, Mapping[str, Any]], found: Mapping[str, Ratio]) 
     return "\n".join(lines)
 
 
-def chart(
-    servers: Mapping[str, Mapping[str, Any]], found: Mapping[str, Ratio], out: Path, title: str
+def stage_table(
+    servers: Mapping[str, Mapping[str, Any]], stages: Mapping[str, Mapping[str, float]]
+) -> str:
+    """App CPU microseconds per request by stage (per item too, for batches)."""
+    if not stages:
+        return "per-stage CPU: no profile taken"
+    names = list(next(iter(stages.values())))
+    head = f"{'app CPU us/request by stage':<30}" + "".join(f"{n:>10}" for n in names)
+    head += f"{'total':>10}"
+    lines = [head, "-" * len(head)]
+    for key, by in stages.items():
+        lines.append(
+            f"{f'({key}) ' + str(servers[key]['short']).replace(chr(10), ' '):<30}"
+            + "".join(f"{by[n]:>10.1f}" for n in names)
+            + f"{sum(by.values()):>10.1f}"
+        )
+        items = servers[key].get("items_per_request")
+        if items:
+            lines.append(
+                f"{'      per item':<30}"
+                + "".join(f"{by[n] / items:>10.2f}" for n in names)
+                + f"{sum(by.values()) / items:>10.2f}"
+            )
+    return "\n".join(lines)
+
+
+def _stage_panel(
+    ax: Any, servers: Mapping[str, Mapping[str, Any]], stages: Mapping[str, Mapping[str, float]]
 ) -> None:
-    fig = Figure(figsize=(13, 5.5), layout="constrained")  # no pyplot: no GUI, no global state
+    keys = list(stages)
+    per = {k: float(servers[k].get("items_per_request") or 1) for k in keys}
+    bottom = [0.0] * len(keys)
+    names = list(next(iter(stages.values()))) if stages else []
+    labels = [f"({k})" + (" per item" if per[k] > 1 else "") for k in keys]
+    for name in names:
+        values = [stages[k][name] / per[k] for k in keys]
+        ax.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    for i, total in enumerate(bottom):
+        ax.annotate(f"{total:.0f} us", (i, total), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)  # fmt: skip
+    ax.set_ylabel("app CPU us per request (per item for a batch)")
+    ax.set_title("App CPU by stage (py-spy share x CPU)")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def chart(
+    servers: Mapping[str, Mapping[str, Any]],
+    found: Mapping[str, Ratio],
+    out: Path,
+    title: str,
+    stages: Mapping[str, Mapping[str, float]] | None = None,
+) -> None:
+    fig = Figure(figsize=(17, 5.5), layout="constrained")  # no pyplot: no GUI, no global state
     fig.suptitle(title, fontsize=10)
-    bars_ax, goals_ax = fig.subplots(1, 2, width_ratios=[2.4, 1])
+    bars_ax, goals_ax, stage_ax = fig.subplots(1, 3, width_ratios=[2.4, 1, 1.2])
+    _stage_panel(stage_ax, servers, stages or {})
     keys = list(servers)
     rps = [float(servers[k]["requests_per_s"]) for k in keys]
     palette = {"a": "tab:gray", "b": "tab:gray", "c": "tab:blue", "d": "tab:blue"}

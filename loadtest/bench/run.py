@@ -3,8 +3,13 @@
 (a) hello world (aiohttp + uvloop + orjson), (b) a naive one-SELECT-per-request
 server, (c) POST /v1/verify with every lookup a cache hit, (d) POST /v1/verify
 with the caches off on random IDs of a 10M register, (e) POST /v1/verify/batch
-with 1,000 items per request. Every server runs 2 processes sharing its port
-(SO_REUSEPORT). py-spy profiles one worker during (c), (d) and (e). Writes
+with 1,000 items per request, (f) = (c) with a no-op audit, (g) = (c) served by 2
+single-process instances (metrics in process, as one process per container runs)
+instead of `--workers 2` (prometheus multiprocess files). Every server runs 2
+processes sharing its port (SO_REUSEPORT). py-spy profiles one worker during (c), (d)
+and (e); its shares of the worker's samples times the CPU per request give the
+per-stage table (µs per request by stage: parse, auth, lookup, evaluate, audit,
+serialise, metrics, log, HTTP). Writes
 loadtest/results/bench.json, bench.png and profile-{c,d,e}.txt; prints a table.
 
 Everything it starts it stops, also on Ctrl-C, SIGTERM or its overall deadline.
@@ -107,6 +112,17 @@ def _git_commit() -> str:
     return sha + (" + uncommitted changes in verify/ or cache/" if dirty else "")
 
 
+def _stages(outcome: Outcome) -> dict[str, dict[str, float]]:
+    """Per profiled case: app CPU microseconds per request, by stage of the request path."""
+    found: dict[str, dict[str, float]] = {}
+    for key, found_profile in outcome.profiles.items():
+        per_request = outcome.servers[key].get("cpu_us_per_request", {})
+        us = per_request.get("server") if isinstance(per_request, dict) else None
+        if isinstance(us, int | float):
+            found[key] = profile.stage_us(found_profile, float(us))
+    return found
+
+
 def _result(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
     found = report.ratios(outcome.servers)
     return {
@@ -135,6 +151,7 @@ def _result(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
         },
         "servers": outcome.servers,
         "ratios": {k: r.as_dict() for k, r in found.items()},
+        "stage_us_per_request": _stages(outcome),
         "profiles": {k: p.as_dict() for k, p in outcome.profiles.items()},
         "notes": outcome.notes,
     }
@@ -150,11 +167,13 @@ def _write(out: Path, args: argparse.Namespace, outcome: Outcome) -> None:
         f"{args.workers} processes per server, wrk -t1 -c{args.connections} "
         f"(batch -c{args.batch_connections}), {args.duration:.0f} s each"
     )
-    report.chart(outcome.servers, found, out / "bench.png", title)
+    stages = _stages(outcome)
+    report.chart(outcome.servers, found, out / "bench.png", title, stages)
     for key, found_profile in outcome.profiles.items():
         title = f"({key}) {outcome.servers[key]['title']}"
         (out / f"profile-{key}.txt").write_text(profile.as_text(title, found_profile) + "\n")
     print(report.table(outcome.servers, found))
+    print(report.stage_table(outcome.servers, stages))
     for key, found_profile in outcome.profiles.items():
         top = ", ".join(f"{c.function} {c.pct}%" for c in found_profile.python_self[:5])
         print(f"profile ({key}): {top}")

@@ -93,7 +93,7 @@ class Bench:
             for case in cases:
                 # one request first: a 4xx/5xx (bad key, missing table) stops the run here
                 post(server.base_url + case.load.path, _first_line(case.load.bodies), key)
-                if case.key in ("c", "f") and key is not None:
+                if case.key in ("c", "f", "g") and key is not None:
                     self.warm(server, case.load.bodies, key)
                 run, found = measure.run_case(
                     server, case, self.o.timing, lambda: infra_pids(self.data_dir), self.tmp
@@ -139,6 +139,8 @@ class Bench:
             cached = {**env, "VERIFY_CACHE_ENABLED": "true"}
             self.measure(self.server("verify_cached", [verify, "serve"], cached),
                          [cases["c"]], key)  # fmt: skip
+            fleet = [python, "-m", "loadtest.bench.fleet", verify, "serve", "--reuse-port"]
+            self.measure(self.server("verify_fleet", fleet, cached), [cases["g"]], key)
             self.measure(self.server("verify_noaudit", [python, "-m", "loadtest.bench.noaudit"],
                                      cached), [cases["f"]], key)  # fmt: skip
             uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
@@ -171,6 +173,8 @@ class Bench:
                       app_stats=True),
             "f": Case("f", "POST /v1/verify, cache on, hot set, audit replaced by a no-op",
                       "verify\nno audit", Load(hot, verify, c, key=key), app_stats=True),
+            "g": Case("g", "as (c), single-process instances: metrics in process",
+                      "verify\nper-process\nmetrics", Load(hot, verify, c, key=key)),
         }  # fmt: skip
 
     def _explain_load(self) -> None:

@@ -7,6 +7,7 @@ data in every form a client sends it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Iterator
@@ -51,7 +52,8 @@ async def test_no_personal_data_in_logs(
     settings: Settings, loaded_db: str, token: str, captured: io.StringIO,
     aiohttp_client: AiohttpServerClient,
 ) -> None:  # fmt: skip
-    app: web.Application = create_app(settings, today=lambda: TODAY)
+    every_line = dataclasses.replace(settings, access_log="all")  # errors only by default
+    app: web.Application = create_app(every_line, today=lambda: TODAY)
     # the server runs without aiohttp's access log, as `verify serve` does
     server = TestServer(app)
     await server.start_server(access_log=None)

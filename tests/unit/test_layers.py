@@ -66,6 +66,12 @@ def modules() -> Iterator[tuple[str, Path]]:
             yield ".".join(parts), path
 
 
+def _is_ours(module: str) -> bool:
+    """A module (file or package) of this checkout."""
+    path = ROOT.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def imports(module: str, path: Path) -> Iterator[tuple[str, int]]:
     """Every module named by an import in ``path`` (relative imports resolved), with its line."""
     tree = ast.parse(path.read_text("utf-8"), str(path))
@@ -80,9 +86,9 @@ def imports(module: str, path: Path) -> Iterator[tuple[str, int]]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            yield base, node.lineno
-            for alias in node.names:  # `from cache import keyspace` names a module too
-                yield f"{base}.{alias.name}", node.lineno
+            submodules = [f"{base}.{a.name}" for a in node.names if _is_ours(f"{base}.{a.name}")]
+            # `from cache import keyspace` names the module cache.keyspace
+            yield from ((m, node.lineno) for m in submodules or [base])
 
 
 def violations() -> list[str]:

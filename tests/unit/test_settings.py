@@ -21,6 +21,14 @@ def test_defaults_and_types() -> None:
     assert s.hmac_key.value == b"k" * 32
 
 
+@pytest.mark.parametrize(
+    ("raw", "mode"), [(None, "errors"), ("ALL", "all"), ("sample:100", "sample:100")]
+)
+def test_access_log_modes(raw: str | None, mode: str) -> None:
+    env = BASE if raw is None else {**BASE, "VERIFY_ACCESS_LOG": raw}
+    assert Settings.from_env(env).access_log == mode
+
+
 def test_secrets_and_passwords_never_in_repr() -> None:
     shown = repr(Settings.from_env(BASE))
     assert "hunter2" not in shown and SECRET not in shown and "kkkk" not in shown
@@ -36,6 +44,8 @@ def test_secrets_and_passwords_never_in_repr() -> None:
         ("VERIFY_REDIS_TIMEOUT", "0", "VERIFY_REDIS_TIMEOUT"),
         ("VERIFY_DB_TIMEOUT", "5", "invalidation window"),
         ("VERIFY_CACHE_ENABLED", "maybe", "VERIFY_CACHE_ENABLED"),
+        ("VERIFY_ACCESS_LOG", "sample:0", "VERIFY_ACCESS_LOG"),
+        ("VERIFY_ACCESS_LOG", "some", "VERIFY_ACCESS_LOG"),
         ("VERIFY_HMAC_KEY", "not base64!", "VERIFY_HMAC_KEY is not valid base64"),
         ("VERIFY_HMAC_KEY", base64.b64encode(b"short").decode(), "at least 32 bytes"),
         ("VERIFY_WORKERS", "0", "VERIFY_WORKERS"),

@@ -6,6 +6,7 @@ Every call has a timeout (pool acquire and the statement); driver errors become
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -121,25 +122,29 @@ def format_id9(value: int) -> str:
     return f"{value:09d}"
 
 
-def _cards(row: asyncpg.Record) -> tuple[Card, ...]:
-    if row["issue"] is None:
+_STATE = {state.value: state for state in CardState}
+
+
+def _cards(
+    issue: list[dt.date] | None, expiry: list[dt.date | None], status: list[str]
+) -> tuple[Card, ...]:
+    if issue is None:
         return ()
-    return tuple(
-        Card(issue, expiry, CardState(status))
-        for issue, expiry, status in zip(row["issue"], row["expiry"], row["status"], strict=True)
-    )
+    state = _STATE
+    return tuple(Card(i, e, state[s]) for i, e, s in zip(issue, expiry, status, strict=True))
 
 
 def record_from_row(row: asyncpg.Record) -> CitizenRecord:
-    precision = Precision.YEAR if row["birth_year_only"] else Precision.DAY
+    """A row of RECORDS_SQL (by position: a lookup by name per column shows in batch profiles)."""
+    id_number, name, birth, year_only, gender, deceased, version, issue, expiry, status = row
     return CitizenRecord(
-        id_number=format_id12(row["id_number"]),
-        full_name=row["full_name"],
-        birth=PartialDate(row["birth_date"], precision),
-        gender=Gender.MALE if row["gender"] == b"M" else Gender.FEMALE,
-        status=LifeStatus.DECEASED if row["deceased"] else LifeStatus.LIVING,
-        cards=_cards(row),
-        version=row["version"],
+        f"{id_number:012d}",
+        name,
+        PartialDate(birth, Precision.YEAR if year_only else Precision.DAY),
+        Gender.MALE if gender == b"M" else Gender.FEMALE,
+        LifeStatus.DECEASED if deceased else LifeStatus.LIVING,
+        _cards(issue, expiry, status),
+        version,
     )
 
 
@@ -153,7 +158,8 @@ class PgRegister:
     async def fetch_records(self, ids: list[str]) -> dict[str, CitizenRecord]:
         async with connection(next(self._pools), self._timeout) as conn:
             rows = await conn.fetch(RECORDS_SQL, [int(i) for i in ids])
-        return {format_id12(r["id_number"]): record_from_row(r) for r in rows}
+        records = (record_from_row(r) for r in rows)
+        return {r.id_number: r for r in records}
 
     async def resolve_former(self, former_ids: list[str]) -> dict[str, str]:
         async with connection(next(self._pools), self._timeout) as conn:

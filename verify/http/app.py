@@ -13,8 +13,9 @@ import asyncio
 from aiohttp import web
 
 from verify.http import citizens, stream
+from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
-from verify.http.middleware import KEY_CONCURRENCY, OBSERVER, context_middleware
+from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
@@ -34,6 +35,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[DRAINING] = asyncio.Event()
     app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
     app[OBSERVER] = RequestObserver(metrics)
+    app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)

@@ -6,8 +6,10 @@ slot; a request it sheds is answered 503 ``overloaded`` before anything is read 
 authenticated. A client that hung up is not a server error: its request is counted
 with outcome ``cancelled`` (status 499, as nginx does) and not logged as an error.
 
-One structured log line per request; it carries no personal data (no body, no
-query string, no path parameters: only the route template).
+A structured access-log line for the requests ``VERIFY_ACCESS_LOG`` asks for
+(errors, slow ones, a sample: :mod:`verify.http.accesslog`); it carries no
+personal data (no body, no query string, no path parameters: only the route
+template).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aiohttp import ClientConnectionResetError, web
 from verify.domain.errors import ValidationError
 from verify.errors import Overloaded, ServiceError
 from verify.http import problems
+from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, AUTH, METRICS, SETTINGS
 from verify.metrics import CLIENT_GONE, RequestObserver
 from verify.service.admission import Lane
@@ -40,6 +43,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 OBSERVER = web.AppKey("observer", RequestObserver)
 KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
+ACCESS_LOG = web.AppKey("access_log", AccessLogPolicy)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -151,9 +155,10 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     principal = request.get(PRINCIPAL)
     agency = principal.agency if principal else None
     agency_id = str(principal.agency_id) if principal else None
-    request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency_id)
-    level = logging.DEBUG if response.status == CLIENT_GONE else logging.INFO
-    if log.isEnabledFor(level):
+    status = response.status
+    request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
+    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
+    if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
         log.log(
             level,
             "request",
@@ -162,7 +167,7 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
                 "agency": agency,
                 "route": route,
                 "method": request.method,
-                "status": response.status,
+                "status": status,
                 "latency_ms": round(elapsed * 1000, 3),
             },
         )

@@ -85,6 +85,7 @@ async def test_redis_stopped_under_load_then_restarted(
     people: dict[str, str],
     source: CountingSource,
     make_lookup: LookupFactory,
+    loop_errors_expected: None,
     settings: Settings,
     own_redis: devservers.Redis,
 ) -> None:
@@ -105,6 +106,7 @@ async def test_redis_stalled_then_cut_then_back(
     people: dict[str, str],
     source: CountingSource,
     make_lookup: LookupFactory,
+    loop_errors_expected: None,
     settings: Settings,
     proxy: TcpProxy,
 ) -> None:
@@ -128,6 +130,7 @@ async def test_tombstones_redis_missed_are_written_before_redis_is_read_again(
     people: dict[str, str],
     source: CountingSource,
     make_lookup: LookupFactory,
+    loop_errors_expected: None,
     settings: Settings,
     proxy: TcpProxy,
     pg_pool: asyncpg.Pool,

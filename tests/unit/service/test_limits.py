@@ -1,0 +1,50 @@
+"""Charging and pacing against an in-memory limiter."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.service.fakes import FakeLimiter
+from verify.errors import RateLimited
+from verify.service.auth import Principal
+from verify.service.limits import charge, limit_of, pace
+
+LIMITED = Principal("k1", 1, "bank", frozenset({"verify"}), rate_per_s=10, burst=5)
+UNLIMITED = Principal("k2", 1, "bank", frozenset({"verify"}))
+
+
+async def test_a_key_without_a_rate_is_never_asked_about() -> None:
+    limiter = FakeLimiter()
+    await charge(UNLIMITED, 1000, limiter)
+    assert limiter.asked == []
+
+
+async def test_the_burst_then_a_refusal_with_the_wait() -> None:
+    limiter = FakeLimiter()
+    for _ in range(5):
+        await charge(LIMITED, 1, limiter)
+    with pytest.raises(RateLimited) as refused:
+        await charge(LIMITED, 1, limiter)
+    assert refused.value.retry_after == pytest.approx(0.1)
+    limiter.now_us += 100_000
+    await charge(LIMITED, 1, limiter)
+
+
+async def test_a_batch_is_charged_its_item_count() -> None:
+    limiter = FakeLimiter()
+    await charge(LIMITED, 5, limiter)
+    assert limiter.asked == [("k1", 5)]
+    with pytest.raises(RateLimited):
+        await charge(LIMITED, 1, limiter)
+
+
+def test_the_default_burst_is_two_seconds_of_rate() -> None:
+    limit = limit_of(Principal("k", 1, "a", frozenset(), rate_per_s=50))
+    assert limit is not None and limit.burst == 100
+
+
+async def test_a_pace_longer_than_allowed_is_refused() -> None:
+    limiter = FakeLimiter()
+    await charge(LIMITED, 5, limiter)
+    with pytest.raises(RateLimited):
+        await pace(LIMITED, 5, limiter, max_wait_s=0.1)
