@@ -3,10 +3,10 @@ card rules, shares, the keys and triggers a parallel seed puts back, a killed se
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -95,9 +95,12 @@ async def test_a_parallel_seed_puts_back_every_key_index_and_trigger(
     )
     assert [tuple(r) for r in await conn.fetch(_SCHEMA)] == before  # triggers enabled: 'O'
     # the foreign keys come back NOT VALID (enforced for new rows); the rows pass them
-    assert await conn.fetchval(
-        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"
-    ) == 2
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"
+        )
+        == 2
+    )
     await conn.execute("ALTER TABLE id_cards VALIDATE CONSTRAINT id_cards_id_number_fkey")
     await conn.execute("ALTER TABLE former_ids VALIDATE CONSTRAINT former_ids_id_number_fkey")
     assert await conn.fetchval("SELECT state FROM seed_runs") == "done"
@@ -124,8 +127,8 @@ async def test_a_killed_parallel_seed_resumes_with_the_same_rows(
     conn: asyncpg.Connection, db_url: str
 ) -> None:
     count = 2 * CHUNK_SIZE + 500  # three chunks, loaded one after another by one worker
-    child = subprocess.Popen(
-        [sys.executable, "-c", _SEED_CHILD, db_url, str(count)], start_new_session=True
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SEED_CHILD, db_url, str(count), start_new_session=True
     )
     try:
 
@@ -138,7 +141,7 @@ async def test_a_killed_parallel_seed_resumes_with_the_same_rows(
         await eventually(first_chunk_in, within=120, what="a committed chunk")
     finally:
         os.killpg(child.pid, signal.SIGKILL)  # the seed and its worker, mid-load
-        child.wait(timeout=30)
+        await asyncio.wait_for(child.wait(), timeout=30)
     chunks = await conn.fetchval("SELECT count(*) FROM seed_chunks")
     assert 1 <= chunks < 3
     assert await conn.fetchval("SELECT count(*) FROM citizens") == await conn.fetchval(

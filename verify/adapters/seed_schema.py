@@ -3,13 +3,13 @@
 Before the load: the primary keys, unique constraints, indexes and foreign keys of the three
 register tables (and foreign keys of other tables pointing at them) are read from the catalog,
 stored as DDL in the run's ``seed_runs.deferred`` (migration 015) and dropped; the tables' user
-triggers (version bumps, change log) are disabled. After the load they are rebuilt: keys and
-indexes of each table on its own connection in parallel (``maintenance_work_mem`` raised for
-those sessions, Postgres adding its parallel maintenance workers), then the foreign keys (NOT VALID: enforced for new rows; the loaded ones are
-consistent by construction, and ``VALIDATE CONSTRAINT`` can check them later without blocking
-anyone), then the triggers. Autovacuum is off for the three tables during the load (it would
-scan them again and again as they grow) and back to the default after. Each step is skipped when already there, so a run that died while rebuilding is
-finished by running it again.
+triggers (version bumps, change log) are disabled, and autovacuum too (it would scan them again
+and again as they grow). After the load they are rebuilt: keys and indexes of each table on its
+own connection in parallel (``maintenance_work_mem`` raised for those sessions, Postgres adding
+its parallel maintenance workers), then the foreign keys as NOT VALID (enforced for new rows;
+the loaded ones are consistent by construction, and ``VALIDATE CONSTRAINT`` can check them
+later without blocking readers or writers), then triggers and autovacuum. Each step is skipped
+when already there, so a run that died while rebuilding is finished by running it again.
 """
 
 from __future__ import annotations
