@@ -165,6 +165,8 @@ async def _seed_parallel(
         run = await seed_schema.begin_or_resume(conn, seed=seed, count=count, today=today)
     except asyncpg.InsufficientPrivilegeError as e:
         raise SeedError(f"a parallel seed needs the register tables' owner: {e}") from None
+    except asyncpg.UndefinedTableError:
+        raise SeedError("no seed_runs table: run `verify migrate` first") from None
     done = await conn.fetchval(
         "SELECT coalesce(sum(citizens), 0) FROM seed_chunks WHERE run_id = $1", run.id
     )

@@ -99,7 +99,10 @@ async def _follow(
         on_chunk(citizens, cards, former)
     if await proc.wait() != 0:
         detail = (await errors).decode(errors="replace").strip().splitlines()[-3:]
-        raise SeedError(f"a seed worker failed: {' / '.join(detail) or 'no output'}")
+        raise SeedError(
+            f"a seed worker failed: {' / '.join(detail) or 'no output'}; what was committed "
+            "stays: run the same command again to resume"
+        )
     errors.cancel()
 
 
@@ -120,6 +123,9 @@ def worker_main(argv: list[str]) -> int:
     except SeedError as e:
         print(e, file=sys.stderr)
         return 2
+    except asyncpg.PostgresError as e:  # its message only: a DETAIL could quote a row
+        print(f"PostgreSQL error {e.sqlstate}: {e.args[0] if e.args else ''}", file=sys.stderr)
+        return 3
     except BrokenPipeError:  # the parent went away
         return 1
     return 0
