@@ -44,9 +44,8 @@ class Vocab:
     def of(cls, items: Sequence[bytes]) -> Vocab:
         lengths = np.asarray([len(b) for b in items], np.int64)
         width = int(lengths.max()) if len(items) else 0
-        padded = np.zeros((len(items), width), np.uint8)
-        for i, item in enumerate(items):
-            padded[i, : len(item)] = np.frombuffer(item, np.uint8)
+        joined = b"".join(item.ljust(width, b"\0") for item in items)  # one copy, in C
+        padded = np.frombuffer(joined, np.uint8).reshape(len(items), width).copy()
         return cls(padded, np.arange(width) < lengths[:, None], lengths)
 
 
