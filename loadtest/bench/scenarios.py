@@ -115,8 +115,14 @@ class Bench:
             url, self.outcome.seeded = stack.ensure_register(
                 self.verify, base, database=self.o.database, count=self.o.count, seed=self.o.seed
             )
-            env = {**base, "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX}
-            stack.reset_audit(url)
+            admin = stack.database_url(
+                base.get("VERIFY_ADMIN_DATABASE_URL") or url, self.o.database
+            )
+            env = {
+                **base, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin,
+                "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX,
+            }  # fmt: skip
+            stack.reset_audit(admin)
             key = stack.create_key(self.verify, env)
             bodies = claims.export(
                 url, self.tmp, register_size=self.o.count, size=self.o.random_ids,
@@ -153,18 +159,24 @@ class Bench:
             url, self.outcome.seeded = stack.ensure_register(
                 self.verify, base, database=self.o.database, count=self.o.count, seed=self.o.seed
             )
-            env = {**base, "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX}
-            stack.reset_audit(url)
+            admin = stack.database_url(
+                base.get("VERIFY_ADMIN_DATABASE_URL") or url, self.o.database
+            )
+            env = {
+                **base, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin,
+                "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX,
+            }  # fmt: skip
+            stack.reset_audit(admin)
             key = stack.create_key(self.verify, env)
-            bodies = register.export(
-                url, self.tmp, count=self.o.count, size=self.o.random_ids,
+            bodies = register.export(  # seed_runs is the owner's
+                admin, self.tmp, count=self.o.count, size=self.o.random_ids,
                 batch_items=self.o.batch_items,
             )  # fmt: skip
             case = self._cases(bodies, key)["d"]
-            before = register.stats(url)
+            before = register.stats(admin)
             uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
             self.measure(self.server("verify_uncached", [verify, "serve"], uncached), [case], key)
-            after = register.stats(url)
+            after = register.stats(admin)
         finally:
             if not dev.was_running:
                 stack.verify_cli(self.verify, ["dev", "down"], base)
