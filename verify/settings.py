@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
@@ -62,7 +63,12 @@ class Settings:
     request_timeout_s: float = 5.0
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 1000
-    max_in_flight: int = 2000
+    max_concurrency: int = 64
+    bulk_concurrency: int = 8
+    queue_target_s: float = 0.005
+    queue_timeout_s: float = 0.5
+    overload_queue_timeout_s: float = 0.25
+    drain_s: float = 5.0
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
@@ -70,6 +76,7 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     log_level: str = "INFO"
+    timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
         shown = []
@@ -112,7 +119,12 @@ class Settings:
             request_timeout_s=r.opt("VERIFY_REQUEST_TIMEOUT", _seconds, 5.0),
             max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
             max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
-            max_in_flight=r.opt("VERIFY_MAX_IN_FLIGHT", _positive_int, 2000),
+            max_concurrency=r.opt("VERIFY_MAX_CONCURRENCY", _positive_int, 64),
+            bulk_concurrency=r.opt("VERIFY_BULK_CONCURRENCY", _positive_int, 8),
+            queue_target_s=r.opt("VERIFY_QUEUE_TARGET", _seconds, 0.005),
+            queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
+            overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
+            drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
@@ -120,6 +132,7 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 
 
@@ -197,6 +210,13 @@ def _db_seconds(raw: str) -> float:
     return value
 
 
+def _drain_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 300:
+        raise ValueError(f"expected seconds in [0, 300], got {raw!r}")
+    return value
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -206,3 +226,13 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
     return level
+
+
+def _zone(raw: str) -> str:
+    """An IANA zone name that the zone database (system or the ``tzdata`` package) knows."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        detail = f"unknown time zone {raw!r} (an IANA name such as Asia/Ho_Chi_Minh)"
+        raise ValueError(detail) from None
+    return raw
