@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED_COUNT ?= 100000
 
-.PHONY: install lock run test lint format bench loadtest clean
+.PHONY: install lock run test lint format bench seedbench loadtest clean
 
 # Dependencies come from hashed lock files (pip --require-hashes: a changed or substituted
 # file on the index fails the install), then the project itself without dependencies.
@@ -80,12 +80,20 @@ loadtest: install $(LOADTEST_STAMP)
 # The throughput ceiling (loadtest/bench/): hello world, a naive SELECT server, /v1/verify with
 # cache hits and with caches off on a 10M register (seeded once into the verify_bench database),
 # batches; wrk on loopback, py-spy profiles. Writes loadtest/results/bench.{json,png}, profile-*.txt.
+# BENCH_ARGS="--register 100M": only verify with caches off on a 100M register (its own database,
+# seeded once, ~30 GB), with p99 and the database size: loadtest/results/register-100m.json.
 BENCH_ARGS ?=
 
 bench: install $(LOADTEST_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install --quiet py-spy
 	$(BIN)/python -m loadtest.bench.run $(BENCH_ARGS)
+
+# `verify seed` rows/s at each count as a ratio to `pgbench -i -s 30` in the same run:
+# loadtest/results/seed.json.
+SEEDBENCH_COUNTS ?= 1000000,10000000
+seedbench: install
+	$(BIN)/python -m loadtest.seedbench --counts $(SEEDBENCH_COUNTS)
 
 clean:
 	-$(BIN)/verify dev down

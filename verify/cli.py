@@ -144,22 +144,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from verify.adapters import seed
 
+    url = _settings().owner_database_url  # the parallel path drops and rebuilds keys: the owner
+
     async def work(conn: asyncpg.Connection) -> int:
-        if args.if_empty and not await seed.register_is_empty(conn):
+        resume = await seed.unfinished_seed(conn)
+        if args.if_empty and not resume and not await seed.register_is_empty(conn):
             print("register not empty: seed skipped")
             return 0
         report = await seed.seed_register(
-            conn, count=args.count, seed=args.seed, today=dt.date.today(), progress=True
-        )
+            conn, count=args.count, seed=args.seed, today=dt.date.today(), progress=True,
+            dsn=url, jobs=args.jobs,
+        )  # fmt: skip
         print(
             f"seeded {report.citizens:,} citizens, {report.cards:,} cards, "
             f"{report.former_ids:,} former IDs in {report.seconds:.1f}s "
-            f"({report.citizens_per_s:,.0f} citizens/s)"
+            f"({report.citizens_per_s:,.0f} citizens/s"
+            f"{f'; rows in {report.load_seconds:.1f}s' if report.load_seconds else ''}"
+            f"{'; resumed' if report.resumed else ''})"
         )
         return 0
 
     try:
-        return _run(_with_conn(_settings().owner_database_url, work))
+        return _run(_with_conn(url, work))
     except seed.SeedError as e:
         raise CliError(str(e)) from None
 
@@ -271,6 +277,10 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--count", type=int, required=True)
     seed.add_argument("--seed", type=int, default=1)
     seed.add_argument("--if-empty", action="store_true", help="skip when the register has data")
+    seed.add_argument(
+        "--jobs", type=int, default=None,
+        help="loader processes of a large seed (default: cores + 1); a re-run resumes",
+    )  # fmt: skip
     seed.set_defaults(func=cmd_seed)
     load = sub.add_parser("load", help="load register records from CSV")
     load.add_argument("--citizens", type=Path)

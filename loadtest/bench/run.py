@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from loadtest.bench import profile, report
+from loadtest.bench import profile, register, report
 from loadtest.bench.measure import Timing
 from loadtest.bench.scenarios import Bench, Options, Outcome
 from loadtest.bench.wrk import wrk_binary
@@ -64,7 +64,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet-wait", type=float, default=60.0, help="seconds a case waits at most")
     p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder of the outputs")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--register", type=register.parse_size, default=None, metavar="SIZE",
+        help="only verify with caches off on a register of SIZE (100M) in its own database "
+        "(verify_bench_100m), seeded once; writes register-100m.json",
+    )  # fmt: skip
+    args = p.parse_args(argv)
+    if args.register is not None:
+        args.count = args.register
+        if args.database == "verify_bench":
+            args.database = f"verify_bench_{register.label(args.count)}"
+    return args
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -182,12 +192,41 @@ def _write(out: Path, args: argparse.Namespace, outcome: Outcome) -> None:
     print(f"written: {out / 'bench.json'}, {out / 'bench.png'}, profile-*.txt")
 
 
+def _write_register(out: Path, args: argparse.Namespace, outcome: Outcome) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "config": {
+            "workers": args.workers, "warmup_s": args.warmup, "duration_s": args.duration,
+            "connections": args.connections, "random_ids": args.random_ids,
+            "register_seeded_this_run": outcome.seeded,
+        },
+        "register": outcome.register,
+        "servers": outcome.servers,
+        "notes": outcome.notes,
+    }  # fmt: skip
+    path = out / f"register-{register.label(args.count)}.json"
+    report.write_json(path, result)
+    run = outcome.servers.get("d", {})
+    print(
+        f"register {args.count:,} ({outcome.register.get('database_size_gib')} GiB): verify, "
+        f"caches off, random IDs: {run.get('requests_per_s')} req/s, p99 {run.get('p99_ms')} ms, "
+        f"{outcome.register.get('miss_share')} of page reads missed shared buffers"
+    )
+    for note in outcome.notes:
+        print(f"note: {note}")
+    print(f"written: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     verify = Path(sys.executable).parent / "verify"
     try:
         with _signals(args.deadline), tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
-            outcome = Bench(_options(args), verify, Path(tmp)).run_all()
+            bench = Bench(_options(args), verify, Path(tmp))
+            outcome = bench.run_all() if args.register is None else bench.run_register()
     except (KeyboardInterrupt, Interrupted) as e:
         print(f"bench: interrupted ({e or 'Ctrl-C'}); everything it started is stopped",
               file=sys.stderr)  # fmt: skip
@@ -195,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError) as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
-    _write(args.out, args, outcome)
+    if args.register is None:
+        _write(args.out, args, outcome)
+    else:
+        _write_register(args.out, args, outcome)
     return 0
 
 

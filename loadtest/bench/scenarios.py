@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadtest.bench import claims, measure, profile, stack
+from loadtest.bench import claims, measure, profile, register, stack
 from loadtest.bench.measure import Case, Timing
 from loadtest.bench.procs import Server, children, running
 from loadtest.bench.wrk import Load
@@ -40,6 +40,7 @@ class Outcome:
     profiles: dict[str, profile.Profile] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seeded: bool = False
+    register: dict[str, object] = field(default_factory=dict)  # --register: size, page reads
 
 
 def infra_pids(data_dir: Path) -> dict[str, list[int]]:
@@ -150,6 +151,52 @@ class Bench:
             if not dev.was_running:  # the bench started them: leave the machine as it was
                 stack.verify_cli(self.verify, ["dev", "down"], base)
         self._explain_cache()
+        self._explain_load()
+        return self.outcome
+
+    def run_register(self) -> Outcome:
+        """--register: only (d), verify with the caches off on random IDs of a large register,
+        with the database's size and the share of page reads that missed shared buffers."""
+        verify = str(self.verify)
+        dev = stack.dev_up(self.verify, os.environ)
+        base = {**os.environ, **dev.env}
+        base.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        try:
+            url, self.outcome.seeded = stack.ensure_register(
+                self.verify, base, database=self.o.database, count=self.o.count, seed=self.o.seed
+            )
+            admin = stack.database_url(
+                base.get("VERIFY_ADMIN_DATABASE_URL") or url, self.o.database
+            )
+            env = {
+                **base, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin,
+                "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX,
+            }  # fmt: skip
+            stack.reset_audit(admin)
+            key = stack.create_key(self.verify, env)
+            bodies = register.export(  # seed_runs is the owner's
+                admin, self.tmp, count=self.o.count, size=self.o.random_ids,
+                batch_items=self.o.batch_items,
+            )  # fmt: skip
+            case = self._cases(bodies, key)["d"]
+            before = register.stats(admin)
+            uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
+            self.measure(self.server("verify_uncached", [verify, "serve"], uncached), [case], key)
+            after = register.stats(admin)
+        finally:
+            if not dev.was_running:
+                stack.verify_cli(self.verify, ["dev", "down"], base)
+        reads = after["blks_read"] - before["blks_read"]
+        hits = after["blks_hit"] - before["blks_hit"]
+        self.outcome.register = {
+            "citizens": self.o.count,
+            "database": self.o.database,
+            "database_size_bytes": after["size"],
+            "database_size_gib": round(after["size"] / 2**30, 2),
+            "page_reads_missing_shared_buffers": reads,
+            "page_reads_hitting_shared_buffers": hits,
+            "miss_share": round(reads / (reads + hits), 3) if reads + hits else None,
+        }
         self._explain_load()
         return self.outcome
 

@@ -1,15 +1,22 @@
-"""`verify seed` against a real PostgreSQL: determinism, ID structure, card rules, shares."""
+"""`verify seed` against a real PostgreSQL: determinism inline or in parallel, ID structure,
+card rules, shares, the keys and triggers a parallel seed puts back, a killed seed resumed."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from verify.adapters.seed import SeedError, register_is_empty, seed_register
+from tests.support.wait import eventually
+from verify.adapters.seed import SeedError, register_is_empty, seed_register, unfinished_seed
+from verify.adapters.seed_gen import CHUNK_SIZE, Population, chunk_sizes
 from verify.domain.cards import card_expiry
 from verify.domain.id_number import structure
 from verify.domain.model import Gender
@@ -45,16 +52,125 @@ async def _snapshot(conn: asyncpg.Connection) -> list[list[tuple[object, ...]]]:
     return [[tuple(r) for r in await conn.fetch(q)] for q in (_CITIZENS, _CARDS, _FORMER)]
 
 
-async def test_same_seed_same_rows_inline_or_in_worker_processes(
-    seeded: asyncpg.Connection,
+async def test_same_seed_same_rows_inline_or_in_parallel(
+    seeded: asyncpg.Connection, db_url: str
 ) -> None:
     first = await _snapshot(seeded)
     await seeded.execute("TRUNCATE citizens, id_cards, former_ids")
-    await seed_register(seeded, count=COUNT, seed=7, today=TODAY, progress=False, parallel=True)
+    report = await seed_register(
+        seeded, count=COUNT, seed=7, today=TODAY, progress=False, parallel=True, dsn=db_url,
+        jobs=2,
+    )  # fmt: skip
+    assert (report.citizens, report.triggers_bypassed, report.resumed) == (COUNT, True, False)
     assert await _snapshot(seeded) == first
     await seeded.execute("TRUNCATE citizens, id_cards, former_ids")
     await seed_register(seeded, count=COUNT, seed=8, today=TODAY, progress=False)
     assert await _snapshot(seeded) != first
+
+
+_SCHEMA = """
+SELECT conrelid::regclass::text, conname, contype::text,
+       replace(pg_get_constraintdef(oid), ' NOT VALID', '')
+FROM pg_constraint WHERE conrelid IN ('citizens'::regclass, 'id_cards'::regclass,
+                                      'former_ids'::regclass)
+UNION ALL
+SELECT tablename::text, indexname::text, 'index', indexdef FROM pg_indexes
+WHERE tablename IN ('citizens', 'id_cards', 'former_ids')
+UNION ALL
+SELECT relname::text, 'reloptions', coalesce(array_to_string(reloptions, ','), ''), ''
+FROM pg_class WHERE relname IN ('citizens', 'id_cards', 'former_ids')
+UNION ALL
+SELECT tgrelid::regclass::text, tgname::text, tgenabled::text, '' FROM pg_trigger
+WHERE tgrelid IN ('citizens'::regclass, 'id_cards'::regclass, 'former_ids'::regclass)
+  AND NOT tgisinternal
+ORDER BY 1, 2, 3"""
+
+
+async def test_a_parallel_seed_puts_back_every_key_index_and_trigger(
+    conn: asyncpg.Connection, db_url: str
+) -> None:
+    before = [tuple(r) for r in await conn.fetch(_SCHEMA)]
+    await seed_register(
+        conn, count=COUNT, seed=7, today=TODAY, progress=False, parallel=True, dsn=db_url
+    )
+    assert [tuple(r) for r in await conn.fetch(_SCHEMA)] == before  # triggers enabled: 'O'
+    # the foreign keys come back NOT VALID (enforced for new rows); the rows pass them
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"
+        )
+        == 2
+    )
+    await conn.execute("ALTER TABLE id_cards VALIDATE CONSTRAINT id_cards_id_number_fkey")
+    await conn.execute("ALTER TABLE former_ids VALIDATE CONSTRAINT former_ids_id_number_fkey")
+    assert await conn.fetchval("SELECT state FROM seed_runs") == "done"
+    assert await unfinished_seed(conn) is None
+    with pytest.raises(asyncpg.UniqueViolationError):  # the primary key is back
+        await conn.execute("INSERT INTO citizens SELECT * FROM citizens LIMIT 1")
+
+
+_SEED_CHILD = """
+import asyncio, datetime, sys
+import asyncpg
+from verify.adapters.seed import seed_register
+
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    await seed_register(conn, count=int(sys.argv[2]), seed=5, today=datetime.date(2025, 6, 1),
+                        progress=False, parallel=True, dsn=sys.argv[1], jobs=1)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_parallel_seed_resumes_with_the_same_rows(
+    conn: asyncpg.Connection, db_url: str
+) -> None:
+    count = 2 * CHUNK_SIZE + 500  # three chunks, loaded one after another by one worker
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SEED_CHILD, db_url, str(count), start_new_session=True
+    )
+    try:
+
+        async def first_chunk_in() -> bool:
+            return bool(await conn.fetchval(
+                "SELECT to_regclass('seed_chunks') IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM seed_chunks)"
+            ))  # fmt: skip
+
+        await eventually(first_chunk_in, within=120, what="a committed chunk")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the seed and its worker, mid-load
+        await asyncio.wait_for(child.wait(), timeout=30)
+    chunks = await conn.fetchval("SELECT count(*) FROM seed_chunks")
+    assert 1 <= chunks < 3
+    assert await conn.fetchval("SELECT count(*) FROM citizens") == await conn.fetchval(
+        "SELECT sum(citizens) FROM seed_chunks"
+    )  # every committed chunk whole, nothing of the others
+    assert await unfinished_seed(conn) == f"verify seed --count {count} --seed 5"
+    with pytest.raises(SeedError, match="unfinished seed"):
+        await seed_register(conn, count=count, seed=6, today=TODAY, dsn=db_url, parallel=True)
+    with pytest.raises(SeedError, match="not empty"):
+        await seed_register(conn, count=10, seed=5, today=TODAY, progress=False)
+
+    later = TODAY + dt.timedelta(days=400)  # resumed another day: the run's own day is kept
+    report = await seed_register(
+        conn, count=count, seed=5, today=later, progress=False, parallel=True, dsn=db_url
+    )
+    assert report.resumed and report.citizens == count
+    population = Population(5, dt.date(2025, 6, 1))
+    chunks_made = [population.chunk(k, n) for k, n in enumerate(chunk_sizes(count))]
+    expected = (
+        sum(int(c.people.id_number.sum()) for c in chunks_made),
+        sum(c.counts[1] for c in chunks_made),
+        sum(c.counts[2] for c in chunks_made),
+    )
+    got = await conn.fetchrow(
+        "SELECT (SELECT sum(id_number) FROM citizens) AS ids,"
+        " (SELECT count(*) FROM id_cards) AS cards, (SELECT count(*) FROM former_ids) AS former"
+    )
+    assert got is not None and (got["ids"], got["cards"], got["former"]) == expected
+    assert await conn.fetchval("SELECT count(DISTINCT id_number) FROM citizens") == count
 
 
 async def test_id_numbers_agree_with_birth_data_and_are_unique(seeded: asyncpg.Connection) -> None:

@@ -1,37 +1,49 @@
-"""`verify seed`: a realistic synthetic population, loaded by COPY in one transaction.
+"""`verify seed`: a realistic synthetic population, by binary COPY.
 
-The rows come from :mod:`verify.adapters.seed_gen`, made inline or, for large counts, by
-worker processes (:mod:`verify.adapters.seed_workers`) so that generation and COPY run on
-all cores at once; the rows are the same either way.
+The rows come from :mod:`verify.adapters.seed_gen` (numpy, deterministic per seed and chunk)
+and are encoded by :mod:`verify.adapters.seed_copy`. Two ways to load them, same rows:
 
-Triggers: when the session is a superuser, the transaction runs with ``SET LOCAL
-session_replication_role = replica``: no row triggers (version bumps, change log) and no
-per-row foreign-key checks, the rows being consistent by construction; fine for the first
-load of an empty register with an empty cache. Otherwise the ordinary triggers run (slower;
-migration 002 spares the version bump per card of a person inserted in the same transaction).
+- small registers (below ``PARALLEL_FROM``), inline: one connection, one transaction, all
+  or nothing. When the session is a superuser, ``SET LOCAL session_replication_role =
+  replica``: no row triggers (version bumps, change log), no per-row foreign-key checks; else
+  the ordinary triggers run (migration 002 spares the version bump per card).
+- large registers, in parallel (:mod:`verify.adapters.seed_workers`): several worker
+  processes, each generating chunks and COPYing them on its own connection, one transaction
+  per chunk recorded in ``seed_chunks`` (migration 015), into tables stripped of their keys,
+  indexes, foreign keys and user triggers, rebuilt at the end
+  (:mod:`verify.adapters.seed_schema`). A run that fails part way keeps what it loaded: the
+  same command resumes it (the same ``today`` is reused, so the rows are the same). Needs the
+  tables' owner. While it runs the register has no keys: it is not for serving yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from tqdm import tqdm
 
-from verify.adapters.seed_gen import Chunk, SeedError
-from verify.adapters.seed_workers import inline_chunks, worker_chunks
+from verify.adapters import seed_schema
+from verify.adapters.seed_copy import Encoder
+from verify.adapters.seed_gen import MAX_CITIZENS, Population, SeedError, chunk_sizes
+from verify.adapters.seed_workers import CARD_COLUMNS, copy_chunk, run_workers
 
-__all__ = ["SeedError", "SeedReport", "register_is_empty", "seed_register"]
+__all__ = [
+    "CARD_COLUMNS",
+    "CITIZEN_COLUMNS",
+    "SeedError",
+    "SeedReport",
+    "register_is_empty",
+    "seed_register",
+    "unfinished_seed",
+]
 
-PARALLEL_FROM = 100_000  # below this, starting worker processes costs more than it saves
-CITIZEN_COLUMNS = (
+CITIZEN_COLUMNS = (  # the register's columns a load writes (tests insert rows by them)
     "id_number",
     "full_name",
     "birth_date",
@@ -41,8 +53,7 @@ CITIZEN_COLUMNS = (
     "province_code",
     "address",
 )
-CARD_COLUMNS = ("id_number", "issue_date", "expiry_date", "status")
-FORMER_COLUMNS = ("former_id", "id_number")
+PARALLEL_FROM = 1_000_000  # below this, inline in one transaction is as fast and all or nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +62,20 @@ class SeedReport:
     cards: int
     former_ids: int
     seconds: float
-    citizens_per_s: float
-    triggers_bypassed: bool  # replica mode (superuser): no row triggers, no per-row FK checks
+    citizens_per_s: float  # citizens loaded by this call / its duration
+    triggers_bypassed: bool  # no row triggers, no per-row FK checks during the load
+    resumed: bool = False
+    load_seconds: float = 0.0  # of which loading rows (the rest: keys, indexes, statistics)
 
 
 async def register_is_empty(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM citizens)"))
+
+
+async def unfinished_seed(conn: asyncpg.Connection) -> str | None:
+    """The command that finishes an interrupted parallel seed, if there is one."""
+    run = await seed_schema.unfinished(conn)
+    return None if run is None else f"verify seed --count {run.citizens} --seed {run.seed}"
 
 
 async def seed_register(
@@ -68,39 +87,65 @@ async def seed_register(
     progress: bool = True,
     force_progress: bool = False,
     parallel: bool | None = None,
+    dsn: str | None = None,
+    jobs: int | None = None,
 ) -> SeedReport:
-    """Generate and load ``count`` citizens with their cards and former IDs, all or nothing.
+    """Generate and load ``count`` citizens with their cards and former IDs.
 
-    Raises :class:`SeedError` when the register is not empty. ``progress`` shows a tqdm bar on
-    stderr when it is a terminal (``force_progress``: always). ``parallel`` (default: by size)
-    generates in a worker process while the previous chunk is copied; the rows are the same.
+    Raises :class:`SeedError` when the register is not empty (and no unfinished run of this
+    seed and count is there to resume). ``progress`` shows a tqdm bar on stderr when it is a
+    terminal (``force_progress``: always). ``parallel`` (default: from ``PARALLEL_FROM`` on)
+    needs ``dsn``, the URL of ``conn``'s database, for its ``jobs`` worker connections.
     """
-    if count < 0:
-        raise SeedError("count must not be negative")
+    if not 0 <= count <= MAX_CITIZENS:
+        raise SeedError(f"count must be between 0 and {MAX_CITIZENS:,}")
+    if parallel is None:
+        parallel = count >= PARALLEL_FROM and dsn is not None
+    if not parallel:
+        return await _seed_inline(conn, count, seed, today, _bar(count, progress, force_progress))
+    if dsn is None:
+        raise SeedError("a parallel seed needs the database URL")
+    jobs = jobs or default_jobs()
+    return await _seed_parallel(conn, dsn, count, seed, today, jobs, progress, force_progress)
+
+
+def default_jobs() -> int:
+    """Loaders: one more than the cores, so that a core never waits on a COPY round trip."""
+    return (os.cpu_count() or 1) + 1
+
+
+def _bar(count: int, progress: bool, force: bool, done: int = 0) -> tqdm[Any]:
+    disable: bool | None = None if progress else True  # None: only on a terminal
+    if force:
+        disable = False
+    return tqdm(
+        total=count, initial=done, unit=" citizens", unit_scale=True, file=sys.stderr,
+        disable=disable, smoothing=0.1,
+    )  # fmt: skip
+
+
+async def _seed_inline(
+    conn: asyncpg.Connection, count: int, seed: int, today: dt.date, bar: tqdm[Any]
+) -> SeedReport:
     started = time.perf_counter()
-    use_worker = parallel if parallel is not None else _worth_a_worker(count)
-    source = worker_chunks if use_worker else inline_chunks
+    totals = [0, 0, 0]
     async with conn.transaction():
-        await _claim_empty_register(conn)
+        await conn.execute("LOCK TABLE citizens IN SHARE ROW EXCLUSIVE MODE")
+        if not await register_is_empty(conn) or await seed_schema.unfinished(conn):
+            raise SeedError("the register is not empty: seed loads only into an empty register")
         bypassed = await _bypass_triggers(conn)
-        with _progress_bar(count, progress, force_progress) as bar:
-            async with source(seed, today, count) as chunks:
-                totals = await _copy_all(conn, chunks, bar)
+        population = Population(seed, today)
+        encoder = Encoder(population.t)
+        with bar:
+            for index, n in enumerate(chunk_sizes(count)):
+                chunk = population.chunk(index, n)
+                await copy_chunk(conn, encoder, chunk)
+                totals = [a + b for a, b in zip(totals, chunk.counts, strict=True)]
+                bar.update(n)
     await conn.execute("ANALYZE citizens, id_cards, former_ids")
     seconds = time.perf_counter() - started
     rate = count / seconds if seconds > 0 else 0.0
-    return SeedReport(count, totals[1], totals[2], seconds, rate, bypassed)
-
-
-def _worth_a_worker(count: int) -> bool:
-    return count >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2
-
-
-async def _claim_empty_register(conn: asyncpg.Connection) -> None:
-    """Lock out concurrent writers (readers go on), then insist on an empty register."""
-    await conn.execute("LOCK TABLE citizens IN SHARE ROW EXCLUSIVE MODE")
-    if not await register_is_empty(conn):
-        raise SeedError("the register is not empty: seed loads only into an empty register")
+    return SeedReport(totals[0], totals[1], totals[2], seconds, rate, bypassed, False, seconds)
 
 
 async def _bypass_triggers(conn: asyncpg.Connection) -> bool:
@@ -111,34 +156,41 @@ async def _bypass_triggers(conn: asyncpg.Connection) -> bool:
     return True
 
 
-def _progress_bar(count: int, progress: bool, force: bool) -> tqdm[Any]:
-    disable: bool | None = None if progress else True  # None: only on a terminal
-    if force:
-        disable = False
-    return tqdm(total=count, unit=" citizens", unit_scale=True, file=sys.stderr, disable=disable)
-
-
-async def _copy_all(
-    conn: asyncpg.Connection, chunks: AsyncIterator[Chunk], bar: tqdm[Any]
-) -> tuple[int, int, int]:
-    citizens = cards = former_ids = 0
-    async for chunk in chunks:
-        await _copy_chunk(conn, chunk)
-        citizens, cards = citizens + chunk.citizens, cards + chunk.cards
-        former_ids += chunk.former_ids
-        bar.update(chunk.citizens)
-    return citizens, cards, former_ids
-
-
-async def _copy_chunk(conn: asyncpg.Connection, chunk: Chunk) -> None:
-    await conn.copy_to_table(
-        "citizens", source=io.BytesIO(chunk.citizen_rows), columns=CITIZEN_COLUMNS
+async def _seed_parallel(
+    conn: asyncpg.Connection, dsn: str, count: int, seed: int, today: dt.date, jobs: int,
+    progress: bool, force_progress: bool,
+) -> SeedReport:  # fmt: skip
+    started = time.perf_counter()
+    try:
+        run = await seed_schema.begin_or_resume(conn, seed=seed, count=count, today=today)
+    except asyncpg.InsufficientPrivilegeError as e:
+        raise SeedError(f"a parallel seed needs the register tables' owner: {e}") from None
+    except asyncpg.UndefinedTableError:
+        raise SeedError("no seed_runs table: run `verify migrate` first") from None
+    done = await conn.fetchval(
+        "SELECT coalesce(sum(citizens), 0) FROM seed_chunks WHERE run_id = $1", run.id
     )
-    if chunk.cards:
-        await conn.copy_to_table(
-            "id_cards", source=io.BytesIO(chunk.card_rows), columns=CARD_COLUMNS
-        )
-    if chunk.former_ids:
-        await conn.copy_to_table(
-            "former_ids", source=io.BytesIO(chunk.former_rows), columns=FORMER_COLUMNS
-        )
+    with _bar(count, progress, force_progress, done) as bar:
+
+        def on_chunk(citizens: int, cards: int, former: int) -> None:
+            bar.update(citizens)
+
+        if run.state == "loading":
+            await run_workers(
+                dsn, run_id=run.id, seed=run.seed, today=run.today, count=count, jobs=jobs,
+                on_chunk=on_chunk,
+            )  # fmt: skip
+    loaded = time.perf_counter()
+    sums = await conn.fetchrow(
+        "SELECT coalesce(sum(citizens), 0) AS c, coalesce(sum(cards), 0) AS k,"
+        " coalesce(sum(former_ids), 0) AS f FROM seed_chunks WHERE run_id = $1",
+        run.id,
+    )
+    if sums is None or sums["c"] != count:
+        raise SeedError(f"the workers loaded {sums and sums['c']} of {count} citizens")
+    await seed_schema.rebuild(conn, dsn, run)
+    seconds = time.perf_counter() - started
+    rate = (count - done) / seconds if seconds > 0 else 0.0
+    return SeedReport(
+        count, sums["k"], sums["f"], seconds, rate, True, run.resumed, loaded - started
+    )

@@ -1,9 +1,12 @@
-"""Where the chunks of `verify seed` are made: inline, or in worker processes.
+"""The loaders of a parallel `verify seed`: worker processes, each with its own connection.
 
-Workers are plain `python -c` children writing framed chunks to stdout; worker w makes the
-chunks k with k % workers == w. A pipe's back-pressure keeps each about one chunk ahead, and
-unlike multiprocessing's spawn they never re-import the caller's __main__. The chunks come out
-in order and the same either way (:mod:`verify.adapters.seed_gen`).
+Worker w of W makes and loads the chunks k with k % W == w that the run has not loaded yet:
+generate (numpy), binary COPY into the three tables, and record the chunk in ``seed_chunks``,
+all in one transaction per chunk (``synchronous_commit = off``: a crash loses at most the
+last chunks, together with their record, so a re-run loads them again). Each prints
+``chunk citizens cards former_ids`` per committed chunk on stdout, which the parent turns into
+the progress bar. Workers are plain ``python -c`` children: they never re-import the caller's
+``__main__``, and the database URL reaches them in the environment, not on a command line.
 """
 
 from __future__ import annotations
@@ -11,46 +14,74 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import struct
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from verify.adapters.seed_gen import Chunk, Population, SeedError, chunk_sizes
+import asyncpg
 
-MAX_WORKERS = 4
-_FRAME = struct.Struct("!6Q")  # citizens, cards, former_ids, then the three byte lengths
+from verify.adapters.seed_copy import HEADER, TRAILER, Encoder
+from verify.adapters.seed_gen import ChunkData, Population, SeedError, chunk_sizes
+
+COPY_CITIZEN_COLUMNS = (  # the order of seed_copy's binary rows: fixed-width fields first
+    "id_number",
+    "birth_date",
+    "birth_year_only",
+    "gender",
+    "deceased",
+    "province_code",
+    "full_name",
+    "address",
+)
+CARD_COLUMNS = ("id_number", "issue_date", "expiry_date", "status")
+FORMER_COLUMNS = ("former_id", "id_number")
+DSN_ENV = "VERIFY_SEED_DSN"
+COPY_TIMEOUT_S = 600.0
 _WORKER_CODE = (
     "import sys; from verify.adapters.seed_workers import worker_main; "
     "sys.exit(worker_main(sys.argv[1:]))"
 )
 
 
-@asynccontextmanager
-async def inline_chunks(
-    seed: int, today: dt.date, count: int
-) -> AsyncIterator[AsyncIterator[Chunk]]:
-    population = Population(seed, today)
-
-    async def generate() -> AsyncIterator[Chunk]:
-        for index, n in enumerate(chunk_sizes(count)):
-            yield population.chunk(index, n)
-
-    yield generate()
+async def copy_chunk(conn: asyncpg.Connection, encoder: Encoder, chunk: ChunkData) -> None:
+    """The chunk's rows into the three tables, by binary COPY (inside the caller's transaction)."""
+    _, cards, former = chunk.counts
+    await _copy(conn, "citizens", COPY_CITIZEN_COLUMNS, encoder.citizens(chunk))
+    if cards:
+        await _copy(conn, "id_cards", CARD_COLUMNS, encoder.cards(chunk))
+    if former:
+        await _copy(conn, "former_ids", FORMER_COLUMNS, encoder.former(chunk))
 
 
-@asynccontextmanager
-async def worker_chunks(
-    seed: int, today: dt.date, count: int
-) -> AsyncIterator[AsyncIterator[Chunk]]:
-    n_chunks = len(chunk_sizes(count))
-    workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1, n_chunks))
-    procs: list[asyncio.subprocess.Process] = []
+async def _copy(
+    conn: asyncpg.Connection, table: str, columns: tuple[str, ...], rows: bytes
+) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        yield HEADER
+        yield rows
+        yield TRAILER
+
+    await conn.copy_to_table(
+        table, source=parts(), columns=columns, format="binary", timeout=COPY_TIMEOUT_S
+    )
+
+
+async def run_workers(
+    dsn: str, *, run_id: int, seed: int, today: dt.date, count: int, jobs: int,
+    on_chunk: Callable[[int, int, int], None],
+) -> None:  # fmt: skip
+    """Start ``jobs`` workers and wait for them; SeedError (others stopped) if one fails."""
+    args = [str(run_id), str(seed), today.isoformat(), str(count), "", str(jobs)]
+    procs = []
     try:
-        for worker in range(workers):
-            procs.append(await _start_worker(seed, today, count, worker, workers))
-        yield _read_chunks(procs, n_chunks)
+        for worker in range(jobs):
+            args[4] = str(worker)
+            procs.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _WORKER_CODE, *args,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=_worker_env(dsn),
+            ))  # fmt: skip
+        await asyncio.gather(*(_follow(p, on_chunk) for p in procs))
     finally:
         for proc in procs:
             if proc.returncode is None:
@@ -58,58 +89,71 @@ async def worker_chunks(
             await proc.wait()
 
 
-async def _start_worker(
-    seed: int, today: dt.date, count: int, worker: int, workers: int
-) -> asyncio.subprocess.Process:
-    args = (str(seed), today.isoformat(), str(count), str(worker), str(workers))
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _WORKER_CODE, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_worker_env(),
-    )  # fmt: skip
+async def _follow(
+    proc: asyncio.subprocess.Process, on_chunk: Callable[[int, int, int], None]
+) -> None:
+    assert proc.stdout is not None and proc.stderr is not None
+    errors = asyncio.ensure_future(proc.stderr.read())
+    async for line in proc.stdout:
+        _, citizens, cards, former = (int(v) for v in line.split())
+        on_chunk(citizens, cards, former)
+    if await proc.wait() != 0:
+        detail = (await errors).decode(errors="replace").strip().splitlines()[-3:]
+        raise SeedError(
+            f"a seed worker failed: {' / '.join(detail) or 'no output'}; what was committed "
+            "stays: run the same command again to resume"
+        )
+    errors.cancel()
 
 
-def _worker_env() -> dict[str, str]:
-    """This process's environment, with the folder holding the ``verify`` package importable."""
+def _worker_env(dsn: str) -> dict[str, str]:
+    """This environment, the database URL, and the folder of the ``verify`` package importable."""
     root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
-
-
-async def _read_chunks(
-    procs: list[asyncio.subprocess.Process], n_chunks: int
-) -> AsyncIterator[Chunk]:
-    for index in range(n_chunks):
-        yield await _read_chunk(procs[index % len(procs)])
-
-
-async def _read_chunk(proc: asyncio.subprocess.Process) -> Chunk:
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        head = _FRAME.unpack(await proc.stdout.readexactly(_FRAME.size))
-        rows = [await proc.stdout.readexactly(length) for length in head[3:]]
-    except asyncio.IncompleteReadError:
-        detail = (await proc.stderr.read()).decode(errors="replace").strip()
-        raise SeedError(f"a seed worker failed: {detail or 'no output'}") from None
-    return Chunk(rows[0], rows[1], rows[2], head[0], head[1], head[2])
+    pythonpath = f"{root}{os.pathsep}{path}" if path else root
+    return {**os.environ, "PYTHONPATH": pythonpath, DSN_ENV: dsn}
 
 
 def worker_main(argv: list[str]) -> int:
-    """A worker process: ``SEED TODAY COUNT WORKER WORKERS`` -> its chunks on stdout, in order."""
-    seed, today, count = int(argv[0]), dt.date.fromisoformat(argv[1]), int(argv[2])
-    worker, workers = int(argv[3]), int(argv[4])
-    population = Population(seed, today)
-    out = sys.stdout.buffer
+    """``RUN SEED TODAY COUNT WORKER WORKERS``: load this worker's missing chunks."""
+    run_id, seed, today = int(argv[0]), int(argv[1]), dt.date.fromisoformat(argv[2])
+    count, worker, workers = int(argv[3]), int(argv[4]), int(argv[5])
     try:
-        for index, n in enumerate(chunk_sizes(count)):
-            if index % workers == worker:
-                chunk = population.chunk(index, n)
-                rows = (chunk.citizen_rows, chunk.card_rows, chunk.former_rows)
-                out.write(_FRAME.pack(*chunk[3:], *map(len, rows)))
-                out.write(b"".join(rows))
-                out.flush()
+        asyncio.run(_load(os.environ[DSN_ENV], run_id, seed, today, count, worker, workers))
     except SeedError as e:
         print(e, file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the loader went away
+    except asyncpg.PostgresError as e:  # its message only: a DETAIL could quote a row
+        print(f"PostgreSQL error {e.sqlstate}: {e.args[0] if e.args else ''}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:  # the parent went away
         return 1
     return 0
+
+
+async def _load(
+    dsn: str, run_id: int, seed: int, today: dt.date, count: int, worker: int, workers: int
+) -> None:
+    conn = await asyncpg.connect(dsn, timeout=30)
+    try:
+        await conn.execute("SET synchronous_commit = off")
+        done = {
+            r["chunk"]
+            for r in await conn.fetch("SELECT chunk FROM seed_chunks WHERE run_id = $1", run_id)
+        }
+        population = Population(seed, today)
+        encoder = Encoder(population.t)
+        for index, n in enumerate(chunk_sizes(count)):
+            if index % workers != worker or index in done:
+                continue
+            chunk = population.chunk(index, n)
+            async with conn.transaction():
+                await copy_chunk(conn, encoder, chunk)
+                await conn.execute(
+                    "INSERT INTO seed_chunks VALUES ($1, $2, $3, $4, $5)",
+                    run_id, index, *chunk.counts,
+                )  # fmt: skip
+            citizens, cards, former = chunk.counts
+            print(index, citizens, cards, former, flush=True)
+    finally:
+        await conn.close(timeout=10)
