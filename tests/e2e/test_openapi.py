@@ -81,6 +81,8 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
     await _check(client, "GET", "/readyz")
     await _check(client, "GET", "/metrics")
     await _check(client, "GET", "/docs")
+    for path in ("/counter", "/counter/app.js", "/counter/app.css"):
+        await _check(client, "GET", path)
     await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID}, headers=auth)
     await _check(client, "POST", "/v1/verify", json={"id_number": "1"}, headers=auth)
     await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID})

@@ -23,7 +23,7 @@ log = logging.getLogger("verify.audit")
 
 COLUMNS = (
     "at", "agency_id", "request_id", "kind", "purpose", "subject", "verdict", "fields",
-    "latency_ms",
+    "latency_ms", "terminal",
 )  # fmt: skip
 
 Row = tuple[object, ...]
@@ -33,7 +33,7 @@ def _row(e: AuditEntry) -> Row:
     fields = list(e.fields) if e.fields is not None else None
     return (
         e.at, e.agency_id, e.request_id, e.kind, e.purpose, e.subject, e.verdict, fields,
-        e.latency_ms,
+        e.latency_ms, e.terminal,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
 from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
-from verify.http import citizens, stream
+from verify.http import citizens, counter, stream
 from verify.http.appkeys import (
     AUTH,
     LIMITER,
@@ -99,6 +99,7 @@ def create_app(
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
+    counter.add_routes(app)
     return app
 
 

@@ -106,6 +106,23 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def _static(summary: str, media_type: str) -> dict[str, Any]:
+    """A file of the counter page: no key needed (the page asks for one), ETag revalidation."""
+    return {
+        "get": {
+            "security": [],
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": "The file (Cache-Control: no-cache, with an ETag)",
+                    "content": {media_type: {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+            },
+        }
+    }
+
+
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -192,6 +209,10 @@ _HISTORY: dict[str, Any] = {
                     "purpose": {"type": ["string", "null"]},
                     "verdict": {"type": ["string", "null"]},
                     "fields": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "terminal": {
+                        "type": ["string", "null"],
+                        "description": "The counter or kiosk that made the check, if it said.",
+                    },
                 },
             },
         },
@@ -369,6 +390,13 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/counter": _static(
+            "The airport counter page: sign in with the terminal's verify key, scan card QR "
+            "codes (text + Enter), the answer in Vietnamese. Static, same-origin, strict CSP.",
+            "text/html",
+        ),
+        "/counter/app.js": _static("The counter page's script.", "text/javascript"),
+        "/counter/app.css": _static("The counter page's style sheet.", "text/css"),
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

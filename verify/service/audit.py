@@ -25,6 +25,7 @@ class AuditEntry:
     verdict: str | None = None
     fields: tuple[str, ...] | None = None
     latency_ms: float | None = None
+    terminal: str | None = None  # the counter or kiosk that made the check (claim field)
 
 
 class Audit(Protocol):

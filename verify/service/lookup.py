@@ -27,6 +27,7 @@ class HistoryRow:
     purpose: str | None
     verdict: str | None
     fields: tuple[str, ...] | None
+    terminal: str | None = None
 
 
 class Citizens(Protocol):
@@ -102,6 +103,7 @@ def _item(row: HistoryRow) -> dict[str, object]:
         "purpose": row.purpose,
         "verdict": row.verdict,
         "fields": list(row.fields) if row.fields else None,
+        "terminal": row.terminal,
     }
 
 
