@@ -208,7 +208,7 @@
     });
   }
 
-  function showVerdict(body, qr, ms) {
+  function showVerdict(body, sent, ms) {
     const verdict = ["match", "no_match", "not_found"].includes(body.verdict)
       ? body.verdict
       : "no_match"; // an answer this page does not know is never shown as green
@@ -217,7 +217,9 @@
       no_match: "Không làm thủ tục. Kiểm tra giấy tờ hoặc báo giám sát.",
       not_found: "Không có số định danh này trong cơ sở dữ liệu dân cư. Báo giám sát.",
     }[verdict];
-    render(verdict, { person: nameOnCard(qr), reasons: reasonWords(body), advice, ms });
+    const person = nameOnCard(sent.qr);
+    const withBooking = sent.booking_name ? `${person} · Đặt chỗ: ${sent.booking_name}` : person;
+    render(verdict, { person: withBooking, reasons: reasonWords(body), advice, ms });
   }
 
   function retryAfter(response) {
@@ -286,6 +288,7 @@
     const n = seq;
     const number = scans;
     render("pending", { advice: "" });
+    const sent = requestBody(qr, who.terminal);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
     let answered = false;
@@ -293,7 +296,7 @@
       const response = await fetch("/v1/verify", {
         method: "POST",
         headers: { Authorization: `Bearer ${who.key}`, "Content-Type": "application/json" },
-        body: JSON.stringify(requestBody(qr, who.terminal)),
+        body: JSON.stringify(sent),
         signal: abort.signal,
         cache: "no-store",
         credentials: "omit",
@@ -302,7 +305,7 @@
       if (response.ok) {
         const body = await response.json();
         if (n !== seq) return;
-        showVerdict(body, qr, performance.now() - started);
+        showVerdict(body, sent, performance.now() - started);
         answered = true;
       } else if (!(await showProblem(response, performance.now() - started))) {
         return; // back at the sign-in form
