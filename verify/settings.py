@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
@@ -67,6 +68,7 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     maintenance_interval_s: float = 3600.0
     log_level: str = "INFO"
+    timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
         shown = []
@@ -111,6 +113,7 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 
 
@@ -197,3 +200,13 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
     return level
+
+
+def _zone(raw: str) -> str:
+    """An IANA zone name that the zone database (system or the ``tzdata`` package) knows."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        detail = f"unknown time zone {raw!r} (an IANA name such as Asia/Ho_Chi_Minh)"
+        raise ValueError(detail) from None
+    return raw

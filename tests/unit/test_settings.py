@@ -53,3 +53,11 @@ def test_read_replicas_are_a_list() -> None:
         {**BASE, "VERIFY_DATABASE_READ_URLS": "postgresql://a/x, postgresql://b/x"}
     )
     assert s.database_read_urls == ("postgresql://a/x", "postgresql://b/x")
+
+
+def test_timezone_defaults_to_vietnam_and_is_read_from_the_zone_database() -> None:
+    assert Settings.from_env(BASE).timezone == "Asia/Ho_Chi_Minh"
+    assert Settings.from_env({**BASE, "VERIFY_TIMEZONE": "UTC"}).timezone == "UTC"
+    for bad in ("Asia/Hanoi_Nowhere", "+07:00", "../etc/passwd"):
+        with pytest.raises(SettingsError, match="VERIFY_TIMEZONE"):
+            Settings.from_env({**BASE, "VERIFY_TIMEZONE": bad})

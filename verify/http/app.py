@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+import zoneinfo
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -51,19 +52,31 @@ AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
 
 
 class LocalToday:
-    """Today's local date, read at most once a second (``date.today()`` converts the
-    clock to local time on every call: measurable on the hot path)."""
+    """Today's date in ``zone`` (Vietnam's calendar day, whatever the server's clock zone),
+    read at most once a second: converting the clock to a zone on every call is
+    measurable on the hot path. ``now`` (an aware UTC clock) and ``clock`` (monotonic)
+    are passed in by tests."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        zone: zoneinfo.ZoneInfo,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._zone = zone
+        self._now = now or _now
         self._clock = clock
         self._until = -1.0
-        self._value = dt.date.today()
+        self._value = self._read()
+
+    def _read(self) -> dt.date:
+        return self._now().astimezone(self._zone).date()
 
     def __call__(self) -> dt.date:
-        now = self._clock()
-        if now >= self._until:
-            self._value = dt.date.today()
-            self._until = now + 1.0
+        tick = self._clock()
+        if tick >= self._until:
+            self._value = self._read()
+            self._until = tick + 1.0
         return self._value
 
 
@@ -85,7 +98,7 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[TODAY] = today if today is not None else LocalToday()
+    app[TODAY] = today if today is not None else LocalToday(zoneinfo.ZoneInfo(settings.timezone))
     app[METRICS] = metrics if metrics is not None else Metrics()
     app[IN_FLIGHT] = [0]
     app[OBSERVER] = RequestObserver(app[METRICS])
