@@ -57,7 +57,10 @@ _VERIFY_REQUEST: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
-            "description": "The counter or kiosk that made the check (audit).",
+            "description": (
+                "The counter or kiosk that made the check: stored in the audit and shown "
+                "in the citizen's access history."
+            ),
         },
     },
 }

@@ -62,6 +62,7 @@ def _entry(
         subject=subject_of(hmac_key, subject),
         verdict=outcome.verdict.value,
         latency_ms=latency_ms,
+        terminal=claim.terminal,
     )
 
 
