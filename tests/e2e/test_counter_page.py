@@ -217,6 +217,9 @@ async def test_counter_scans_show_each_answer_and_the_history_shows_the_terminal
         if scan is NOT_FOUND:
             assert "KHÔNG TÌM THẤY" in answer.text
     assert await asyncio.to_thread(lambda: page.field("booking").get_attribute("value")) == ""
+    answer = await asyncio.to_thread(page.scan_into_booking, "NGUYEN/VAN AN MR", MATCH.qr)
+    _check(answer, MATCH)
+    assert "Đặt chỗ: NGUYEN/VAN AN MR" in answer.text
 
     answers = []
     since = dt.datetime.now(dt.UTC)

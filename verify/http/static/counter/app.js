@@ -9,6 +9,7 @@
   const PURPOSE = "airport_checkin";
   const REQUEST_TIMEOUT_MS = 8000;
   const MAX_TERMINAL = 64;
+  const CLEAR_AFTER_MS = 60000; // the last traveller's answer leaves the screen after a minute
 
   const VERDICTS = {
     match: "HỢP LỆ",
@@ -58,6 +59,7 @@
   let seq = 0; // the latest check; an older answer arriving late is dropped
   let scans = 0; // checks made since the page was loaded: the panel's data-seq
   let countdown = null;
+  let clearTimer = null;
 
   function session() {
     const key = sessionStorage.getItem(STORE_KEY);
@@ -70,6 +72,7 @@
     sessionStorage.removeItem(STORE_TERMINAL);
     seq += 1; // answers still in flight belong to the old session
     stopCountdown();
+    clearTimeout(clearTimer);
     counter.hidden = true;
     signin.hidden = false;
     signinMessage.textContent = message || "";
@@ -80,11 +83,15 @@
     keyInput.focus();
   }
 
+  function ready() {
+    render("idle", { verdict: "SẴN SÀNG", advice: "Quét mã QR trên thẻ của hành khách." });
+  }
+
   function showCounter(terminal) {
     signin.hidden = true;
     counter.hidden = false;
     $("terminal-name").textContent = terminal;
-    render("idle", { verdict: "SẴN SÀNG", advice: "Quét mã QR trên thẻ của hành khách." });
+    ready();
     scanBox.focus();
   }
 
@@ -131,9 +138,15 @@
   });
   booking.addEventListener("blur", () => setTimeout(refocus, 0));
   booking.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      scanBox.focus();
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    // a card scanned while the booking box had the focus: the QR is the tail that starts
+    // with a 12-digit number and a "|", whatever the agent typed before it is the booking
+    const scanned = booking.value.match(/^(.*?)(\d{12}\|.*)$/);
+    scanBox.focus();
+    if (scanned) {
+      booking.value = scanned[1].trim();
+      check(scanned[2].trim());
     }
   });
   document.addEventListener("click", (event) => {
@@ -152,6 +165,8 @@
 
   function render(state, parts) {
     stopCountdown();
+    clearTimeout(clearTimer);
+    if (state !== "idle" && state !== "pending") clearTimer = setTimeout(ready, CLEAR_AFTER_MS);
     panel.dataset.verdict = state;
     verdictEl.textContent = parts.verdict || VERDICTS[state] || "";
     personEl.textContent = parts.person || "";
