@@ -14,6 +14,7 @@ marks (``đ`` -> ``d``). :func:`words` splits on spaces and hyphens.
 # ruff: noqa: RUF003  (the comments show the variants the code maps)
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -25,8 +26,13 @@ _LOOK_ALIKES = {"\u00d0": "đ", "\u00f0": "đ", "\u0189": "đ", "\u0256": "đ"} 
 _TRANSLATE = str.maketrans(
     {**_LOOK_ALIKES, **dict.fromkeys(APOSTROPHES, "'"), **dict.fromkeys(HYPHENS, "-")}
 )
+_VARIANT = re.compile(f"[{''.join(_LOOK_ALIKES)}{APOSTROPHES}{HYPHENS}]")
 _BARE_D = str.maketrans({"đ": "d"})
 _WORD_BREAK = re.compile(r"[ \-]+")
+# o-a, o-e or u-y ending a syllable (NFD, marks between and after): one whose tone may move
+_OPEN_PAIR = re.compile(
+    "(?:o[\u0300-\u036f]*[ae]|u[\u0300-\u036f]*y)[\u0300-\u036f]*+(?![^\\W\\d_])"
+)
 # Unicode categories never part of a name: controls, format characters (zero-width space,
 # bidi overrides, BOM), lone surrogates (not encodable as UTF-8).
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
@@ -39,16 +45,28 @@ def has_forbidden_character(text: str) -> bool:
 
 def normalise(name: str) -> str:
     """The canonical form of a name; idempotent, total (any string)."""
+    if name.isascii():  # unaccented: no marks, no tone to place (the hot path's fast lane)
+        return " ".join(name.lower().replace("`", "'").split())
     decomposed = unicodedata.normalize("NFD", name).casefold()
-    decomposed = unicodedata.normalize("NFD", decomposed.translate(_TRANSLATE))
-    collapsed = " ".join(canonical_tones(decomposed).split())
-    return unicodedata.normalize("NFC", collapsed)
+    if _VARIANT.search(decomposed):  # str.translate is slow: only when there is work
+        decomposed = unicodedata.normalize("NFD", decomposed.translate(_TRANSLATE))
+    if _OPEN_PAIR.search(decomposed):
+        decomposed = canonical_tones(decomposed)
+    return unicodedata.normalize("NFC", " ".join(decomposed.split()))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _drop_word_marks(word: str) -> str:
+    """One word without marks; memoised: a few thousand words make up nearly every name."""
+    decomposed = unicodedata.normalize("NFD", word)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", bare.translate(_BARE_D))
 
 
 def _drop_marks(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", bare.translate(_BARE_D))
+    if text.isascii():
+        return text
+    return " ".join([_drop_word_marks(word) for word in text.split(" ")])
 
 
 def fold(name: str) -> str:

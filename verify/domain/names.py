@@ -96,6 +96,8 @@ def _reordered(claim_words: list[str], register_words: list[str], marked: bool) 
 def match_name(claim: str, register: str) -> FieldResult:
     """Compare a claimed name with the register's; see the module docstring for the rules."""
     claim_n, register_n = normalise(claim), normalise(register)
+    if claim_n == register_n:  # the common answer, without building skeletons
+        return _MATCH[Rule.EXACT] if skeleton(claim_n) else NO_MATCH
     if airline_match(claim_n, register_n):
         return _MATCH[Rule.AIRLINE]
     claim_n = claim_n.replace("/", " ")
