@@ -29,9 +29,9 @@ from selenium import webdriver
 from tests.cases import AN, ANH, BAO, HA, MAI, MINH, NAM, PHUONG, REGISTER, TODAY, TUAN, XUAN
 from tests.e2e.browser import Answer, CounterPage, start_chromium
 from tests.e2e.conftest import make_key
-from verify.adapters.keys import create_key
+from verify.adapters.api_keys import create_key
+from verify.bootstrap import create_app
 from verify.domain.qr import build_qr
-from verify.http.app import create_app
 from verify.service.auth import mint_key
 from verify.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from verify.http.app import LocalToday
+from verify.adapters.clock import LocalToday
 
 VIETNAM = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
