@@ -29,10 +29,8 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
-from verify.adapters.maintenance import run_maintenance
-from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool, ping, pool_stats
+from verify.adapters.pg import PgRegister, create_pool, ping, pool_stats
 from verify.adapters.ratelimit import RateLimiter
-from verify.errors import DatabaseUnavailable
 from verify.http.app import http_app
 from verify.http.appkeys import (
     AUTH,
@@ -93,7 +91,6 @@ def create_app(
     app.cleanup_ctx.append(_register)
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
-    app.cleanup_ctx.append(_maintenance)
     return app
 
 
@@ -195,34 +192,6 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await writer.aclose()
-
-
-async def _maintain_forever(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    while True:
-        try:
-            async with connection(app[POOL], settings.db_timeout_s) as conn:
-                report = await run_maintenance(
-                    conn, retention_days=settings.audit_retention_days, today=app[TODAY]()
-                )
-            if report.created or report.dropped:
-                log.info(
-                    "audit partitions",
-                    extra={"created": report.created, "dropped": len(report.dropped)},
-                )
-        except (DatabaseUnavailable, *DB_ERRORS) as e:  # not on a request path: retry later
-            log.warning("maintenance failed", extra={"error": type(e).__name__})
-        except Exception as e:  # a bug must not end retention for good: log, retry later
-            log.error("maintenance failed unexpectedly", extra={"error": type(e).__name__})
-        await asyncio.sleep(settings.maintenance_interval_s)
-
-
-async def _maintenance(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.get_running_loop().create_task(_maintain_forever(app), name="maintenance")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def pool_sampler(app: web.Application) -> AsyncIterator[None]:

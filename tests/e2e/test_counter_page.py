@@ -39,6 +39,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "loadtest" / "results"
 TERMINAL = "SGN T1 · Quầy 12"
 LATENCY_SCANS = 200
 P99_GOAL_MS = 100.0
+PURPOSE = "airport_checkin"  # a terminal key is bound to it (verify keys create --purposes)
 ENTRIES = {e.record.id_number: e for e in REGISTER}
 
 
@@ -116,13 +117,13 @@ async def _page(browser: webdriver.Chrome, server: TestServer, key: str) -> Coun
 
 async def _terminal_key(db_url: str, *, rate: int | None = None) -> str:
     if rate is None:
-        return await make_key(db_url, frozenset({"verify"}), agency="airport-sgn")
+        return await make_key(db_url, frozenset({"verify"}), "airport-sgn", (PURPOSE,))
     key = mint_key()
     conn = await asyncpg.connect(db_url, timeout=10)
     try:
         await create_key(
             conn, key, agency="airport-sgn", scopes=frozenset({"verify"}), rate_per_s=rate,
-            burst=rate,
+            burst=rate, purposes=(PURPOSE,),
         )  # fmt: skip
     finally:
         await conn.close()
@@ -191,7 +192,11 @@ async def _history(server: TestServer, db_url: str, id_number: str) -> list[dict
     url = server.make_url(f"/v1/citizens/{id_number}/access-history")
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.get(url, params={"limit": "5"}, headers={"Authorization": f"Bearer {key}"}) as r,
+        session.get(
+            url,
+            params={"limit": "5", "purpose": "citizen_request"},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as r,
     ):
         assert r.status == 200
         items: list[dict[str, object]] = (await r.json())["items"]

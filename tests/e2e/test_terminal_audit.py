@@ -5,11 +5,14 @@ from __future__ import annotations
 from tests.cases import AN, HA
 from tests.e2e.conftest import Client, make_key
 
+WHY = {"purpose": "citizen_request"}
 QR_AN = "001203012345||Nguyễn Văn An|14052003|Nam|Hà Nội|01072021"
 
 
 async def _history(client: Client, auth: dict[str, str], id_number: str) -> list[dict[str, object]]:
-    response = await client.get(f"/v1/citizens/{id_number}/access-history", headers=auth)
+    response = await client.get(
+        f"/v1/citizens/{id_number}/access-history", params=WHY, headers=auth
+    )
     assert response.status == 200
     items: list[dict[str, object]] = (await response.json())["items"]
     return items
