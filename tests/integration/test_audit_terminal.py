@@ -7,6 +7,8 @@ import datetime as dt
 import asyncpg
 
 from verify.adapters.audit import PgAuditWriter
+from verify.adapters.audit_chain import CANON_COLUMNS, canonical
+from verify.adapters.audit_verify import verify_audit
 from verify.adapters.citizens import PgCitizens
 from verify.service.audit import AuditEntry, subject_of
 
@@ -39,3 +41,23 @@ async def test_terminal_is_written_and_read_back_with_the_history(pg_pool: async
         ("airport", "SGN-T1-QUẦY 12"),
         ("airport", None),
     ]
+
+
+async def test_the_chain_covers_the_terminal(pg_pool: asyncpg.Pool) -> None:
+    """Python's canonical bytes and SQL's audit_canonical agree on the terminal, and a
+    terminal changed afterwards breaks the chain."""
+    agency_id = await pg_pool.fetchval("INSERT INTO agencies (name) VALUES ('kiosk') RETURNING id")
+    now = dt.datetime.now(dt.UTC)
+    writer = PgAuditWriter(pg_pool, timeout=5)
+    terminals = ("HAN-T2 Quầy 7", 'k"\\', None)
+    await writer.record([_entry(now, agency_id, t) for t in terminals])
+    await writer.aclose()
+    cols = ", ".join(CANON_COLUMNS)
+    rows = await pg_pool.fetch(f"SELECT audit_canonical(l) AS sql, {cols} FROM audit_log l")
+    assert sorted(r["terminal"] or "" for r in rows) == sorted(t or "" for t in terminals)
+    for r in rows:
+        assert bytes(r["sql"]) == canonical(tuple(r[c] for c in CANON_COLUMNS))
+    async with pg_pool.acquire() as conn:
+        assert (await verify_audit(conn, None)).intact
+        await conn.execute("UPDATE audit_log SET terminal = 'SGN-T1' WHERE terminal IS NULL")
+        assert not (await verify_audit(conn, None)).intact
