@@ -55,7 +55,8 @@ loadtest: install $(LOADTEST_STAMP)
 	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \
 	$(BIN)/verify migrate; \
 	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
-	$(BIN)/python -m loadtest.run --duration $(LOADTEST_DURATION)
+	$(BIN)/python -m loadtest.run --duration $(LOADTEST_DURATION); \
+	$(BIN)/python -m loadtest.flood
 
 # The throughput ceiling (loadtest/bench/): hello world, a naive SELECT server, /v1/verify with
 # cache hits and with caches off on a 10M register (seeded once into the verify_bench database),

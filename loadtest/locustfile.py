@@ -117,3 +117,42 @@ class CaseOfficer(_ApiUser):
             catch_response=True,
         ) as response:
             _check(response, 200, 404)
+
+
+class BackOfficeFlood(_ApiUser):
+    """Back offices flooding the service: batches and single checks with no pause at all.
+
+    Only in the ``flood`` scenario, next to AirportCounter: the counters must keep their
+    latency while this lane is shed. A 503 ``overloaded`` or a 429 is the service doing
+    its job here, not a failure; any other status is.
+    """
+
+    key_env = "LOADTEST_KEY_AGENCY"
+    fixed_count = 24  # 3x the back_office scenario's users, with no think time
+
+    def wait_time(self) -> float:
+        return 0.0
+
+    @task(1)
+    def flood_batch(self) -> None:
+        items = [back_office_claim(PEOPLE.pick(self.rng), self.rng) for _ in range(1000)]
+        with self.client.post(
+            "/v1/verify/batch",
+            json={"items": items},
+            headers=self.auth,
+            name="flood: POST /v1/verify/batch (1000)",
+            catch_response=True,
+        ) as response:
+            _check(response, 200, 429, 503)
+
+    @task(3)
+    def flood_one(self) -> None:
+        body = back_office_claim(PEOPLE.pick(self.rng), self.rng)
+        with self.client.post(
+            "/v1/verify",
+            json=body,
+            headers=self.auth,
+            name="flood: POST /v1/verify",
+            catch_response=True,
+        ) as response:
+            _check(response, 200, 429, 503)

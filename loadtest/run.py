@@ -45,7 +45,9 @@ def _run_locust(
     cmd += ["--html", f"{prefix}.html", "--only-summary", "--loglevel", "WARNING"]
     print(f"loadtest: {scenario.name}: {scenario.users} users for {duration}s ({scenario.note})")
     # locust exits 1 when any request failed: the gates below decide instead
-    subprocess.run([*cmd, scenario.user_class], env=env, timeout=duration + 120, check=False)
+    subprocess.run(
+        [*cmd, *scenario.user_class.split()], env=env, timeout=duration + 120, check=False
+    )
 
 
 def _locust_env(sample: Path, tokens: dict[str, str]) -> dict[str, str]:

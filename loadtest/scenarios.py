@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    user_class: str  # in loadtest/locustfile.py
+    user_class: str  # in loadtest/locustfile.py; several are separated by spaces
     users: int
     spawn_rate: float
     p99_ms: dict[str, float]  # request name -> highest acceptable p99
@@ -21,6 +21,7 @@ AIRPORT = "airport: POST /v1/verify (QR)"
 BATCH = "back office: POST /v1/verify/batch (100-1000)"
 SINGLE = "back office: POST /v1/verify"
 LOOKUP = "case officer: GET /v1/citizens/{id_number}"
+FLOOD_BATCH = "flood: POST /v1/verify/batch (1000)"
 
 SCENARIOS = (
     Scenario(
@@ -50,5 +51,14 @@ SCENARIOS = (
         max_failure_ratio=0.01,
         needs_route="/v1/citizens/{id_number}",
         note="attribute lookups with a purpose, 1-3 s apart",
+    ),
+    Scenario(
+        name="flood",
+        user_class="AirportCounter BackOfficeFlood",
+        users=174,  # 150 counters as in "airport", plus BackOfficeFlood.fixed_count
+        spawn_rate=60,
+        p99_ms={AIRPORT: 50},
+        max_failure_ratio=0.001,  # 503/429 to the flood are expected, not failures
+        note="the airport scenario while 24 back offices send batches and checks non-stop",
     ),
 )

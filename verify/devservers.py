@@ -100,6 +100,43 @@ def _running_pg_port(pgdata: Path) -> int | None:
     return port if port_open(port) else None
 
 
+def _port_file(data_dir: Path, name: str) -> Path:
+    return data_dir / name / "port" if name == "redis" else data_dir / f"{name}.port"
+
+
+def _same_port_again(state: Path) -> int:
+    """The port a server of this folder used before, when it is free, else a new one.
+
+    After a crash the server comes back where every running process expects it, not
+    on a new port that would break them all.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        port = int(state.read_text().strip())
+        if 0 < port < 65536 and not port_open(port) and _bindable(port):
+            return port
+    return free_port()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _postmaster_alive(pgdata: Path) -> bool:
+    """A postmaster of this folder still exists (after a crash it may take a moment to go)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, IndexError, ValueError):
+        return False
+    return True
+
+
 def start_postgres(data_dir: Path) -> Postgres:
     """Start (or reuse) the PostgreSQL of ``data_dir``; returns where it listens."""
     pgdata = (data_dir / "pg").resolve()
@@ -108,9 +145,11 @@ def start_postgres(data_dir: Path) -> Postgres:
         return Postgres(pgdata, port)
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata.mkdir(exist_ok=True)
+    _wait_for(lambda: not _postmaster_alive(pgdata), "the crashed PostgreSQL's exit", timeout=15)
     server, pgexec = _pg_handle(pgdata)
     server.ensure_pgdata_inited()
-    port = free_port()
+    state = _port_file(data_dir, "pg")
+    port = _same_port_again(state)
     options = f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=200 -c fsync=on"
     args = ("-w", "-t", "60", "-o", options, "-l", str(pgdata / "log"), "-D", str(pgdata), "start")
     try:
@@ -119,6 +158,7 @@ def start_postgres(data_dir: Path) -> Postgres:
         log = (pgdata / "log").read_text(errors="replace")[-2000:]
         raise DevServerError(f"PostgreSQL failed to start:\n{log}") from e
     _wait_for(lambda: port_open(port), "PostgreSQL")
+    state.write_text(str(port))
     return Postgres(pgdata, port)
 
 
@@ -198,7 +238,7 @@ class Redis:
 
 
 def _redis_state(data_dir: Path) -> Path:
-    return data_dir / "redis" / "port"
+    return _port_file(data_dir, "redis")
 
 
 def start_redis(data_dir: Path) -> Redis:
@@ -208,7 +248,7 @@ def start_redis(data_dir: Path) -> Redis:
         redis = Redis(state.parent, int(state.read_text()))
         if redis.pid() is not None and port_open(redis.port):
             return redis
-    redis = Redis((data_dir / "redis").resolve(), free_port())
+    redis = Redis((data_dir / "redis").resolve(), _same_port_again(state))
     redis.start()
     state.write_text(str(redis.port))
     return redis

@@ -24,6 +24,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # SLO thresholds in seconds: 1, 2, 5, 10, 25, 50, 100, 250 ms, then the tail.
+QUEUE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -54,7 +55,29 @@ class Metrics:
             multiprocess_mode="livesum",
         )
         self.shed = Counter(
-            "verify_http_shed_requests", "Requests refused fast because of overload.", registry=r
+            "verify_http_shed_requests",
+            "Requests refused with 503 overloaded, by lane (interactive, bulk) and reason "
+            "(overload: refused on arrival; queue_timeout: waited too long for a slot).",
+            ["lane", "reason"],
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "verify_admission_wait_seconds",
+            "Time a request waited for a slot before it ran, by lane (requests that ran).",
+            ["lane"],
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.overloaded = Gauge(
+            "verify_admission_overloaded",
+            "1 while the admission queue is in overload (CoDel: a standing queue), else 0.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.client_gone = Counter(
+            "verify_http_client_gone_requests",
+            "Requests whose client hung up before the answer (counted as outcome cancelled).",
+            registry=r,
         )
         self.verdicts = Counter(
             "verify_verdicts",
@@ -151,8 +174,13 @@ class RequestObserver:
             self._m.rate_limited.labels(agency).inc()
 
 
+CLIENT_GONE = 499  # nginx's "client closed request": no answer was delivered
+
+
 def outcome_class(status: int) -> str:
-    """'2xx', '4xx', '5xx': bounded labels."""
+    """'2xx', '4xx', '5xx', or 'cancelled' for a client that hung up: bounded labels."""
+    if status == CLIENT_GONE:
+        return "cancelled"
     return f"{status // 100}xx"
 
 

@@ -1,5 +1,13 @@
 """Serving: uvloop, no aiohttp access log (we write our own line), SO_REUSEPORT workers.
 
+SIGTERM (or SIGINT) starts a graceful drain, in the order a load balancer needs:
+``/readyz`` answers 503 at once while the API keeps serving for
+``VERIFY_DRAIN_SECONDS``, so the balancer takes the pod out without a refused
+request; streams end at their next line boundary, saying so. Then the server stops
+accepting, closes idle keep-alive connections, waits up to ``SHUTDOWN_TIMEOUT_S`` for
+the requests in flight, flushes the audit and closes the pools (aiohttp's runner
+cleanup: ``on_shutdown``, then the cleanup contexts).
+
 With ``workers > 1`` the parent spawns the workers and supervises them. Before
 spawning it points ``PROMETHEUS_MULTIPROC_DIR`` at a wiped directory (the
 operator's, or a temporary one removed at exit): spawned workers inherit the
@@ -29,6 +37,7 @@ from aiohttp import web
 
 from verify import logs
 from verify.bootstrap import create_app, pool_sampler
+from verify.http.appkeys import DRAINING
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
 from verify.service.ports import Audit
 from verify.settings import Settings
@@ -78,17 +87,29 @@ def _run_worker(
     app.on_startup.append(_freeze_gc)
     app.cleanup_ctx.append(pool_sampler)
     app.cleanup_ctx.append(functools.partial(_log_flusher, handler))
-    uvloop.install()
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log=None,
-        reuse_port=reuse_port,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-        print=lambda msg: print(f"verify: listening on http://{host}:{port}", file=sys.stderr),
-        handle_signals=True,
-    )
+    uvloop.run(_serve_until_drained(app, host, port, reuse_port, settings.drain_s))
+
+
+async def _serve_until_drained(
+    app: web.Application, host: str, port: int, reuse_port: bool, drain_s: float
+) -> None:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        print(f"verify: listening on http://{host}:{port}", file=sys.stderr)
+        await stop.wait()
+        stop.clear()
+        app[DRAINING].set()  # readiness fails now; the API still answers
+        print(f"verify: draining for {drain_s:g}s, then stopping", file=sys.stderr)
+        with contextlib.suppress(TimeoutError):  # a second signal cuts the drain short
+            await asyncio.wait_for(stop.wait(), drain_s)
+    finally:
+        await runner.cleanup()
 
 
 def serve(

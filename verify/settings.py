@@ -63,7 +63,12 @@ class Settings:
     request_timeout_s: float = 5.0
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 1000
-    max_in_flight: int = 2000
+    max_concurrency: int = 64
+    bulk_concurrency: int = 8
+    queue_target_s: float = 0.005
+    queue_timeout_s: float = 0.5
+    overload_queue_timeout_s: float = 0.25
+    drain_s: float = 5.0
     lookup_batch_max: int = 1000
     cache_enabled: bool = True
     redis_key_prefix: str = "cv"
@@ -114,7 +119,12 @@ class Settings:
             request_timeout_s=r.opt("VERIFY_REQUEST_TIMEOUT", _seconds, 5.0),
             max_body_bytes=r.opt("VERIFY_MAX_BODY_BYTES", _positive_int, 2 * 1024 * 1024),
             max_batch_items=r.opt("VERIFY_MAX_BATCH_ITEMS", _positive_int, 1000),
-            max_in_flight=r.opt("VERIFY_MAX_IN_FLIGHT", _positive_int, 2000),
+            max_concurrency=r.opt("VERIFY_MAX_CONCURRENCY", _positive_int, 64),
+            bulk_concurrency=r.opt("VERIFY_BULK_CONCURRENCY", _positive_int, 8),
+            queue_target_s=r.opt("VERIFY_QUEUE_TARGET", _seconds, 0.005),
+            queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
+            overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
+            drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),
             cache_enabled=r.opt("VERIFY_CACHE_ENABLED", _bool, True),
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
@@ -197,6 +207,13 @@ def _db_seconds(raw: str) -> float:
     value = _seconds(raw)
     if value > 4.0:
         raise ValueError(f"at most 4 seconds (the cache's invalidation window), got {raw!r}")
+    return value
+
+
+def _drain_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 300:
+        raise ValueError(f"expected seconds in [0, 300], got {raw!r}")
     return value
 
 

@@ -31,8 +31,9 @@ def env_for(
         VERIFY_REDIS_KEY_PREFIX=settings.redis_key_prefix,
         VERIFY_PORT=str(port),
         VERIFY_LOG_LEVEL="WARNING",
-        **(extra or {}),
+        VERIFY_DRAIN_SECONDS="0",  # stop at once; tests/e2e/test_drain.py sets its own
     )
+    env.update(extra or {})
     return env
 
 

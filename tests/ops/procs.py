@@ -92,6 +92,7 @@ def serve_env(servers: Servers, db_url: str, port: int, metrics_dir: Path) -> di
         VERIFY_REDIS_KEY_PREFIX=f"t{uuid.uuid4().hex[:12]}",
         VERIFY_PORT=str(port),
         VERIFY_LOG_LEVEL="WARNING",
+        VERIFY_DRAIN_SECONDS="0",  # stop at once; tests/e2e/test_drain.py sets its own
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
     return env

@@ -405,7 +405,10 @@ def test_shutdown_fits_the_grace_period() -> None:
     assert sleep[0] == "sleep"
     pre_stop = int(sleep[1])
     assert pre_stop >= 5
-    assert pod["terminationGracePeriodSeconds"] > pre_stop + SHUTDOWN_TIMEOUT_S + 10
+    drain = float(only("ConfigMap")["data"]["VERIFY_DRAIN_SECONDS"])
+    assert drain >= 2 * float(container["readinessProbe"]["periodSeconds"])  # probes see it
+    grace = pre_stop + drain + SHUTDOWN_TIMEOUT_S + 10
+    assert pod["terminationGracePeriodSeconds"] > grace
 
 
 def test_pods_run_locked_down() -> None:

@@ -2,7 +2,9 @@
 
 ``stall()`` stops forwarding bytes in both directions without closing anything
 (a hung server, a black-holed network); ``resume()`` forwards again;
-``cut()`` closes every proxied connection (new ones are still accepted).
+``cut()`` closes every proxied connection (new ones are still accepted);
+``slow(seconds)`` holds every chunk that long before forwarding it (a slow network
+or an overloaded server), ``slow(0)`` ends that.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class TcpProxy:
         self._connect_timeout = connect_timeout
         self._forwarding = asyncio.Event()
         self._forwarding.set()
+        self._delay = 0.0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -37,6 +40,9 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._forwarding.set()
+
+    def slow(self, seconds: float) -> None:
+        self._delay = seconds
 
     def cut(self) -> None:
         for writer in list(self._writers):
@@ -61,6 +67,8 @@ class TcpProxy:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await src.read(_CHUNK):
                 await self._forwarding.wait()
+                if self._delay:
+                    await asyncio.sleep(self._delay)  # the injected latency itself
                 dst.write(data)
                 await dst.drain()
         dst.close()

@@ -13,10 +13,10 @@ def utc_now() -> dt.datetime:
 
 
 class LocalToday:
-    """Today's date in ``zone`` (Vietnam's calendar day, whatever the server's clock zone),
-    read at most once a second: converting the clock to a zone on every call is
-    measurable on the hot path. ``now`` (an aware UTC clock) and ``clock`` (monotonic)
-    are passed in by tests."""
+    """Today's date in ``zone`` (Vietnam's calendar day, whatever the server's clock zone;
+    the zone comes from the zone database, setting ``VERIFY_TIMEZONE``), read at most once
+    a second: converting the clock to a zone on every call is measurable on the hot path.
+    ``now`` (an aware UTC clock) and ``clock`` (monotonic) are passed in by tests."""
 
     def __init__(
         self,

@@ -27,7 +27,15 @@ from verify.errors import DatabaseUnavailable
 
 Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
 
-DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# InternalClientError: a connection whose protocol state broke when its server died
+# mid-operation (seen with Postgres SIGKILLed during an audit COPY): an outage, not a bug
+DB_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 
 RECORDS_SQL = """
 SELECT c.id_number, c.full_name, c.birth_date, c.birth_year_only, c.gender, c.deceased,

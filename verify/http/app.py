@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from verify.http import citizens, counter, stream
-from verify.http.appkeys import METRICS, SETTINGS, TODAY, Today
-from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
+from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
+from verify.http.middleware import OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver
+from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
 from verify.settings import Settings
 
 
@@ -26,10 +29,34 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[SETTINGS] = settings
     app[TODAY] = today
     app[METRICS] = metrics
-    app[IN_FLIGHT] = [0]
+    app[ADMISSION] = _admission(settings, metrics)
+    app[DRAINING] = asyncio.Event()
     app[OBSERVER] = RequestObserver(metrics)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
     counter.add_routes(app)
     return app
+
+
+def _admission(settings: Settings, metrics: Metrics) -> Admission:
+    config = AdmissionConfig(
+        limit=settings.max_concurrency,
+        bulk_limit=min(settings.bulk_concurrency, settings.max_concurrency),
+        target_s=settings.queue_target_s,
+        max_wait_s=settings.queue_timeout_s,
+        overload_wait_s=settings.overload_queue_timeout_s,
+    )
+    shed = {(lane, r): metrics.shed.labels(lane, r) for lane in Lane for r in SHED_REASONS}
+    waits = {lane: metrics.queue_wait.labels(lane) for lane in Lane}
+
+    def on_wait(lane: Lane, seconds: float) -> None:
+        if seconds > 0:  # only requests that queued: the others cost no histogram update
+            waits[lane].observe(seconds)
+
+    return Admission(
+        config,
+        on_shed=lambda lane, reason: shed[lane, reason].inc(),
+        on_wait=on_wait,
+        on_state=lambda overloaded: metrics.overloaded.set(1 if overloaded else 0),
+    )

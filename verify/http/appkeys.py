@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
 from aiohttp import web
 
 from verify.metrics import Metrics
+from verify.service.admission import Admission
 from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
 from verify.service.ports import Limiter
@@ -37,5 +39,7 @@ METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
+ADMISSION = web.AppKey("admission", Admission)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness fails, streams end
 DB_PING = web.AppKey("db_ping", DatabaseProbe)
 SAMPLE_POOL = web.AppKey("sample_pool", Sampler)  # refreshes the pool gauges

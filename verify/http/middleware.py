@@ -1,5 +1,10 @@
-"""Request context: request id, overload shedding, authentication, timeout, error mapping,
+"""Request context: request id, admission control, authentication, timeout, error mapping,
 metrics, access log (one middleware: each layer costs a call per request).
+
+Admission (verify/service/admission.py) bounds the time an API request waits for a
+slot; a request it sheds is answered 503 ``overloaded`` before anything is read or
+authenticated. A client that hung up is not a server error: its request is counted
+with outcome ``cancelled`` (status 499, as nginx does) and not logged as an error.
 
 One structured log line per request; it carries no personal data (no body, no
 query string, no path parameters: only the route template).
@@ -14,13 +19,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
 
 from verify.domain.errors import ValidationError
-from verify.errors import ServiceError
+from verify.errors import Overloaded, ServiceError
 from verify.http import problems
-from verify.http.appkeys import AUTH, METRICS, SETTINGS
-from verify.metrics import RequestObserver
+from verify.http.appkeys import ADMISSION, AUTH, METRICS, SETTINGS
+from verify.metrics import CLIENT_GONE, RequestObserver
+from verify.service.admission import Lane
 from verify.service.auth import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,7 +37,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
-IN_FLIGHT = web.AppKey("in_flight", list[int])
 OBSERVER = web.AppKey("observer", RequestObserver)
 
 
@@ -40,6 +45,23 @@ def request_id_of(request: web.Request) -> str:
     if _REQUEST_ID.match(given) and not _DIGIT_RUN.search(given):
         return given
     return os.urandom(16).hex()
+
+
+_BULK_PREFIXES = ("/v1/verify/batch", "/v1/verify/stream", "/v1/jobs")
+
+
+def lane_of(path: str) -> Lane:
+    """Batches, streams and jobs are bulk: shed first, capped in slots."""
+    return Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _gone_response() -> web.Response:
+    return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
 
 
 def route_of(request: web.Request) -> str:
@@ -66,6 +88,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return problems.from_http(e)
     except TimeoutError:
         return problems.problem("timeout", "the request took too long", retry_after=1)
+    except (ConnectionResetError, ClientConnectionResetError):
+        if client_gone(request):  # the client hung up mid-request: not our error
+            return _gone_response()
+        raise
     except Exception as e:  # a bug: answer problem+json, log its kind (never its message)
         log.error(
             "unhandled error", extra={"error": type(e).__name__, "request_id": request[REQUEST_ID]}
@@ -85,25 +111,34 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     start = time.perf_counter()
     request_id = request_id_of(request)
     request[REQUEST_ID] = request_id
-    app = request.app
-    metrics = app[METRICS]
-    counter = app[IN_FLIGHT]
-    if counter[0] >= app[SETTINGS].max_in_flight:
-        metrics.shed.inc()
-        response: web.StreamResponse = problems.problem(
-            "overloaded", "the service is at capacity, retry shortly", retry_after=1
-        )
-    else:
-        counter[0] += 1
-        metrics.in_flight.inc()
-        try:
-            response = await _guarded(request, handler)
-        finally:
-            counter[0] -= 1
-            metrics.in_flight.dec()
+    if request.path.startswith("/v1/"):
+        response = await _admitted(request, handler)
+    else:  # health, docs: never queued behind the API
+        response = await _guarded(request, handler)
+    if response.status == CLIENT_GONE:
+        request.app[METRICS].client_gone.inc()
     response.headers["X-Request-Id"] = request_id
     _observe(request, response, time.perf_counter() - start)
     return response
+
+
+async def _admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    app = request.app
+    admission = app[ADMISSION]
+    lane = lane_of(request.path)
+    try:
+        await admission.acquire(lane)
+    except Overloaded as e:
+        return problems.from_service(e)
+    metrics = app[METRICS]
+    metrics.in_flight.inc()
+    try:
+        if client_gone(request):  # hung up while queued: spend nothing on it
+            return _gone_response()
+        return await _guarded(request, handler)
+    finally:
+        admission.release(lane)
+        metrics.in_flight.dec()
 
 
 def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
@@ -111,8 +146,10 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     principal = request.get(PRINCIPAL)
     agency = principal.agency if principal else None
     request.app[OBSERVER].observe(route, request.method, response.status, elapsed, agency)
-    if log.isEnabledFor(logging.INFO):
-        log.info(
+    level = logging.DEBUG if response.status == CLIENT_GONE else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(
+            level,
             "request",
             extra={
                 "request_id": request[REQUEST_ID],

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from verify.errors import DatabaseUnavailable
 from verify.http import openapi
-from verify.http.appkeys import DB_PING, METRICS, SAMPLE_POOL, SETTINGS
+from verify.http.appkeys import DB_PING, DRAINING, METRICS, SAMPLE_POOL, SETTINGS
 from verify.metrics import render
 
 DB_PROBE_TIMEOUT_S = 1.0
@@ -26,6 +26,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
+    if app[DRAINING].is_set():  # SIGTERM: leave the load balancer, keep answering the API
+        return json_response({"status": "draining"}, status=503)
     timeout = app[SETTINGS].db_timeout_s
     await app[DB_PING](timeout)
     return json_response({"status": "ready"})

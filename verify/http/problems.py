@@ -25,6 +25,7 @@ _STATUS: dict[str, tuple[int, str]] = {
     "overloaded": (503, "Service Unavailable"),
     "timeout": (503, "Service Unavailable"),
     "database_unavailable": (503, "Service Unavailable"),
+    "shutting_down": (503, "Service Unavailable"),
     "internal_error": (500, "Internal Server Error"),
 }
 

@@ -17,7 +17,7 @@ import orjson
 from aiohttp import StreamReader, web
 
 from verify.errors import ServiceError
-from verify.http.appkeys import LIMITER, SETTINGS
+from verify.http.appkeys import DRAINING, LIMITER, SETTINGS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.problems import problem_body
 from verify.http.routes import Parsed, answer_all, context, parse_item, principal, top_purpose
@@ -38,6 +38,9 @@ def _decode(raw: bytes, line: int, purposes: tuple[str, ...]) -> Parsed:
     return parse_item(item, ("line", line), purposes)
 
 
+_SHUTTING_DOWN = problem_body(
+    "shutting_down", "the server is restarting: send the lines from this one again"
+)
 Numbered = list[tuple[int, bytes]]  # (input line number, raw line)
 
 
@@ -114,6 +117,9 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
         if reader.too_long:
             tail = problem_body("body_too_large", f"a line is over {MAX_LINE_BYTES} bytes")
             await _write(response, [{"line": reader.number + 1, **tail}])
+            break
+        if request.app[DRAINING].is_set():  # the server is stopping: end at a line boundary
+            await _write(response, [{"line": reader.number + 1, **_SHUTTING_DOWN}])
             break
     await response.write_eof()
     return response
