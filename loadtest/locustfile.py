@@ -13,7 +13,7 @@ from pathlib import Path
 from locust import FastHttpUser, between, task
 from locust.contrib.fasthttp import ResponseContextManager
 
-from loadtest.people import HotCold, back_office_claim, load_people, qr_payload
+from loadtest.people import HotCold, airport_claim, back_office_claim, load_people, terminal_name
 
 PEOPLE = HotCold(load_people(Path(os.environ["LOADTEST_SAMPLE"])))
 BATCH_SIZES = (100, 1000)
@@ -41,15 +41,20 @@ class _ApiUser(FastHttpUser):
 
 
 class AirportCounter(_ApiUser):
-    """A check-in agent scans the card's QR code, reads the answer, calls the next traveller."""
+    """A check-in agent scans the card's QR code (with the booking name when typed), reads the
+    answer, calls the next traveller."""
 
     key_env = "LOADTEST_KEY_AIRPORT"
     wait_time = between(0.2, 1.0)
 
+    def on_start(self) -> None:
+        super().on_start()
+        self.terminal = terminal_name(self.rng)  # each simulated agent works at one counter
+
     @task
     def scan_card(self) -> None:
-        person = PEOPLE.pick(self.rng)
-        body = {"qr": qr_payload(person), "purpose": "airport_checkin", "reference": "PNR"}
+        # what the /counter page sends: QR, require_card, terminal, often a booking name
+        body = airport_claim(PEOPLE.pick(self.rng), self.rng, self.terminal)
         with self.client.post(
             "/v1/verify",
             json=body,

@@ -127,3 +127,36 @@ def qr_payload(person: Person) -> str:
 def _ddmmyyyy(iso: str) -> str:
     year, month, day = iso.split("-")
     return f"{day}{month}{year}"
+
+
+# An airline booking name: FAMILY/GIVEN NAMES TITLE, unaccented capitals (NGUYEN/VAN AN MR).
+def booking_name(person: Person) -> str:
+    family, *rest = ascii_fold(person.full_name).upper().split()
+    title = "MR" if person.gender == "male" else "MS"
+    return f"{family}/{' '.join(rest)} {title}".replace("/ ", "/")
+
+
+# At the counter: most agents type the booking name, a few bookings belong to someone else.
+_BOOKING_MIX = (("booking", 0.70), ("none", 0.28), ("other_booking", 0.02))
+
+
+def airport_claim(person: Person, rng: random.Random, terminal: str) -> dict[str, object]:
+    """What the counter page sends for a scan: the card's QR, the card required, the terminal."""
+    body: dict[str, object] = {
+        "qr": qr_payload(person),
+        "require_card": True,
+        "terminal": terminal,
+        "purpose": "airport_checkin",
+    }
+    kind = rng.choices([k for k, _ in _BOOKING_MIX], [w for _, w in _BOOKING_MIX])[0]
+    if kind == "booking":
+        body["booking_name"] = booking_name(person)
+    elif kind == "other_booking":
+        body["booking_name"] = "TRAN/THI BINH MS"
+    return body
+
+
+def terminal_name(rng: random.Random) -> str:
+    """A counter at one of the busy airports, e.g. SGN-T2-Q14."""
+    airport = rng.choice(("SGN", "HAN", "DAD", "CXR", "PQC"))
+    return f"{airport}-T{rng.randint(1, 2)}-Q{rng.randint(1, 40):02d}"

@@ -79,6 +79,8 @@ async def _check_path(
 async def test_responses_are_documented(client: Client, auth: dict[str, str]) -> None:
     await _check(client, "GET", "/healthz")
     await _check(client, "GET", "/docs")
+    for path in ("/counter", "/counter/app.js", "/counter/app.css"):
+        await _check(client, "GET", path)
     await _check(
         client, "POST", "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth
     )

@@ -38,7 +38,7 @@ def _row(e: AuditEntry) -> Row:
     fields = list(e.fields) if e.fields is not None else None
     return (
         e.at, e.agency_id, e.key_id, e.request_id, e.kind, e.purpose, e.subject, e.verdict,
-        fields, e.latency_ms,
+        fields, e.latency_ms, e.terminal,
     )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ import orjson
 
 CANON_COLUMNS = (
     "at", "agency_id", "key_id", "request_id", "kind", "purpose", "subject", "verdict",
-    "fields", "latency_ms",
+    "fields", "latency_ms", "terminal",
 )  # fmt: skip
 CHAIN_COLUMNS = ("chain_id", "chain_batch", "chain_link")
 ZERO_LINK = bytes(32)
@@ -59,10 +59,11 @@ def canonical(row: Sequence[Any]) -> bytes:
     """The bytes a link covers for one row (``row`` in CANON_COLUMNS order; more ignored):
     a compact JSON array of its values, trailing nulls left out."""
     at, agency_id, key_id, request_id, kind, purpose, subject, verdict, fields, latency = row[:10]
+    terminal = row[10]  # migration 010: last, so rows written before it keep their links
     values = [
         micros(at), agency_id, key_id, request_id, kind, purpose,
         None if subject is None else subject.hex(), verdict, fields,
-        None if latency is None else _float4_bits(latency),
+        None if latency is None else _float4_bits(latency), terminal,
     ]  # fmt: skip
     while values and values[-1] is None:
         values.pop()

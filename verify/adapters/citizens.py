@@ -15,7 +15,7 @@ _RESIDENCE_SQL = "SELECT province_code, address FROM citizens WHERE id_number = 
 _FORMER_SQL = "SELECT id_number FROM former_ids WHERE former_id = $1"
 
 _HISTORY_SQL = """
-SELECT l.seq, l.at, a.name AS agency, l.kind, l.purpose, l.verdict, l.fields
+SELECT l.seq, l.at, a.name AS agency, l.kind, l.purpose, l.verdict, l.fields, l.terminal
 FROM audit_log l JOIN agencies a ON a.id = l.agency_id
 WHERE l.subject = $1 AND l.at >= $2 AND (l.at, l.seq) < ($3, $4)
 ORDER BY l.at DESC, l.seq DESC
@@ -62,6 +62,7 @@ class PgCitizens:
                 r["purpose"],
                 r["verdict"],
                 tuple(r["fields"]) if r["fields"] is not None else None,
+                r["terminal"],
             )
             for r in rows
         ]

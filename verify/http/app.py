@@ -12,7 +12,7 @@ import asyncio
 
 from aiohttp import web
 
-from verify.http import citizens, stream
+from verify.http import citizens, counter, stream
 from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
 from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
@@ -39,6 +39,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
+    counter.add_routes(app)
     return app
 
 

@@ -65,7 +65,10 @@ _VERIFY_REQUEST: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
-            "description": "The counter or kiosk that made the check (audit).",
+            "description": (
+                "The counter or kiosk that made the check: stored in the audit and shown "
+                "in the citizen's access history."
+            ),
         },
     },
 }
@@ -162,6 +165,23 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def _static(summary: str, media_type: str) -> dict[str, Any]:
+    """A file of the counter page: no key needed (the page asks for one), ETag revalidation."""
+    return {
+        "get": {
+            "security": [],
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": "The file (Cache-Control: no-cache, with an ETag)",
+                    "content": {media_type: {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+            },
+        }
+    }
+
+
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -248,6 +268,10 @@ _HISTORY: dict[str, Any] = {
                     "purpose": {"type": ["string", "null"]},
                     "verdict": {"type": ["string", "null"]},
                     "fields": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "terminal": {
+                        "type": ["string", "null"],
+                        "description": "The counter or kiosk that made the check, if it said.",
+                    },
                 },
             },
         },
@@ -417,6 +441,13 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/counter": _static(
+            "The airport counter page: sign in with the terminal's verify key, scan card QR "
+            "codes (text + Enter), the answer in Vietnamese. Static, same-origin, strict CSP.",
+            "text/html",
+        ),
+        "/counter/app.js": _static("The counter page's script.", "text/javascript"),
+        "/counter/app.css": _static("The counter page's style sheet.", "text/css"),
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

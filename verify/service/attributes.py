@@ -82,6 +82,7 @@ def _item(row: HistoryRow) -> dict[str, object]:
         "purpose": row.purpose,
         "verdict": row.verdict,
         "fields": list(row.fields) if row.fields else None,
+        "terminal": row.terminal,
     }
 
 

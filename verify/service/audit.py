@@ -25,6 +25,7 @@ class AuditEntry:
     fields: tuple[str, ...] | None = None
     latency_ms: float | None = None
     key_id: str | None = None  # the API key that asked
+    terminal: str | None = None  # the counter or kiosk that made the check (claim field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ class HistoryRow:
     purpose: str | None
     verdict: str | None
     fields: tuple[str, ...] | None
+    terminal: str | None = None  # the counter or kiosk that made the check
 
 
 class Citizens(Protocol):

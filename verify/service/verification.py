@@ -93,6 +93,7 @@ def _entry(
         verdict=REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
         latency_ms=latency_ms,
         key_id=ctx.key_id,
+        terminal=claim.terminal,
     )
 
 
