@@ -72,7 +72,9 @@ class Settings:
     queue_timeout_s: float = 0.5
     overload_queue_timeout_s: float = 0.25
     drain_s: float = 5.0
-    max_concurrent_per_key: int = 100  # requests in progress per API key and process
+    # requests in progress per API key and process: under VERIFY_MAX_CONCURRENCY, so that
+    # one agency cannot hold every admission slot
+    max_concurrent_per_key: int = 32
     stream_max_s: float = 300.0  # a stream's total duration
     subject_attempts_per_day: int = 50  # verify attempts per agency and person, rolling day
     lookup_batch_max: int = 1000
@@ -141,7 +143,7 @@ class Settings:
             queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
             overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
             drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
-            max_concurrent_per_key=r.opt("VERIFY_MAX_CONCURRENT_PER_KEY", _positive_int, 100),
+            max_concurrent_per_key=r.opt("VERIFY_MAX_CONCURRENT_PER_KEY", _positive_int, 32),
             stream_max_s=r.opt("VERIFY_STREAM_MAX_SECONDS", _seconds, 300.0),
             subject_attempts_per_day=r.opt("VERIFY_SUBJECT_ATTEMPTS_PER_DAY", _positive_int, 50),
             lookup_batch_max=r.opt("VERIFY_LOOKUP_BATCH_MAX", _positive_int, 1000),

@@ -86,6 +86,7 @@ class Bench:
         env = {**env, "VERIFY_METRICS_PORT": str(ops_port)}  # /metrics for appstats
         # wrk replays the same claims: not an agency probing people
         env["VERIFY_SUBJECT_ATTEMPTS_PER_DAY"] = "1000000000"
+        env["VERIFY_MAX_CONCURRENT_PER_KEY"] = "100000"  # one key is the whole load
         log_path = self.tmp / f"{name}.log"
         return Server(name, argv, env, port, self.o.workers, log_path, ROOT, ops_port)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
+import pytest
 
 from tests.cases import CASES
 from tests.e2e.conftest import make_key
@@ -92,9 +93,12 @@ async def _true(value: bool) -> bool:
     return value
 
 
+@pytest.mark.parametrize("uploading", [True, False], ids=["uploading", "idle"])
 async def test_a_stream_ends_at_a_line_boundary_on_sigterm(
-    settings: Settings, loaded_db: str
+    settings: Settings, loaded_db: str, uploading: bool
 ) -> None:
+    """Whether the client keeps uploading or sits idle, the stream ends with a
+    shutting_down line naming the first line not answered, long before the drain ends."""
     token = await make_key(loaded_db, SCOPES)
     lines = [orjson.dumps(CASES[n % len(CASES)].body) + b"\n" for n in range(10)]
     first_answers = asyncio.Event()
@@ -105,7 +109,7 @@ async def test_a_stream_ends_at_a_line_boundary_on_sigterm(
             yield line
         await first_answers.wait()  # the first lines are answered: now stop the server
         await signalled.wait()
-        for line in lines[5:]:
+        for line in lines[5:] if uploading else []:
             yield line
         await asyncio.Event().wait()  # keep the upload open: the server must end it
 

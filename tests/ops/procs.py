@@ -96,6 +96,7 @@ def serve_env(
         VERIFY_PORT=str(port),
         VERIFY_METRICS_PORT=str(ops_port),
         VERIFY_SUBJECT_ATTEMPTS_PER_DAY=str(UNLIMITED_ATTEMPTS),  # load on a few people
+        VERIFY_MAX_CONCURRENT_PER_KEY="100000",  # one key is the whole load here
         VERIFY_LOG_LEVEL="WARNING",
         VERIFY_DRAIN_SECONDS="0",  # stop at once; tests/e2e/test_drain.py sets its own
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),

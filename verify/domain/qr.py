@@ -45,13 +45,19 @@ def _split(payload: object) -> list[str]:
     if len(payload) > MAX_LENGTH:
         raise _invalid(f"qr must be at most {MAX_LENGTH} characters")
     text = payload.removeprefix(_BOM).strip()
-    if SEPARATOR not in text:
+    if SEPARATOR not in text and not _bare_id(text):
         raise _invalid("qr is not a card QR payload (no '|' separator)")
     every = [part.strip() for part in text.split(SEPARATOR)]
     fields, last = every[:MAX_FIELDS], len(every) - 1
     if last < MAX_FIELDS and _cut_short(last, fields[last]):
         fields[last] = ""
     return fields + [""] * (MAX_FIELDS - len(fields))
+
+
+def _bare_id(text: str) -> bool:
+    """A payload holding only a 12-digit number: a QR with the ID and nothing to check,
+    answered 400 nothing_to_verify like ``id|`` rather than invalid_qr."""
+    return len(text) == 12 and text.isascii() and text.isdigit()
 
 
 def _cut_short(index: int, value: str) -> bool:

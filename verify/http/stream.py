@@ -20,6 +20,8 @@ gets its connection closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 import orjson
 from aiohttp import StreamReader, web
@@ -31,6 +33,8 @@ from verify.http.problems import problem_body
 from verify.http.routes import Parsed, answer_all, context, parse_item, principal, top_purpose
 from verify.service.auth import Principal
 from verify.service.limits import pace
+
+log = logging.getLogger("verify.stream")
 
 MAX_LINE_BYTES = 64 * 1024
 IDLE_TIMEOUT_S = 30.0  # no upload data for this long ends the stream
@@ -154,9 +158,16 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
             limit = f"the stream reached its {settings.stream_max_s:g}s limit"
             await out.problem(reader.answered + 1, "timeout", f"{limit}: resume from this line")
         await asyncio.wait_for(response.write_eof(), settings.request_timeout_s)
-    except (StalledReader, TimeoutError):
+    except (StalledReader, TimeoutError, ConnectionResetError):
         if request.transport is not None:
             request.transport.close()  # nothing more can reach this client
+    except Exception as e:  # a bug: the status line is sent, so end with a problem line
+        log.error("stream failed", extra={"error": type(e).__name__})
+        with contextlib.suppress(Exception):
+            detail = "an unexpected error; it has been logged: resend from this line"
+            await out.problem(reader.answered + 1, "internal_error", detail)
+        if request.transport is not None:
+            request.transport.close()
     return response
 
 
@@ -172,7 +183,7 @@ async def _pump(
         await out.problem(1, e.code, e.detail)
         return
     reserved = 1
-    while (batch := await _next(reader, out)) is not None:
+    while (batch := await _next(reader, out, request.app[DRAINING])) is not None:
         if batch and not await _answer(request, purpose, out, batch, reserved):
             return
         reserved = 0 if batch else reserved
@@ -186,9 +197,23 @@ async def _pump(
             return
 
 
-async def _next(reader: LineReader, out: Out) -> Numbered | None:
+async def _next(reader: LineReader, out: Out, draining: asyncio.Event) -> Numbered | None:
+    """The next read's lines; None when the stream ends (idle, or the server draining while
+    it waits for the upload: it says so rather than be cut off at shutdown)."""
+    read = asyncio.ensure_future(reader.next_lines())
+    stop = asyncio.ensure_future(draining.wait())
     try:
-        return await reader.next_lines()
+        await asyncio.wait((read, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not read.done():
+        read.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await read
+        await out.write([{"line": reader.answered + 1, **_SHUTTING_DOWN}])
+        return None
+    try:
+        return read.result()
     except TimeoutError:
         detail = f"no data for {IDLE_TIMEOUT_S:.0f}s: the stream ended here"
         await out.problem(reader.number + 1, "timeout", detail)

@@ -64,8 +64,11 @@ async def limit_attempts(
     ctx: RequestContext,
     deps: VerifyDeps,
 ) -> list[tuple[Answer, CitizenRecord | None]]:
-    """Charge the probing limit per person; a refused claim's outcome never leaves."""
-    subjects = [_subject(c, r) for c, (_, r) in zip(claims, answered, strict=True)]
+    """Charge the probing limit per claimed ID number; a refused claim's outcome never
+    leaves. The ID is charged as the caller wrote it, never as the register resolved it:
+    a refusal that depended on the register would tell which person a former ID (CMND)
+    belongs to (26 claims on X and 25 on Y all refused iff Y is X's former number)."""
+    subjects = [c.id_number for c in claims]
     refusals = await charge_attempts(ctx.agency_id, subjects, deps.attempts, deps.attempts_per_day)
     return [
         (refused or outcome, record)

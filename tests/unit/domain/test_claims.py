@@ -120,6 +120,9 @@ def test_invalid_bodies(case: InvalidCase) -> None:
         ({"qr": QR, "card_issue_date": "2021-07-01"}, "invalid_request", "card_issue_date"),
         ({"qr": QR, "purpose": "bad purpose"}, "invalid_field", "purpose"),
         ({"qr": ""}, "invalid_qr", "qr"),
+        ({"qr": "001203012345"}, "nothing_to_verify", "qr"),  # the number alone, no "|"
+        ({"qr": "001203012345|"}, "nothing_to_verify", "qr"),
+        ({"qr": "00120301234"}, "invalid_qr", "qr"),
     ],
 )
 def test_more_invalid_bodies(body: object, code: str, field: str | None) -> None:

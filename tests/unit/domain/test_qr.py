@@ -62,7 +62,7 @@ def test_parse_qr(payload: str, expected: Claim) -> None:
         (b"001203012345|", "invalid_qr"),
         ({"qr": PAYLOAD}, "invalid_qr"),
         ("", "invalid_qr"),
-        (ID, "invalid_qr"),
+        ("0012030123456", "invalid_qr"),  # no "|" and not a bare 12-digit number
         ("\ufeff", "invalid_qr"),
         (PAYLOAD.replace("|", "||"), "invalid_qr"),
         (f"{ID}||{NAME}|14052003|Nam|{'x' * 1000}", "invalid_qr"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
@@ -89,3 +90,17 @@ async def test_nothing_to_verify_reads_and_audits_nothing() -> None:
     register, audit = FakeRegister(), FakeAudit()
     assert await verify_audited([], ctx(), deps(register, audit)) == []
     assert audit.commits == [] and register.former_reads == []
+
+
+async def test_the_probing_limit_never_depends_on_what_the_register_resolved() -> None:
+    """26 claims on ANNA and 25 on a former ID the register resolves to ANNA, quota 50: if
+    attempts were charged to the resolved person, all would be refused, telling the
+    caller that the former ID is ANNA's. Charged as written, both stay within the quota."""
+    register = FakeRegister([record(ANNA)], formers={"011122233": ANNA})
+    audit = FakeAudit()
+    limited = dataclasses.replace(deps(register, audit), attempts=FakeAttempts(left=50))
+    claims = [Claim(ANNA, full_name="Lê Văn Bình")] * 26 + [
+        Claim("011122233", full_name="Lê Văn Bình")
+    ] * 25
+    outcomes = await verify_audited(claims, ctx("batch_item"), limited)
+    assert set(verdicts(outcomes)) == {Verdict.NO_MATCH}
