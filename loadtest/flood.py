@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="verify-flood-") as tmp:
         bodies, log = Path(tmp) / "bodies.ndjson", Path(tmp) / "serve.log"
         _bodies(asyncio.run(fetch_sample(settings.database_url, args.sample)), bodies)
-        key = asyncio.run(mint_keys(settings.database_url))["agency"]
+        key = asyncio.run(mint_keys(settings.owner_database_url))["agency"]
         with running_server(1, log) as url:
             capacity = _run(url, bodies, key, args.capacity_connections, args.seconds)
             flood = _run(url, bodies, key, args.flood_connections, args.seconds)

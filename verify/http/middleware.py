@@ -41,6 +41,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
+# refused by admission: counted by verify_http_shed_requests_total, never logged one by one
+# (a line per refusal would cost the CPU that shedding is there to save)
+SHED = web.RequestKey("shed", bool)
 OBSERVER = web.AppKey("observer", RequestObserver)
 KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
 ACCESS_LOG = web.AppKey("access_log", AccessLogPolicy)
@@ -138,6 +141,7 @@ async def _admitted(request: web.Request, handler: Handler) -> web.StreamRespons
     try:
         await admission.acquire(lane)
     except Overloaded as e:
+        request[SHED] = True
         return problems.from_service(e)
     metrics = app[METRICS]
     metrics.in_flight.inc()
@@ -158,6 +162,8 @@ def _observe(request: web.Request, response: web.StreamResponse, elapsed: float)
     status = response.status
     request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
     level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
+    if SHED in request:
+        return
     if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
         log.log(
             level,
