@@ -166,8 +166,15 @@ class Authenticator:
         if pending is None:
             pending = asyncio.ensure_future(self._fetch(key_id, refresh=known is not None))
             self._inflight[key_id] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key_id, None))
+            pending.add_done_callback(lambda done: self._settled(key_id, done))
         return await asyncio.shield(pending)
+
+    def _settled(self, key_id: str, done: asyncio.Future[StoredKey | None]) -> None:
+        """A shared key lookup ended: forget it, and observe its error, which no caller
+        may be left to see (the callers that were waiting may all have timed out)."""
+        self._inflight.pop(key_id, None)
+        if not done.cancelled():
+            done.exception()
 
     async def _fetch(self, key_id: str, *, refresh: bool) -> StoredKey | None:
         if refresh:  # a key this instance knows: never queued behind unknown ids
