@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import re
+from pathlib import Path
 
 import asyncpg
 import orjson
@@ -60,6 +63,20 @@ async def _wait_lines(db_url: str, job_id: str, at_least: int, within: float) ->
     await eventually(reached, within=within, what=f"{at_least} lines done")
 
 
+def _dashboard_job_metrics() -> set[str]:
+    """Metrics queried by the dashboard's "Bulk jobs" row (its test does not scrape a worker)."""
+    path = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "citizen-verify.json"
+    exprs = [
+        target["expr"]
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel.get("targets", [])
+        if "citizen-verify-worker" in target["expr"]
+    ]
+    names = {m for e in exprs for m in re.findall(r"\b(verify_job[a-z_]*)\{", e)}
+    assert len(names) >= 4
+    return names
+
+
 async def _check_exactly_once(
     client: Client, auth: dict[str, str], db_url: str, job_id: str
 ) -> None:
@@ -84,7 +101,10 @@ async def test_sigkilled_worker_loses_no_line_and_answers_none_twice(
     assert state == "running" and done < LINES, "killed after the job ended: nothing tested"
     async with running_worker(settings, WORKER_ENV) as second:
         await _wait_lines(loaded_db, job_id, LINES, within=120)
-        assert "verify_job_requeued_total 1.0" in await second.metrics()
+        exposed = await second.metrics()
+        assert "verify_job_requeued_total 1.0" in exposed
+        for name in _dashboard_job_metrics():
+            assert re.search(rf"^{name}(\{{|\s)", exposed, re.M), name
     await _check_exactly_once(jobs, auth, loaded_db, job_id)
 
 
