@@ -274,8 +274,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from verify.worker import work
 
     settings = _settings()
-    logs.configure(settings.log_level)
-    _run(work(settings))
+    _run(work(settings, logs.configure(settings.log_level)))
     return 0
 
 

@@ -32,6 +32,7 @@ from arq.worker import Worker, func
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cache.direct import DirectLookup
+from verify import logs
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
 from verify.adapters.pg import DB_ERRORS, PgRegister, create_pool
@@ -196,8 +197,21 @@ def _drain(rt: Runtime, worker: Worker, signum: signal.Signals) -> None:
     worker.handle_sig_wait_for_completion(signum)
 
 
-async def work(settings: Settings) -> None:
+async def work(settings: Settings, log_handler: logging.Handler | None = None) -> None:
     """Run until SIGTERM or SIGINT, then drain."""
+    if log_handler is not None:
+        flusher = asyncio.get_running_loop().create_task(logs.flush_periodically(log_handler))
+    try:
+        await _work(settings)
+    finally:
+        if log_handler is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            log_handler.flush()
+
+
+async def _work(settings: Settings) -> None:
     rt = Runtime(settings)
     worker = build_worker(rt)
     loop = asyncio.get_running_loop()
