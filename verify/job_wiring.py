@@ -17,7 +17,9 @@ from verify.http.jobs_keys import JOB_QUEUE, JOB_STORE
 
 async def open_jobs(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[JOB_STORE] = PgJobStore(app[POOL], timeout=settings.db_timeout_s)
+    app[JOB_STORE] = PgJobStore(
+        app[POOL], timeout=settings.db_timeout_s, max_uploads=max(1, settings.db_pool_max // 4)
+    )
     queue = ArqJobQueue(arq_redis(settings))
     app[JOB_QUEUE] = queue
     yield

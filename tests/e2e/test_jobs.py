@@ -50,6 +50,15 @@ async def _submit(
     return job
 
 
+async def _input_chunks(db_url: str, job_id: str) -> int:
+    conn = await asyncpg.connect(db_url, timeout=10)
+    try:
+        n: int = await conn.fetchval("SELECT count(*) FROM job_chunks WHERE job_id = $1", job_id)
+    finally:
+        await conn.close()
+    return n
+
+
 async def _status(
     client: Client, job: dict[str, object], auth: dict[str, str]
 ) -> dict[str, object]:
@@ -94,6 +103,7 @@ async def test_ndjson_job_runs_to_done_and_answers_every_line_in_order(
     rows = await audit_rows(loaded_db, str(job["job_id"]))
     assert len(rows) == len(bodies)
     assert {(r["kind"], r["purpose"]) for r in rows} == {("job", "kyc_refresh")}
+    assert await _input_chunks(loaded_db, str(job["job_id"])) == 0  # dropped once done
 
 
 async def test_csv_job_with_csv_results(
@@ -144,6 +154,7 @@ async def test_cancel_stops_the_job_and_keeps_what_was_done(
     assert await run_to_end(job_settings, str(job["job_id"]), lambda: TODAY) is SliceEnd.INACTIVE
     status = await _status(jobs, job, auth)
     assert status["state"] == "cancelled" and status["lines_done"] == 0
+    assert await _input_chunks(job_settings.database_url, str(job["job_id"])) == 0
     results = await jobs.get(str(job["results_url"]), headers=auth)
     assert results.status == 200 and results.headers["X-Job-State"] == "cancelled"
     assert await results.read() == b""

@@ -52,7 +52,10 @@ UPDATE jobs SET
     finished_at = CASE WHEN state = 'running' AND chunks_done + 1 >= chunks_total
                        THEN now() ELSE finished_at END
 WHERE id = $1
+RETURNING state
 """
+# a finished job's input (personal data in clear) goes with its last chunk
+_DROP_INPUT = "DELETE FROM job_chunks WHERE job_id = $1"
 _FAIL = """
 UPDATE jobs SET state = 'failed', error = $2, finished_at = now()
 WHERE id = $1 AND state IN ('queued', 'running')
@@ -112,7 +115,9 @@ class PgChunk:
         if status != "INSERT 0 1":
             return False
         tally = [counts.get(v, 0) for v in ("match", "no_match", "not_found", "invalid")]
-        await self.conn.execute(_PROGRESS, key, n, *tally, timeout=self.timeout)
+        state = await self.conn.fetchval(_PROGRESS, key, n, *tally, timeout=self.timeout)
+        if state == "done":
+            await self.conn.execute(_DROP_INPUT, key, timeout=self.timeout)
         self.completed = True
         return True
 

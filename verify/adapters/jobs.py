@@ -8,6 +8,7 @@ upload waits for it and then returns its job.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from verify.adapters.pg import connection
+from verify.errors import Overloaded
 from verify.service.job_input import Chunk
 from verify.service.jobs import Job, JobState, NewJob
 
@@ -33,9 +35,14 @@ _INSERT_CHUNK = (
 _TOTALS = "UPDATE jobs SET lines_total = $2, chunks_total = $3 WHERE id = $1 RETURNING *"
 _GET = "SELECT * FROM jobs WHERE id = $1 AND agency_id = $2"
 _CANCEL = """
-UPDATE jobs SET state = 'cancelled', finished_at = now()
-WHERE id = $1 AND agency_id = $2 AND state IN ('queued', 'running')
-RETURNING *
+WITH cancelled AS (
+    UPDATE jobs SET state = 'cancelled', finished_at = now()
+    WHERE id = $1 AND agency_id = $2 AND state IN ('queued', 'running')
+    RETURNING *
+), dropped AS (  -- the input (personal data in clear) is no longer needed
+    DELETE FROM job_chunks WHERE job_id IN (SELECT id FROM cancelled)
+)
+SELECT * FROM cancelled
 """
 _RESULTS = """
 SELECT chunk_no, results FROM job_results
@@ -73,11 +80,21 @@ def _uuid(job_id: str) -> uuid.UUID | None:
 
 
 class PgJobStore:
-    def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
+    """``max_uploads``: uploads in progress at once, each holding a pooled connection for
+    its transaction; more are refused (503 ``overloaded``) so verify requests keep theirs."""
+
+    def __init__(self, pool: asyncpg.Pool, *, timeout: float, max_uploads: int = 2) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._uploads = asyncio.Semaphore(max_uploads)
 
     async def submit(self, new: NewJob, chunks: AsyncIterator[Chunk]) -> tuple[Job, bool]:
+        if self._uploads.locked():
+            raise Overloaded("too many uploads in progress here", retry_after=5.0)
+        async with self._uploads:
+            return await self._submit(new, chunks)
+
+    async def _submit(self, new: NewJob, chunks: AsyncIterator[Chunk]) -> tuple[Job, bool]:
         async with connection(self._pool, self._timeout) as conn, conn.transaction():
             args = (new.agency_id, new.key_id, new.purpose, new.format, new.idempotency_key)
             row = await conn.fetchrow(_INSERT_JOB, uuid.uuid4(), *args, timeout=self._timeout)

@@ -3,6 +3,7 @@
 -- VERIFY_JOB_CHUNK_LINES lines, in the same transaction as the job row: a job exists
 -- only once all of its input is durable. A chunk is done when its results row exists;
 -- that row, the chunk's audit rows and the job's counters commit in one transaction.
+-- The input (personal data in clear) is deleted when the job is done or cancelled.
 
 CREATE TABLE jobs (
     id              uuid PRIMARY KEY,
@@ -64,6 +65,7 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'verify_app') THEN
         GRANT SELECT, INSERT, UPDATE ON jobs TO verify_app;
-        GRANT SELECT, INSERT ON job_chunks, job_results TO verify_app;
+        GRANT SELECT, INSERT, DELETE ON job_chunks TO verify_app;  -- input dropped when done
+        GRANT SELECT, INSERT ON job_results TO verify_app;
     END IF;
 END $$;
