@@ -24,7 +24,9 @@ run: install
 	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
 	key=$$($(BIN)/verify keys create --agency demo --scopes verify,lookup:basic,lookup:residence,lookup:cards,citizen:history | tail -n 1); \
 	$(BIN)/verify demo-curl --key "$$key"; \
-	exec $(BIN)/verify serve
+	$(BIN)/verify worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(BIN)/verify serve
 
 test: install
 	$(BIN)/ruff check verify cache tests loadtest
