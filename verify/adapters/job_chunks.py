@@ -56,6 +56,7 @@ RETURNING state
 """
 # a finished job's input (personal data in clear) goes with its last chunk
 _DROP_INPUT = "DELETE FROM job_chunks WHERE job_id = $1"
+_DROP_CHUNK = "DELETE FROM job_chunks WHERE job_id = $1 AND chunk_no = $2"
 _FAIL = """
 UPDATE jobs SET state = 'failed', error = $2, finished_at = now()
 WHERE id = $1 AND state IN ('queued', 'running')
@@ -118,6 +119,8 @@ class PgChunk:
         state = await self.conn.fetchval(_PROGRESS, key, n, *tally, timeout=self.timeout)
         if state == "done":
             await self.conn.execute(_DROP_INPUT, key, timeout=self.timeout)
+        elif state == "cancelled":  # the cancel left this chunk's input: it was locked
+            await self.conn.execute(_DROP_CHUNK, key, self.chunk_no, timeout=self.timeout)
         self.completed = True
         return True
 

@@ -39,8 +39,12 @@ WITH cancelled AS (
     UPDATE jobs SET state = 'cancelled', finished_at = now()
     WHERE id = $1 AND agency_id = $2 AND state IN ('queued', 'running')
     RETURNING *
-), dropped AS (  -- the input (personal data in clear) is no longer needed
-    DELETE FROM job_chunks WHERE job_id IN (SELECT id FROM cancelled)
+), dropped AS (
+    -- the input (personal data in clear) is no longer needed; chunks a worker holds now
+    -- are deleted by that worker as it commits (waiting for them could take a chunk's time)
+    DELETE FROM job_chunks WHERE (job_id, chunk_no) IN (
+        SELECT job_id, chunk_no FROM job_chunks
+        WHERE job_id IN (SELECT id FROM cancelled) FOR UPDATE SKIP LOCKED)
 )
 SELECT * FROM cancelled
 """
