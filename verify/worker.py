@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 import time
@@ -31,8 +30,9 @@ from arq import Retry
 from arq.worker import Worker, func
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cache.direct import DirectLookup
+from cache.direct import DirectRegister
 from verify import logs
+from verify.adapters.clock import LocalToday, utc_now
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
 from verify.adapters.pg import DB_ERRORS, PgRegister, create_pool
@@ -67,19 +67,21 @@ class Runtime:
     closers: list[Any] = field(default_factory=list)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 async def _open(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["runtime"]
     s = rt.settings
-    pool = await create_pool(s.database_url, s)
-    lookup = DirectLookup(PgRegister([pool], timeout=s.db_timeout_s), max_batch=s.lookup_batch_max)
+    # per chunk in flight: its transaction, and up to two lookup queries; one for the sweeper
+    in_flight = MAX_JOBS * s.job_concurrency
+    pool = await create_pool(
+        s.database_url, min_size=s.db_pool_min, max_size=max(s.db_pool_max, 3 * in_flight + 1),
+        timeout_s=s.db_timeout_s, connect_timeout_s=s.db_connect_timeout_s,
+    )  # fmt: skip
+    source = PgRegister([pool], timeout=s.db_timeout_s)
+    register = DirectRegister(source, max_batch=s.lookup_batch_max)
     rt.chunks = PgChunkSource(pool, timeout=s.db_timeout_s)
-    verify = VerifyDeps(lookup, ChunkAuditOnly(), s.hmac_key.value, dt.date.today, _now)
+    verify = VerifyDeps(register, ChunkAuditOnly(), s.hmac_key.value, LocalToday(), utc_now)
     rt.deps = RunnerDeps(verify, rt.chunks, problem_body, rt.metrics.observe_chunk)
-    rt.closers += [lookup.aclose, pool.close]
+    rt.closers += [register.aclose, pool.close]
     loop = asyncio.get_running_loop()
     ctx["sweeper"] = loop.create_task(_sweep_forever(rt, ctx["redis"]), name="job-sweeper")
 
@@ -175,8 +177,8 @@ def build_worker(rt: Runtime) -> Worker:
     s = rt.settings
     return Worker(
         functions=[func(run_job, name=RUN_JOB, timeout=s.job_slice_s * 2 + 30, keep_result=0)],
-        redis_pool=arq_redis(s, timeout_s=5.0),
-        queue_name=queue_name(s),
+        redis_pool=arq_redis(s.redis_url, queue_name(s.redis_key_prefix), timeout_s=5.0),
+        queue_name=queue_name(s.redis_key_prefix),
         on_startup=_open,
         on_shutdown=_close,
         ctx={"runtime": rt},

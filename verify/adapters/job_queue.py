@@ -12,26 +12,25 @@ from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from verify.service.jobs import QueueUnavailable
-from verify.settings import Settings
 
 RUN_JOB = "run_job"
 ENQUEUE_TIMEOUT_S = 1.0
 
 
-def queue_name(settings: Settings) -> str:
-    return f"{settings.redis_key_prefix}:jobs:queue"
+def queue_name(key_prefix: str) -> str:
+    return f"{key_prefix}:jobs:queue"
 
 
-def arq_redis(settings: Settings, *, timeout_s: float = ENQUEUE_TIMEOUT_S) -> ArqRedis:
+def arq_redis(url: str, queue: str, *, timeout_s: float = ENQUEUE_TIMEOUT_S) -> ArqRedis:
     """A client that connects on first use (Redis down at start-up is not fatal)."""
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
+        url,
         max_connections=8,
         timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
     )
-    return ArqRedis(pool, default_queue_name=queue_name(settings))
+    return ArqRedis(pool, default_queue_name=queue)
 
 
 async def enqueue_slice(redis: ArqRedis, job_id: str, slice_no: int) -> bool:
