@@ -1,4 +1,6 @@
 # The same targets locally and in CI. `make run` and `make test` work on a fresh clone.
+# `make run`: the admin steps (migrate, maintenance, seed, keys) run as the database owner
+# (VERIFY_ADMIN_DATABASE_URL), `verify serve` as the serving role (VERIFY_DATABASE_URL).
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -21,8 +23,9 @@ $(STAMP): pyproject.toml
 run: install
 	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \
 	$(BIN)/verify migrate; \
+	$(BIN)/verify maintenance; \
 	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
-	key=$$($(BIN)/verify keys create --agency demo --scopes verify,lookup:basic,lookup:residence,lookup:cards,citizen:history | tail -n 1); \
+	key=$$($(BIN)/verify keys create --agency demo --scopes verify,lookup:basic,lookup:residence,lookup:cards,citizen:history --purposes demo,kyc,citizen_request | tail -n 1); \
 	$(BIN)/verify demo-curl --key "$$key"; \
 	$(BIN)/verify worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("loadtest: the register is empty: seed it first", file=sys.stderr)
             return 2
         write_sample(people, sample)
-        env = _locust_env(sample, asyncio.run(mint_keys(settings.database_url)))
+        env = _locust_env(sample, asyncio.run(mint_keys(settings.owner_database_url)))
         with running_server(args.workers, Path(tmp) / "serve.log") as url:
             outcomes, skipped = _run_all(chosen, url, args, env)
     return _finish(outcomes, skipped, args)

@@ -22,7 +22,8 @@ from verify.service.auth import mint_key
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
-# agency name -> scopes; one key each, without a rate limit
+# agency name -> scopes; one key each, at a rate the load test never reaches
+KEY_RATE = 10_000_000
 AGENCIES = {
     "airport": ("loadtest-airport", frozenset({"verify"})),
     "agency": ("loadtest-bank", frozenset({"verify"})),
@@ -36,7 +37,9 @@ async def mint_keys(database_url: str) -> dict[str, str]:
     try:
         for role, (agency, scopes) in AGENCIES.items():
             key = mint_key()
-            await create_key(conn, key, agency=agency, scopes=scopes, rate_per_s=None, burst=None)
+            await create_key(
+                conn, key, agency=agency, scopes=scopes, rate_per_s=KEY_RATE, burst=KEY_RATE
+            )
             tokens[role] = key.token
     finally:
         await conn.close(timeout=10)

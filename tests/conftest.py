@@ -17,12 +17,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from verify import devservers
 from verify.adapters.migrate import migrate
+from verify.adapters.roles import SERVING_ROLE, ensure_serving_role
 from verify.settings import Secret, Settings
 
 TEMPLATE_DB = "verify_template"
@@ -33,10 +35,19 @@ class Servers:
     pg_admin_url: str  # a URL to the maintenance database, for CREATE DATABASE
     redis_url: str
     redis: devservers.Redis | None  # None when an external Redis is used
+    serving_password: str = ""
 
     def db_url(self, name: str) -> str:
+        """The owner's URL of database ``name``."""
         base, _, _ = self.pg_admin_url.rpartition("/")
         return f"{base}/{name}"
+
+    def serving_url(self, name: str) -> str:
+        """The serving role's URL of database ``name`` (what `verify serve` connects with)."""
+        parts = urlsplit(self.db_url(name))
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{SERVING_ROLE}:{self.serving_password}@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +62,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             pg_admin_url=ext_pg or (pg.url if pg else ""),
             redis_url=ext_redis or (redis.url if redis else ""),
             redis=redis,
+            serving_password=secrets.token_urlsafe(24),
         )
     finally:
         if redis is not None:
@@ -65,6 +77,7 @@ async def template_db(servers: Servers) -> str:
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
         await admin.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+        await ensure_serving_role(admin, servers.serving_password)
     finally:
         await admin.close()
     conn = await asyncpg.connect(servers.db_url(TEMPLATE_DB), timeout=10)
@@ -105,10 +118,20 @@ def _secret() -> Secret:
 
 
 @pytest.fixture
-def settings(servers: Servers, db_url: str) -> Settings:
-    """Settings for this test: its own database, its own Redis key prefix, random secrets."""
+def serving_url(servers: Servers, db_url: str) -> str:
+    """This test's database as the serving role sees it."""
+    return servers.serving_url(db_url.rpartition("/")[2])
+
+
+@pytest.fixture
+def settings(servers: Servers, db_url: str, serving_url: str) -> Settings:
+    """Settings for this test: its own database, its own Redis key prefix, random secrets.
+
+    The app connects as the serving role (migration 005), so every test through the app
+    proves that role's grants are enough; admin work uses ``admin_database_url``."""
     return Settings(
-        database_url=db_url,
+        database_url=serving_url,
+        admin_database_url=db_url,
         redis_url=servers.redis_url,
         hmac_key=_secret(),
         cache_key=_secret(),

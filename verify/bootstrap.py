@@ -30,10 +30,8 @@ from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
 from verify.adapters.job_queue import ArqJobQueue, arq_redis, queue_name
 from verify.adapters.jobs import PgJobStore
-from verify.adapters.maintenance import run_maintenance
-from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool, ping, pool_stats
+from verify.adapters.pg import PgRegister, create_pool, ping, pool_stats
 from verify.adapters.ratelimit import RateLimiter
-from verify.errors import DatabaseUnavailable
 from verify.http.app import http_app
 from verify.http.appkeys import (
     AUTH,
@@ -95,7 +93,6 @@ def create_app(
     app.cleanup_ctx.append(_register)
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
-    app.cleanup_ctx.append(_maintenance)
     app.cleanup_ctx.append(_jobs)
     return app
 
@@ -211,34 +208,6 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     app[JOB_QUEUE] = queue
     yield
     await queue.aclose()
-
-
-async def _maintain_forever(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    while True:
-        try:
-            async with connection(app[POOL], settings.db_timeout_s) as conn:
-                report = await run_maintenance(
-                    conn, retention_days=settings.audit_retention_days, today=app[TODAY]()
-                )
-            if report.created or report.dropped:
-                log.info(
-                    "audit partitions",
-                    extra={"created": report.created, "dropped": len(report.dropped)},
-                )
-        except (DatabaseUnavailable, *DB_ERRORS) as e:  # not on a request path: retry later
-            log.warning("maintenance failed", extra={"error": type(e).__name__})
-        except Exception as e:  # a bug must not end retention for good: log, retry later
-            log.error("maintenance failed unexpectedly", extra={"error": type(e).__name__})
-        await asyncio.sleep(settings.maintenance_interval_s)
-
-
-async def _maintenance(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.get_running_loop().create_task(_maintain_forever(app), name="maintenance")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def pool_sampler(app: web.Application) -> AsyncIterator[None]:

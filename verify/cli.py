@@ -1,4 +1,4 @@
-"""The `verify` command line: dev servers, migrate, seed, load, keys, serve, worker."""
+"""The `verify` command line: dev servers, migrate, seed, load, keys, audit, serve, worker."""
 
 from __future__ import annotations
 
@@ -61,18 +61,26 @@ async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]
 # ------------------------------------------------------------------ dev
 
 
-async def _ensure_database(admin_url: str, name: str) -> None:
+async def _ensure_database(admin_url: str, name: str, serving_password: str) -> None:
+    from verify.adapters.roles import ensure_serving_role
+
     conn = await _connect(admin_url)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')
+        await ensure_serving_role(conn, serving_password)
     finally:
         await conn.close(timeout=10)
 
 
 def _exports(pg: devservers.Postgres, redis: devservers.Redis) -> list[str]:
+    from verify.adapters.roles import SERVING_ROLE
+
+    password = devservers.dev_serving_password(_data_dir())
     env = {
-        "VERIFY_DATABASE_URL": pg.url_for(DEV_DATABASE),
+        # `verify serve` runs as the serving role; the admin commands as the owner
+        "VERIFY_DATABASE_URL": pg.url_as(SERVING_ROLE, password, DEV_DATABASE),
+        "VERIFY_ADMIN_DATABASE_URL": pg.url_for(DEV_DATABASE),
         "VERIFY_REDIS_URL": redis.url,
         **devservers.dev_secrets(_data_dir()),
     }
@@ -83,7 +91,7 @@ def _dev_up(quiet: bool) -> int:
     data = _data_dir()
     pg = devservers.start_postgres(data)
     redis = devservers.start_redis(data)
-    _run(_ensure_database(pg.url, DEV_DATABASE))
+    _run(_ensure_database(pg.url, DEV_DATABASE, devservers.dev_serving_password(data)))
     if not quiet:
         print(
             f"PostgreSQL on 127.0.0.1:{pg.port}, Redis on 127.0.0.1:{redis.port}", file=sys.stderr
@@ -128,7 +136,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from verify.adapters.migrate import migrate
 
-    applied = _run(_with_conn(_settings().database_url, migrate))
+    applied = _run(_with_conn(_settings().owner_database_url, migrate))
     print(f"applied {', '.join(applied)}" if applied else "schema up to date")
     return 0
 
@@ -151,7 +159,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return _run(_with_conn(_settings().database_url, work))
+        return _run(_with_conn(_settings().owner_database_url, work))
     except seed.SeedError as e:
         raise CliError(str(e)) from None
 
@@ -169,7 +177,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         return await csvload.load_csv(conn, citizens=args.citizens, cards=args.cards)
 
     try:
-        report = _run(_with_conn(_settings().database_url, work))
+        report = _run(_with_conn(_settings().owner_database_url, work))
     except csvload.LoadError as e:
         raise CliError(str(e)) from None
     for error in report.errors:
@@ -188,7 +196,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
     async def work(conn: asyncpg.Connection) -> int:
         report = await run_maintenance(
-            conn, retention_days=settings.audit_retention_days, today=dt.date.today()
+            conn, retention_days=settings.audit_retention_days, today=dt.datetime.now(dt.UTC).date()
         )
         if report.skipped:
             print("another instance is running maintenance: skipped")
@@ -200,41 +208,10 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _run(_with_conn(settings.database_url, work))
+    return _run(_with_conn(settings.owner_database_url, work))
 
 
 # ------------------------------------------------------------------ keys
-
-
-def cmd_keys(args: argparse.Namespace) -> int:
-    from verify.adapters.api_keys import create_key, revoke_key
-    from verify.service.auth import mint_key, parse_scopes
-
-    url = _settings().database_url
-    if args.action == "revoke":
-        done = _run(_with_conn(url, lambda c: revoke_key(c, args.key_id)))
-        print(f"key {args.key_id} revoked" if done else f"no active key {args.key_id}")
-        return 0 if done else 1
-    try:
-        scopes = parse_scopes(args.scopes)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-    if args.burst is not None and args.rate is None:
-        raise CliError("--burst goes with --rate")
-    key = mint_key()
-    burst = args.burst or (args.rate * 2 if args.rate else None)
-    _run(
-        _with_conn(
-            url,
-            lambda c: create_key(
-                c, key, agency=args.agency, scopes=scopes, rate_per_s=args.rate, burst=burst
-            ),
-        )
-    )
-    print(f"key id {key.key_id} for agency {args.agency!r}, scopes {','.join(sorted(scopes))}")
-    print("the key is shown once; store it now:")
-    print(key.token)
-    return 0
 
 
 def cmd_demo_curl(args: argparse.Namespace) -> int:
@@ -295,6 +272,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply schema migrations").set_defaults(func=cmd_migrate)
     maint = sub.add_parser("maintenance", help="audit partitions: create ahead, drop expired")
     maint.set_defaults(func=cmd_maintenance)
+    from verify import cli_audit  # its module imports this one
+
+    cli_audit.add_parser(sub)
     seed = sub.add_parser("seed", help="load a synthetic population")
     seed.add_argument("--count", type=int, required=True)
     seed.add_argument("--seed", type=int, default=1)
@@ -304,16 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--citizens", type=Path)
     load.add_argument("--cards", type=Path)
     load.set_defaults(func=cmd_load)
-    keys = sub.add_parser("keys", help="API keys")
-    keys_sub = keys.add_subparsers(dest="action", required=True)
-    create = keys_sub.add_parser("create", help="mint a key (printed once, on the last line)")
-    create.add_argument("--agency", required=True)
-    create.add_argument("--scopes", required=True, help="comma-separated")
-    create.add_argument("--rate", type=_positive, help="requests per second (default: no limit)")
-    create.add_argument("--burst", type=_positive, help="burst size (default: 2 x rate)")
-    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id")
-    keys.set_defaults(func=cmd_keys)
+    from verify import cli_keys  # its module imports this one
+
+    cli_keys.add_parser(sub, _positive)
     demo = sub.add_parser("demo-curl", help="print a working curl example")
     demo.add_argument("--key", required=True)
     demo.set_defaults(func=cmd_demo_curl)

@@ -72,6 +72,9 @@ class Postgres:
     def url_for(self, database: str) -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
 
+    def url_as(self, user: str, password: str, database: str) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
 
 def _pg_handle(pgdata: Path):  # type: ignore[no-untyped-def]
     # imported lazily: the wheel probes the runtime dir at import time and warns
@@ -290,3 +293,18 @@ def dev_secrets(data_dir: Path) -> dict[str, str]:
     with os.fdopen(fd, "w") as f:
         json.dump(made, f)
     return made
+
+
+def dev_serving_password(data_dir: Path) -> str:
+    """The serving role's random password, made once per data folder (kept like the secrets)."""
+    import secrets
+
+    path = data_dir / "serving-role.password"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password)
+    return password

@@ -13,6 +13,7 @@ __all__ = [
     "DatabaseUnavailable",
     "ForbiddenScope",
     "Overloaded",
+    "PurposeNotAllowed",
     "RateLimited",
     "ServiceError",
     "Unauthorized",
@@ -35,6 +36,10 @@ class Unauthorized(ServiceError):
 
 class ForbiddenScope(ServiceError):
     code = "forbidden_scope"
+
+
+class PurposeNotAllowed(ServiceError):
+    code = "purpose_not_allowed"
 
 
 class RateLimited(ServiceError):

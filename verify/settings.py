@@ -47,6 +47,9 @@ class Settings:
     hmac_key: Secret = field(repr=False)
     cache_key: Secret = field(repr=False)
     database_read_urls: tuple[str, ...] = ()
+    # the owner role's URL (migrate, maintenance, load, seed, keys, audit verify); None: the
+    # admin commands use database_url (a single-role setup; production sets both)
+    admin_database_url: str | None = None
     redis_cluster: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
@@ -65,7 +68,7 @@ class Settings:
     redis_key_prefix: str = "cv"
     audit_retention_days: int = 180
     key_cache_ttl_s: float = 5.0
-    maintenance_interval_s: float = 3600.0
+    default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     log_level: str = "INFO"
     # bulk jobs (POST /v1/jobs, `verify worker`)
     job_chunk_lines: int = 2000
@@ -82,13 +85,18 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Secret):
                 shown.append(f"{f.name}={value!r}")
-            elif f.name in ("database_url", "redis_url"):
+            elif f.name in ("database_url", "admin_database_url", "redis_url") and value:
                 shown.append(f"{f.name}={_mask_url(value)!r}")
             elif f.name == "database_read_urls":
                 shown.append(f"{f.name}={tuple(_mask_url(u) for u in value)!r}")
             else:
                 shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL of the admin commands: the owner role's, else the one URL there is."""
+        return self.admin_database_url or self.database_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -99,6 +107,7 @@ class Settings:
             hmac_key=r.secret("VERIFY_HMAC_KEY"),
             cache_key=r.secret("VERIFY_CACHE_KEY"),
             database_read_urls=r.opt("VERIFY_DATABASE_READ_URLS", _csv, ()),
+            admin_database_url=r.opt("VERIFY_ADMIN_DATABASE_URL", str, None),
             redis_cluster=r.opt("VERIFY_REDIS_CLUSTER", _bool, False),
             host=r.opt("VERIFY_HOST", str, "127.0.0.1"),
             port=r.opt("VERIFY_PORT", _port, 8080),
@@ -117,7 +126,7 @@ class Settings:
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
             audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
-            maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
+            default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
             job_chunk_lines=r.opt("VERIFY_JOB_CHUNK_LINES", _positive_int, 2000),
             job_max_lines=r.opt("VERIFY_JOB_MAX_LINES", _positive_int, 20_000_000),

@@ -114,8 +114,14 @@ class Bench:
             url, self.outcome.seeded = stack.ensure_register(
                 self.verify, base, database=self.o.database, count=self.o.count, seed=self.o.seed
             )
-            env = {**base, "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX}
-            stack.reset_audit(url)
+            admin = stack.database_url(
+                base.get("VERIFY_ADMIN_DATABASE_URL") or url, self.o.database
+            )
+            env = {
+                **base, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin,
+                "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX,
+            }  # fmt: skip
+            stack.reset_audit(admin)
             key = stack.create_key(self.verify, env)
             bodies = claims.export(
                 url, self.tmp, register_size=self.o.count, size=self.o.random_ids,

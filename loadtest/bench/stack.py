@@ -112,10 +112,15 @@ async def _execute(url: str, *statements: str) -> None:
 def ensure_register(
     verify: Path, env: Mapping[str, str], *, database: str, count: int, seed: int
 ) -> tuple[str, bool]:
-    """The bench database's URL, with ``count`` citizens; True when it was seeded now."""
+    """The bench database's URL, with ``count`` citizens; True when it was seeded now.
+
+    The URL is the serving role's (what `verify serve` uses); migrate and seed run with
+    the owner's (VERIFY_ADMIN_DATABASE_URL, or the one URL there is)."""
+    owner = env.get("VERIFY_ADMIN_DATABASE_URL") or env["VERIFY_DATABASE_URL"]
     url = database_url(env["VERIFY_DATABASE_URL"], database)
-    bench_env = {**env, "VERIFY_DATABASE_URL": url}
-    have = asyncio.run(_citizens(env["VERIFY_DATABASE_URL"], database))
+    admin_url = database_url(owner, database)
+    bench_env = {**env, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin_url}
+    have = asyncio.run(_citizens(owner, database))
     if have == count:
         verify_cli(verify, ["migrate"], bench_env)  # idempotent: new migrations only
         print(f"bench: register {database} has {count:,} citizens: reused", file=sys.stderr)
@@ -125,7 +130,7 @@ def ensure_register(
         f"seeding {count:,} (once; later runs reuse it)",
         file=sys.stderr,
     )
-    asyncio.run(_recreate(env["VERIFY_DATABASE_URL"], database))
+    asyncio.run(_recreate(owner, database))
     verify_cli(verify, ["migrate"], bench_env)
     seeded = verify_cli(
         verify, ["seed", "--count", str(count), "--seed", str(seed)], bench_env,
@@ -133,18 +138,24 @@ def ensure_register(
     )  # fmt: skip
     print(f"bench: {seeded.strip().splitlines()[-1]}", file=sys.stderr)
     # hint bits and the visibility map now, not during the first measurement
-    asyncio.run(_execute(url, "VACUUM (ANALYZE) citizens, id_cards, former_ids"))
+    asyncio.run(_execute(admin_url, "VACUUM (ANALYZE) citizens, id_cards, former_ids"))
     return url, True
 
 
 def reset_audit(url: str) -> None:
-    """The bench database's audit log grows by every run: start each run from empty."""
+    """The bench database's audit log grows by every run: start each run from empty
+    (``url``: the owner's; the serving role may not truncate the audit)."""
     asyncio.run(_execute(url, "TRUNCATE audit_log"))
 
 
+# far above what one machine serves: the bench measures the service, not a key's limit
+BENCH_KEY_RATE = "10000000"
+
+
 def create_key(verify: Path, env: Mapping[str, str]) -> str:
-    """A key of the agency ``bench`` with the verify scope and no rate limit."""
-    out = verify_cli(verify, ["keys", "create", "--agency", "bench", "--scopes", "verify"], env)
+    """A key of the agency ``bench`` with the verify scope and a rate it never reaches."""
+    args = ["keys", "create", "--agency", "bench", "--scopes", "verify", "--rate", BENCH_KEY_RATE]
+    out = verify_cli(verify, args, env)
     lines = out.strip().splitlines()
     if not lines:
         raise StackError("`verify keys create` printed no key")

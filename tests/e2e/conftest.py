@@ -21,11 +21,23 @@ AiohttpServerClient = Callable[[TestServer], Awaitable[TestClient[web.Request, w
 Client = TestClient[web.Request, web.Application]
 
 
-async def make_key(db_url: str, scopes: frozenset[str], agency: str = "test-agency") -> str:
+# far above what a test sends: tests of the limits make their own keys
+UNREACHED_RATE = 1_000_000
+
+
+async def make_key(
+    db_url: str,
+    scopes: frozenset[str],
+    agency: str = "test-agency",
+    purposes: tuple[str, ...] = (),
+) -> str:
     key = mint_key()
     conn = await asyncpg.connect(db_url, timeout=10)
     try:
-        await create_key(conn, key, agency=agency, scopes=scopes, rate_per_s=None, burst=None)
+        await create_key(
+            conn, key, agency=agency, scopes=scopes, rate_per_s=UNREACHED_RATE,
+            burst=UNREACHED_RATE, purposes=purposes,
+        )  # fmt: skip
     finally:
         await conn.close()
     return key.token

@@ -24,6 +24,7 @@ def env_for(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
     env.update(
         VERIFY_DATABASE_URL=settings.database_url,
+        VERIFY_ADMIN_DATABASE_URL=settings.owner_database_url,
         VERIFY_REDIS_URL=settings.redis_url,
         VERIFY_HMAC_KEY=b64(settings.hmac_key),
         VERIFY_CACHE_KEY=b64(settings.cache_key),

@@ -6,6 +6,7 @@ from tests.cases import AN, AN_CMND, LAN, REGISTER
 from tests.e2e.conftest import Client, make_key
 
 PATH = f"/v1/citizens/{AN}"
+WHY = {"purpose": "citizen_request"}  # reading a history needs a purpose, and is audited
 
 
 async def _headers(db_url: str, *scopes: str) -> dict[str, str]:
@@ -81,7 +82,7 @@ async def test_history_shows_each_access_newest_first(
     await client.post("/v1/verify", json={"id_number": AN, "purpose": "airport"}, headers=other)
     await client.get(PATH, params={"purpose": "kyc", "fields": "basic"}, headers=auth)
     await client.post("/v1/verify", json={"id_number": AN_CMND, "full_name": "X"}, headers=auth)
-    response = await client.get(f"{PATH}/access-history", headers=auth)
+    response = await client.get(f"{PATH}/access-history", params=WHY, headers=auth)
     assert response.status == 200
     items = (await response.json())["items"]
     assert [(i["kind"], i["verdict"]) for i in items] == [
@@ -101,7 +102,7 @@ async def test_history_pages_with_a_cursor(client: Client, auth: dict[str, str])
     seen: list[str] = []
     cursor = None
     for _ in range(5):
-        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        params = {"limit": "2", **WHY, **({"cursor": cursor} if cursor else {})}
         page = await (
             await client.get(f"{PATH}/access-history", params=params, headers=auth)
         ).json()
@@ -116,11 +117,11 @@ async def test_history_needs_its_scope_and_a_valid_cursor(
     client: Client, auth: dict[str, str], loaded_db: str
 ) -> None:
     headers = await _headers(loaded_db, "verify", "lookup:basic")
-    response = await client.get(f"{PATH}/access-history", headers=headers)
+    response = await client.get(f"{PATH}/access-history", params=WHY, headers=headers)
     assert response.status == 403
-    bad = await client.get(f"{PATH}/access-history", params={"cursor": "!!"}, headers=auth)
+    bad = await client.get(f"{PATH}/access-history", params={"cursor": "!!", **WHY}, headers=auth)
     assert bad.status == 400
-    over = await client.get(f"{PATH}/access-history", params={"limit": "1000"}, headers=auth)
+    over = await client.get(f"{PATH}/access-history", params={"limit": "1000", **WHY}, headers=auth)
     assert over.status == 400
 
 
@@ -128,5 +129,6 @@ async def test_history_of_someone_never_checked_is_empty(
     client: Client, auth: dict[str, str]
 ) -> None:
     someone = REGISTER[-1].record.id_number
-    body = await (await client.get(f"/v1/citizens/{someone}/access-history", headers=auth)).json()
+    path = f"/v1/citizens/{someone}/access-history"
+    body = await (await client.get(path, params=WHY, headers=auth)).json()
     assert body["items"] == [] and body["next_cursor"] is None

@@ -19,6 +19,7 @@ from tests.e2e.conftest import AiohttpClient, Client
 from tests.e2e.jobs_support import audit_rows
 from tests.e2e.workerproc import running_worker
 from tests.support.wait import eventually
+from verify.adapters.audit_verify import verify_audit
 from verify.bootstrap import create_app
 from verify.settings import Settings
 
@@ -88,6 +89,13 @@ async def _check_exactly_once(
     assert lines == list(range(1, LINES + 1))
     rows = await audit_rows(db_url, job_id)
     assert len(rows) == LINES  # none lost, none twice
+    conn = await asyncpg.connect(db_url, timeout=10)
+    try:
+        report = await verify_audit(conn)  # each chunk is a batch of its loop's hash chain
+    finally:
+        await conn.close()
+    assert report.intact, report.breaks
+    assert report.rows == LINES
 
 
 async def test_sigkilled_worker_loses_no_line_and_answers_none_twice(

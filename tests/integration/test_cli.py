@@ -15,6 +15,7 @@ from verify.settings import Settings
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path) -> None:
     monkeypatch.setenv("VERIFY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("VERIFY_ADMIN_DATABASE_URL", settings.owner_database_url)
     monkeypatch.setenv("VERIFY_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("VERIFY_HMAC_KEY", b64(settings.hmac_key))
     monkeypatch.setenv("VERIFY_CACHE_KEY", b64(settings.cache_key))
@@ -80,6 +81,7 @@ def test_missing_settings_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("VERIFY_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VERIFY_ADMIN_DATABASE_URL", raising=False)
     assert main(["migrate"]) == 2
     assert "VERIFY_DATABASE_URL is not set" in capsys.readouterr().err
 
@@ -95,3 +97,89 @@ def test_rate_and_burst_must_be_positive(env: None, capsys: pytest.CaptureFixtur
         main(["keys", "create", "--agency", "x", "--scopes", "verify", "--rate", "0"])
     assert "must be a positive whole number" in capsys.readouterr().err
     assert main(["keys", "create", "--agency", "x", "--scopes", "verify", "--burst", "5"]) == 2
+
+
+def _created(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.fullmatch(r"cv_([0-9a-f]{16})_([A-Za-z0-9_-]{43})", token)
+    assert match
+    return match.group(1), match.group(2)
+
+
+def test_keys_get_a_default_rate_purposes_expiry_and_are_listed_without_secrets(
+    env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create = ["keys", "create", "--agency", "airline", "--scopes", "verify"]
+    assert main([*create, "--purposes", "airport_checkin,boarding", "--expires", "2999-01-01"]) == 0
+    key_id, secret = _created(capsys)
+    assert main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert secret not in listed
+    line = next(x for x in listed.splitlines() if x.startswith(key_id))
+    cells = line.split()
+    assert cells[1:6] == ["airline", "verify", "airport_checkin,boarding", "100", "200"]
+    assert "2999-01-01" in line
+    assert main(["keys", "set-rate", key_id, "7"]) == 0
+    assert main(["keys", "set-rate", "0000000000000000", "7"]) == 1
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(key_id))
+    assert line.split()[4:6] == ["7", "14"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        (["--purposes", "Marketing"], "lowercase identifiers"),
+        (["--purposes", ","], "at least one purpose"),
+        (["--expires", "2000-01-01"], "in the future"),
+    ],
+)
+def test_bad_purposes_or_expiry_are_clear_errors(
+    env: None, capsys: pytest.CaptureFixture[str], extra: list[str], error: str
+) -> None:
+    assert main(["keys", "create", "--agency", "x", "--scopes", "verify", *extra]) == 2
+    assert error in capsys.readouterr().err
+
+
+def test_the_default_key_rate_is_a_setting(
+    env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VERIFY_DEFAULT_KEY_RATE", "3")
+    assert main(["keys", "create", "--agency", "x", "--scopes", "verify"]) == 0
+    assert "rate 3/s burst 6" in capsys.readouterr().out
+
+
+async def test_dev_up_makes_the_serving_role_and_env_prints_both_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    monkeypatch.setenv("VERIFY_DATA_DIR", str(tmp_path / "dev"))
+    assert await asyncio.to_thread(main, ["dev", "up", "--quiet"]) == 0
+    try:
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in capsys.readouterr().out.splitlines()
+        )
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        serving, owner = exports["VERIFY_DATABASE_URL"], exports["VERIFY_ADMIN_DATABASE_URL"]
+        assert serving.startswith("postgresql://verify_app:") and serving != owner
+        password = (tmp_path / "dev" / "serving-role.password").read_text()
+        assert f"verify_app:{password}@" in serving
+        assert (tmp_path / "dev" / "serving-role.password").stat().st_mode & 0o077 == 0
+        assert await asyncio.to_thread(main, ["migrate"]) == 0
+        conn = await asyncpg.connect(serving, timeout=10)
+        try:
+            assert await conn.fetchval("SELECT current_user") == "verify_app"
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("DELETE FROM audit_log")
+        finally:
+            await conn.close()
+        assert await asyncio.to_thread(main, ["dev", "env"]) == 0
+        assert f"export VERIFY_DATABASE_URL={serving}" in capsys.readouterr().out
+    finally:
+        await asyncio.to_thread(main, ["dev", "down"])

@@ -37,6 +37,9 @@ SECRET_KEYS = {
     "VERIFY_HMAC_KEY",
     "VERIFY_CACHE_KEY",
 }
+# the owner's URL in a Secret of its own: only the Job and the CronJob read it
+ADMIN_SECRET = "citizen-verify-admin"
+ADMIN_KEYS = {"VERIFY_ADMIN_DATABASE_URL"}
 PLACEHOLDER = "REPLACE_ME"
 API = "citizen-verify"
 WORKER = "citizen-verify-worker"
@@ -274,10 +277,11 @@ def test_config_map_and_secret_cover_every_setting_once() -> None:
     pinned = {e["name"] for e in api_container()["env"] if "value" in e}
     names = setting_names()
     assert set(secret) == SECRET_KEYS
+    assert set(only("Secret", ADMIN_SECRET)["stringData"]) == ADMIN_KEYS
     assert pinned == {"VERIFY_HOST", "VERIFY_PORT", "VERIFY_WORKERS"}
-    assert not (set(config) & SECRET_KEYS), "secret settings belong in the Secret"
+    assert not (set(config) & (SECRET_KEYS | ADMIN_KEYS)), "secret settings belong in a Secret"
     assert not (set(config) & pinned)
-    assert set(config) | SECRET_KEYS | pinned == names
+    assert set(config) | SECRET_KEYS | ADMIN_KEYS | pinned == names
     assert all(isinstance(v, str) for v in config.values()), "ConfigMap values are strings"
 
 
@@ -305,11 +309,13 @@ def test_deployment_reads_the_config_map_and_the_secret() -> None:
     assert settings.host == "0.0.0.0"
     assert settings.workers == 1, "one process per container: no multiprocess metrics"
     assert container["args"] == ["serve", "--host", "0.0.0.0"]
+    assert ADMIN_SECRET not in str(container), "the API pods never get the owner's URL"
     for workload, template in pod_specs():
         if workload != "citizen-verify":
             (job,) = template["spec"]["containers"]
             assert {"configMapRef": {"name": CONFIG_MAP}} in job["envFrom"]
             assert {"secretRef": {"name": SECRET}} in job["envFrom"]
+            assert {"secretRef": {"name": ADMIN_SECRET}} in job["envFrom"]
 
 
 def test_jobs_run_real_commands() -> None:
@@ -476,16 +482,16 @@ def _is_secret_material(value: str) -> bool:
 
 def test_no_real_secrets() -> None:
     secrets = docs_of_kind("Secret")
-    assert [s["metadata"]["name"] for s in secrets] == [SECRET]
+    assert [s["metadata"]["name"] for s in secrets] == [SECRET, ADMIN_SECRET]
     for path, docs in load_all().items():
         if any(d["kind"] == "Secret" for d in docs):
             assert path.name.endswith(".example.yaml"), f"{path.name}: a Secret outside an example"
-    (secret,) = secrets
-    assert "data" not in secret, "placeholders go in stringData, readable"
-    for key, value in secret["stringData"].items():
-        assert PLACEHOLDER in value, f"{key} is not an obvious placeholder"
-        assert not _is_secret_material(value), key
-    env = {**dummy_env(), **secret["stringData"]}
+    for secret in secrets:
+        assert "data" not in secret, "placeholders go in stringData, readable"
+        for key, value in secret["stringData"].items():
+            assert PLACEHOLDER in value, f"{key} is not an obvious placeholder"
+            assert not _is_secret_material(value), key
+    env = {**dummy_env(), **secrets[0]["stringData"]}
     with pytest.raises(ValueError, match="VERIFY_HMAC_KEY"):
         Settings.from_env(env)  # applied by mistake, the service refuses to start
     for path in manifest_files():

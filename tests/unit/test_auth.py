@@ -93,3 +93,38 @@ async def test_wrong_secret_and_malformed_tokens() -> None:
     for header in (None, "", "Basic abc", "Bearer nope"):
         with pytest.raises(Unauthorized):
             await auth.authenticate(header)
+
+
+async def test_a_key_expires_at_its_time() -> None:
+    import datetime as dt
+
+    store = FakeStore()
+    new = mint_key()
+    principal = Principal(new.key_id, 1, "bank", frozenset({"verify"}))
+    expiry = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    store.keys[new.key_id] = StoredKey(principal, new.secret_hash, False, expiry)
+    now = [expiry - dt.timedelta(microseconds=1)]
+    auth = Authenticator(store, clock=Clock(), wall=lambda: now[0])
+    assert (await auth.authenticate(f"Bearer {new.token}")).key_id == new.key_id
+    now[0] = expiry
+    with pytest.raises(Unauthorized, match="expired"):
+        await auth.authenticate(f"Bearer {new.token}")
+
+
+def test_purposes_bound_to_a_key() -> None:
+    from verify.errors import PurposeNotAllowed
+    from verify.service.auth import parse_purposes, purpose_allowed
+
+    bound = Principal("k", 1, "airline", frozenset(), purposes=("airport_checkin", "boarding"))
+    assert bound.default_purpose == "airport_checkin"
+    bound.check_purpose("boarding")
+    bound.check_purpose(None)
+    with pytest.raises(PurposeNotAllowed):
+        bound.check_purpose("marketing")
+    free = Principal("k", 1, "bank", frozenset())
+    assert free.default_purpose == "unspecified"
+    assert purpose_allowed((), "anything") and purpose_allowed(("a",), None)
+    assert parse_purposes(" boarding,airport_checkin,boarding ") == ("boarding", "airport_checkin")
+    for bad in ("Marketing", "1st", "a-b", "", "x" * 65):
+        with pytest.raises(ValueError):
+            parse_purposes(bad)

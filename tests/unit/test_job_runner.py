@@ -47,6 +47,7 @@ class FakeChunk:
     source: FakeSource
     job_id: str = "job-1"
     agency_id: int = 7
+    key_id: str | None = "0123456789abcdef"
     purpose: str = "kyc_refresh"
     rows: list[AuditEntry] = field(default_factory=list)
 
@@ -116,8 +117,8 @@ async def test_every_line_answered_with_its_number_and_audited_with_the_job_id()
     assert results[-1]["code"] == "body_too_large"
     assert lookup.calls == 2  # one register lookup per chunk
     assert len(source.audit) == 6
-    assert {(e.request_id, e.kind, e.purpose, e.agency_id) for e in source.audit} == {
-        ("job-1", "job", "kyc_refresh", 7)
+    assert {(e.request_id, e.kind, e.purpose, e.agency_id, e.key_id) for e in source.audit} == {
+        ("job-1", "job", "kyc_refresh", 7, "0123456789abcdef")
     }
     assert sum(source.done[1][1].values()) == 4 and source.done[1][1]["invalid"] == 1
 

@@ -53,3 +53,21 @@ def test_read_replicas_are_a_list() -> None:
         {**BASE, "VERIFY_DATABASE_READ_URLS": "postgresql://a/x, postgresql://b/x"}
     )
     assert s.database_read_urls == ("postgresql://a/x", "postgresql://b/x")
+
+
+def test_the_owner_url_is_masked_and_falls_back_to_the_serving_url() -> None:
+    alone = Settings.from_env(BASE)
+    assert alone.admin_database_url is None
+    assert alone.owner_database_url == BASE["VERIFY_DATABASE_URL"]
+    owner = "postgresql://owner:s3cr3t-owner@db.internal:5432/verify"
+    both = Settings.from_env({**BASE, "VERIFY_ADMIN_DATABASE_URL": owner})
+    assert both.owner_database_url == owner and both.database_url == BASE["VERIFY_DATABASE_URL"]
+    shown = repr(both)
+    assert "s3cr3t-owner" not in shown and "owner:***@db.internal" in shown
+
+
+def test_the_default_key_rate() -> None:
+    assert Settings.from_env(BASE).default_key_rate == 100
+    assert Settings.from_env({**BASE, "VERIFY_DEFAULT_KEY_RATE": "5"}).default_key_rate == 5
+    with pytest.raises(SettingsError, match="VERIFY_DEFAULT_KEY_RATE"):
+        Settings.from_env({**BASE, "VERIFY_DEFAULT_KEY_RATE": "0"})

@@ -4,6 +4,12 @@
 answer is never sent unaudited (DESIGN.md invariant 1). While one COPY runs the
 next group gathers; a failed COPY fails every waiter of its group with
 DatabaseUnavailable (the request becomes a 503, not an unaudited answer).
+
+Each COPY appends a link to the hash chain of the slot that ran it
+(verify/adapters/audit_chain.py): one chain per slot, so the links of a chain are
+computed and committed one batch after the other while the slots commit in parallel,
+and instances never coordinate. The link columns travel in the same COPY as the rows
+(one statement, atomic, no extra round trip).
 """
 
 from __future__ import annotations
@@ -15,25 +21,24 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from verify.adapters.audit_chain import CANON_COLUMNS, CHAIN_COLUMNS, Chain
 from verify.adapters.pg import DB_ERRORS, connection
 from verify.errors import DatabaseUnavailable
 from verify.service.audit import AuditEntry
 
 log = logging.getLogger("verify.audit")
 
-COLUMNS = (
-    "at", "agency_id", "request_id", "kind", "purpose", "subject", "verdict", "fields",
-    "latency_ms",
-)  # fmt: skip
+COLUMNS = CANON_COLUMNS + CHAIN_COLUMNS
 
 Row = tuple[object, ...]
 
 
 def _row(e: AuditEntry) -> Row:
+    """The entry in CANON_COLUMNS order (the chain columns are added when sealed)."""
     fields = list(e.fields) if e.fields is not None else None
     return (
-        e.at, e.agency_id, e.request_id, e.kind, e.purpose, e.subject, e.verdict, fields,
-        e.latency_ms,
+        e.at, e.agency_id, e.key_id, e.request_id, e.kind, e.purpose, e.subject, e.verdict,
+        fields, e.latency_ms,
     )  # fmt: skip
 
 
@@ -58,7 +63,10 @@ class PgAuditWriter:
     ) -> None:
         self._pool = pool
         self._timeout = timeout
-        self._slots = asyncio.Semaphore(max_in_flight)
+        # last in, first out: a quiet writer keeps extending one chain
+        self._chains: asyncio.LifoQueue[Chain] = asyncio.LifoQueue()
+        for _ in range(max_in_flight):
+            self._chains.put_nowait(Chain())
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
@@ -89,12 +97,17 @@ class PgAuditWriter:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self) -> None:
-        async with self._slots:
+        chain = await self._chains.get()
+        try:
             rows, waiters = self._rows, self._waiters
             if not rows:
                 return  # an earlier flush took them while this one waited for a slot
             self._rows, self._waiters = [], []
-            error = await self._copy(rows)
+            error = await self._seal_and_copy(chain, rows)
+            if error is not None:
+                chain.restart()  # committed or not, unknown: this chain ends here
+        finally:
+            self._chains.put_nowait(chain)
         if error is not None and self._on_failure is not None:
             self._on_failure()
         for waiter in waiters:
@@ -104,6 +117,18 @@ class PgAuditWriter:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+
+    async def _seal_and_copy(self, chain: Chain, rows: list[Row]) -> Exception | None:
+        """COPY the rows with their links; the chain's head moves only once they commit."""
+        try:
+            records, batch, head = chain.seal(rows)
+        except Exception as e:  # a bug must fail the requests, never hang them
+            log.exception("audit rows could not be sealed")
+            return e
+        error = await self._copy(records)
+        if error is None:
+            chain.advance(batch, head)
+        return error
 
     async def _copy(self, rows: list[Row]) -> Exception | None:
         start = time.perf_counter()

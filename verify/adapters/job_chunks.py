@@ -6,6 +6,11 @@ chunk; a killed worker's lock goes with its connection) and is done when its
 ``job_results`` row exists. ``complete`` inserts that row with ``ON CONFLICT DO
 NOTHING``: when a chunk was finished by someone else after our claim read it, nothing
 is written and the transaction, with the audit rows already copied into it, rolls back.
+
+The chunk's audit rows are one batch of a hash chain (verify/adapters/audit_chain.py),
+sealed in the chunk's transaction: each chunk loop has a chain of its own, whose head
+moves only when the transaction commits (a rollback leaves it where it was; a commit
+whose outcome is unknown ends the chain, as the group-commit writer does).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from verify.adapters.audit import COLUMNS, _row
+from verify.adapters.audit_chain import Chain
 from verify.adapters.pg import connection
 from verify.service.audit import AuditEntry
 
@@ -28,7 +35,7 @@ UPDATE jobs SET state = 'running', started_at = coalesce(started_at, now()),
 WHERE id = $1 AND state IN ('queued', 'running')
 """
 _CLAIM = """
-SELECT c.chunk_no, c.line_numbers, c.lines, j.agency_id, j.purpose
+SELECT c.chunk_no, c.line_numbers, c.lines, j.agency_id, j.key_id, j.purpose
 FROM jobs j JOIN job_chunks c ON c.job_id = j.id
 WHERE j.id = $1 AND j.state = 'running' AND c.chunk_no > $2
   AND NOT EXISTS (SELECT 1 FROM job_results r
@@ -81,32 +88,36 @@ FROM jobs WHERE state IN ('queued', 'running')
 class TxAudit:
     """The audit port on the chunk's transaction: rows commit with the results or not at all."""
 
-    def __init__(self, conn: PoolConnectionProxy, timeout: float) -> None:
-        self._conn = conn
-        self._timeout = timeout
+    def __init__(self, chunk: PgChunk) -> None:
+        self._chunk = chunk
 
     async def record(self, entries: Sequence[AuditEntry]) -> None:
-        await self._conn.copy_records_to_table(
-            "audit_log", records=[_row(e) for e in entries], columns=COLUMNS,
-            timeout=self._timeout,
-        )  # fmt: skip
+        chunk = self._chunk
+        records, batch, head = chunk.chain.seal([_row(e) for e in entries])
+        await chunk.conn.copy_records_to_table(
+            "audit_log", records=records, columns=COLUMNS, timeout=chunk.timeout
+        )
+        chunk.sealed = (batch, head)  # the chain moves there once the transaction commits
 
 
 @dataclass
 class PgChunk:
     job_id: str
     agency_id: int
+    key_id: str | None
     purpose: str
     chunk_no: int
     line_numbers: Sequence[int]
     lines: Sequence[bytes]
     conn: PoolConnectionProxy
     timeout: float
+    chain: Chain
     completed: bool = False
+    sealed: tuple[int, bytes] | None = None
 
     @property
     def audit(self) -> TxAudit:
-        return TxAudit(self.conn, self.timeout)
+        return TxAudit(self)
 
     async def complete(self, results: bytes, counts: dict[str, int]) -> bool:
         key, n = uuid.UUID(self.job_id), len(self.lines)
@@ -125,6 +136,16 @@ class PgChunk:
         return True
 
 
+async def _commit(tx: Any, chunk: PgChunk) -> None:
+    try:
+        await tx.commit()
+    except BaseException:
+        chunk.chain.restart()  # committed or not, unknown: this chain ends here
+        raise
+    if chunk.sealed is not None:
+        chunk.chain.advance(*chunk.sealed)
+
+
 @dataclass(frozen=True)
 class JobGauges:
     queued: int
@@ -139,6 +160,7 @@ class PgChunkSource:
         self._pool = pool
         self._timeout = timeout
         self._after: dict[str, int] = {}  # per job: chunks below were claimed by this process
+        self._chains: list[Chain] = []  # idle chains, one per chunk loop at most
 
     async def start(self, job_id: str) -> bool:
         self._after.pop(job_id, None)
@@ -148,21 +170,25 @@ class PgChunkSource:
 
     @asynccontextmanager
     async def claim(self, job_id: str) -> AsyncIterator[PgChunk | None]:
-        async with connection(self._pool, self._timeout) as conn:
-            tx = conn.transaction()
-            await tx.start()
-            try:
-                chunk = await self._claim(conn, job_id)
-                yield chunk
-            except BaseException:
-                await tx.rollback()
-                raise
-            if chunk is not None and chunk.completed:
-                await tx.commit()
-            else:
-                await tx.rollback()
+        chain = self._chains.pop() if self._chains else Chain()
+        try:
+            async with connection(self._pool, self._timeout) as conn:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    chunk = await self._claim(conn, job_id, chain)
+                    yield chunk
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                if chunk is not None and chunk.completed:
+                    await _commit(tx, chunk)
+                else:
+                    await tx.rollback()
+        finally:
+            self._chains.append(chain)
 
-    async def _claim(self, conn: PoolConnectionProxy, job_id: str) -> PgChunk | None:
+    async def _claim(self, conn: PoolConnectionProxy, job_id: str, chain: Chain) -> PgChunk | None:
         key, after = uuid.UUID(job_id), self._after.get(job_id, -1)
         row = await conn.fetchrow(_CLAIM, key, after, timeout=self._timeout)
         if row is None and after >= 0:  # once more from the start: chunks skipped as locked
@@ -171,8 +197,8 @@ class PgChunkSource:
             return None
         self._after[job_id] = max(after, row["chunk_no"])
         return PgChunk(
-            job_id, row["agency_id"], row["purpose"], row["chunk_no"], row["line_numbers"],
-            bytes(row["lines"]).split(b"\n"), conn, self._timeout,
+            job_id, row["agency_id"], row["key_id"], row["purpose"], row["chunk_no"],
+            row["line_numbers"], bytes(row["lines"]).split(b"\n"), conn, self._timeout, chain,
         )  # fmt: skip
 
     async def fail(self, job_id: str, error: str) -> None:

@@ -1,8 +1,11 @@
 """Retention: daily audit partitions made ahead and dropped after the retention period;
 the cache change log pruned after a day.
 
-Run by `verify maintenance` and hourly by every server; an advisory lock lets one
-instance at a time do it.
+Run by `verify maintenance` with the owner's URL (the Kubernetes CronJob, `make run`),
+never by the server: the serving role may not drop anything. An advisory lock lets one
+run at a time do it. Dropping a whole day past retention is the only deletion the audit
+allows; each is recorded in ``audit_partition_drops`` with its row count and the last link
+of every chain in it, so the next day's chains stay verifiable (`verify audit verify`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ DAYS_AHEAD = 7
 # (cache/keyspace.py: about an hour), so a change older than a day can no longer be behind
 # any cached value, even for an instance that replays after a long outage.
 CHANGE_LOG_KEEP = dt.timedelta(days=1)
+
+_DROP_RECORD_SQL = """
+INSERT INTO audit_partition_drops (day, partition, rows, heads)
+SELECT $1, $2, (SELECT count(*) FROM {table}),
+       coalesce(jsonb_object_agg(h.chain_id::text, jsonb_build_object(
+           'batch', h.chain_batch, 'link', encode(h.chain_link, 'hex'))), '{{}}'::jsonb)
+FROM (SELECT DISTINCT ON (chain_id) chain_id, chain_batch, chain_link FROM {table}
+      WHERE chain_link IS NOT NULL ORDER BY chain_id, chain_batch DESC) h
+ON CONFLICT (day) DO NOTHING
+"""
 
 _PARTITIONS_SQL = """
 SELECT c.relname FROM pg_inherits i
@@ -47,6 +60,19 @@ def expired_partitions(names: list[str], today: dt.date, retention_days: int) ->
     return sorted(expired)
 
 
+def partition_day(name: str) -> dt.date:
+    match = _PARTITION.match(name)
+    assert match is not None
+    return dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+
+
+async def _drop_recorded(conn: Conn, name: str) -> None:
+    # the name comes from the catalogue and matched _PARTITION: safe to quote
+    table = f'"{name}"'
+    await conn.execute(_DROP_RECORD_SQL.format(table=table), partition_day(name), name)
+    await conn.execute(f"DROP TABLE {table}")
+
+
 async def run_maintenance(conn: Conn, *, retention_days: int, today: dt.date) -> MaintenanceReport:
     # a transaction-level lock: released by COMMIT or ROLLBACK whatever happens, so a
     # failed run cannot leave it held on a pooled connection (our pool skips the reset)
@@ -57,8 +83,7 @@ async def run_maintenance(conn: Conn, *, retention_days: int, today: dt.date) ->
         names = [r["relname"] for r in await conn.fetch(_PARTITIONS_SQL)]
         dropped = expired_partitions(names, today, retention_days)
         for name in dropped:
-            # the name comes from the catalogue and matched _PARTITION: safe to quote
-            await conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+            await _drop_recorded(conn, name)
         pruned = await conn.execute(
             "DELETE FROM citizen_changes WHERE changed_at < now() - $1::interval", CHANGE_LOG_KEEP
         )

@@ -21,11 +21,22 @@ MAX_PAGE = 200
 DEFAULT_PAGE = 50
 
 
-def _purpose(request: web.Request) -> str:
+def _purpose(request: web.Request, what: str) -> str:
     raw = request.query.get("purpose")
     if raw is None:
-        raise ValidationError("missing_field", "purpose is required for a lookup", "purpose")
-    return parse_purpose(raw)
+        raise ValidationError("missing_field", f"purpose is required for {what}", "purpose")
+    purpose = parse_purpose(raw)
+    request[PRINCIPAL].check_purpose(purpose)
+    return purpose
+
+
+def _context(request: web.Request, kind: str, purpose: str) -> RequestContext:
+    who = request[PRINCIPAL]
+    now = request.app[LOOKUP_DEPS].now()
+    return RequestContext(
+        who.agency_id, request[REQUEST_ID], kind, now, key_id=who.key_id, purpose=purpose,
+        purposes=who.purposes,
+    )  # fmt: skip
 
 
 def _limit(request: web.Request) -> int:
@@ -38,14 +49,14 @@ def _limit(request: web.Request) -> int:
 async def get_citizen(request: web.Request) -> web.StreamResponse:
     who = request[PRINCIPAL]
     id_number = parse_id_number(request.match_info["id_number"])
-    purpose = _purpose(request)
+    purpose = _purpose(request, "a lookup")
     groups, missing = parse_groups(request.query.get("fields"), who.scopes)
     if missing:
         raise ForbiddenScope(f"this API key lacks the scope(s) {', '.join(missing)}")
     await charge(who, 1, request.app[LIMITER])
     deps = request.app[LOOKUP_DEPS]
     request_id: str = request[REQUEST_ID]
-    ctx = RequestContext(who.agency_id, request_id, "lookup", deps.now())
+    ctx = _context(request, "lookup", purpose)
     found = await lookup_citizen(id_number, groups, purpose, ctx, deps)
     if found is None:
         return problem("not_found", "no citizen has this ID number")
@@ -56,10 +67,12 @@ async def get_access_history(request: web.Request) -> web.Response:
     who = request[PRINCIPAL]
     who.require("citizen:history")
     id_number = parse_id_number(request.match_info["id_number"])
+    purpose = _purpose(request, "reading an access history")
     limit = _limit(request)
     await charge(who, 1, request.app[LIMITER])
+    ctx = _context(request, "history", purpose)
     page = await access_history(
-        id_number, request.query.get("cursor"), limit, request.app[LOOKUP_DEPS]
+        id_number, request.query.get("cursor"), limit, ctx, request.app[LOOKUP_DEPS]
     )
     request_id: str = request[REQUEST_ID]
     return json_response({"request_id": request_id, **page})

@@ -77,10 +77,12 @@ async def post_job(request: web.Request) -> web.Response:
     raw_purpose = request.query.get("purpose")
     if raw_purpose is None:
         raise ValidationError("missing_field", "give the purpose: ?purpose=P", "purpose")
+    purpose = parse_purpose(raw_purpose)
+    who.check_purpose(purpose)  # every line is verified, and audited, under this purpose
     new = NewJob(
         agency_id=who.agency_id,
         key_id=who.key_id,
-        purpose=parse_purpose(raw_purpose),
+        purpose=purpose,
         format=_format(request),
         idempotency_key=_idempotency_key(request),
     )

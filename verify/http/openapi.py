@@ -32,10 +32,26 @@ _VERIFY_REQUEST: dict[str, Any] = {
             "type": "string",
             "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY",
         },
-        "purpose": {"type": "string", "maxLength": 64},
+        "purpose": {
+            "type": "string",
+            "maxLength": 64,
+            "description": (
+                "Why the check is made. Must be one of the key's purposes when the key has a "
+                "list (else 403 purpose_not_allowed); when absent, the batch's or stream's "
+                "purpose, else the key's first purpose, else `unspecified` is recorded."
+            ),
+        },
         "reference": {"type": "string", "maxLength": 128},
         "accept_partial": {"type": "boolean", "default": False},
     },
+}
+
+_PURPOSE_PARAM: dict[str, Any] = {
+    "name": "purpose",
+    "in": "query",
+    "required": True,
+    "description": "Why; one of the key's purposes when it has a list (else 403).",
+    "schema": {"type": "string", "maxLength": 64},
 }
 
 _FIELD_RESULT: dict[str, Any] = {
@@ -191,7 +207,7 @@ _HISTORY: dict[str, Any] = {
                 "properties": {
                     "agency": {"type": "string"},
                     "at": {"type": "string", "format": "date-time"},
-                    "kind": {"enum": ["verify", "batch_item", "stream", "lookup"]},
+                    "kind": {"enum": ["verify", "batch_item", "stream", "lookup", "history"]},
                     "purpose": {"type": ["string", "null"]},
                     "verdict": {"type": ["string", "null"]},
                     "fields": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -235,7 +251,12 @@ SPEC: dict[str, Any] = {
                                     "type": "array",
                                     "maxItems": 1000,
                                     "items": _VERIFY_REQUEST,
-                                }
+                                },
+                                "purpose": {
+                                    "type": "string",
+                                    "maxLength": 64,
+                                    "description": "For the items that state none.",
+                                },
                             },
                         }
                     ),
@@ -254,6 +275,14 @@ SPEC: dict[str, Any] = {
                     "failure ends the stream after problem lines for the lines in hand. "
                     "Scope: verify."
                 ),
+                "parameters": [
+                    {
+                        "name": "purpose",
+                        "in": "query",
+                        "description": "For the lines that state none.",
+                        "schema": {"type": "string", "maxLength": 64},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {"application/x-ndjson": {"schema": _VERIFY_REQUEST}},
@@ -275,7 +304,7 @@ SPEC: dict[str, Any] = {
                             }
                         },
                     },
-                    **_problems("401", "403"),
+                    **_problems("400", "401", "403"),
                 },
             }
         },
@@ -287,12 +316,7 @@ SPEC: dict[str, Any] = {
                 ),
                 "parameters": [
                     _ID_PARAM,
-                    {
-                        "name": "purpose",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
+                    _PURPOSE_PARAM,
                     {
                         "name": "fields",
                         "in": "query",
@@ -310,10 +334,12 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": (
                     "Who verified or looked up this citizen: last 180 days, newest first, "
-                    "paged. Scope: citizen:history."
+                    "paged. Scope: citizen:history. Each read is itself audited (kind "
+                    "`history`) and shows in the next one."
                 ),
                 "parameters": [
                     _ID_PARAM,
+                    _PURPOSE_PARAM,
                     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                     {
                         "name": "limit",

@@ -15,6 +15,7 @@ PROBLEM_TYPE = "https://citizen-verify.example/problems/"
 _STATUS: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Unauthorized"),
     "forbidden_scope": (403, "Forbidden"),
+    "purpose_not_allowed": (403, "Forbidden"),
     "not_found": (404, "Not Found"),
     "method_not_allowed": (405, "Method Not Allowed"),
     "job_not_finished": (409, "Conflict"),

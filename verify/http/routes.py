@@ -7,7 +7,7 @@ from collections import Counter
 import orjson
 from aiohttp import web
 
-from verify.domain.claims import parse_claim
+from verify.domain.claims import parse_claim, parse_purpose
 from verify.domain.errors import ValidationError
 from verify.domain.model import Claim, Outcome
 from verify.domain.verdict import outcome_to_json
@@ -17,7 +17,7 @@ from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.ops import json_response
 from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
-from verify.service.auth import Principal
+from verify.service.auth import Principal, purpose_allowed
 from verify.service.limits import charge
 from verify.service.verification import verify_audited
 
@@ -44,15 +44,28 @@ def answer(claim: Claim, outcome: Outcome) -> dict[str, object]:
     return body
 
 
-def context(request: web.Request, who: Principal, kind: str) -> RequestContext:
+def context(
+    request: web.Request, who: Principal, kind: str, purpose: str | None = None
+) -> RequestContext:
+    """The request's audit context; ``purpose`` (a batch's or stream's own) must be the key's."""
+    who.check_purpose(purpose)
     now = request.app[VERIFY_DEPS].now()
-    return RequestContext(who.agency_id, request[REQUEST_ID], kind, now)
+    return RequestContext(
+        who.agency_id, request[REQUEST_ID], kind, now, key_id=who.key_id,
+        purpose=purpose or who.default_purpose, purposes=who.purposes,
+    )  # fmt: skip
+
+
+def top_purpose(raw: object) -> str | None:
+    """A batch's or stream's purpose for its items (None: not given)."""
+    return None if raw is None else parse_purpose(raw)
 
 
 async def post_verify(request: web.Request) -> web.Response:
     who = principal(request, "verify")
     ctx = context(request, who, "verify")
     claim = parse_claim(await read_json(request))
+    who.check_purpose(claim.purpose)
     app = request.app
     await charge(who, 1, app[LIMITER])
     [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
@@ -72,12 +85,17 @@ def _batch_items(body: object, limit: int) -> list[object]:
 Parsed = Claim | dict[str, object]  # a claim, or the problem object that takes its place
 
 
-def parse_item(item: object, position: tuple[str, int]) -> Parsed:
-    """A claim, or its problem object marked with its position (``index`` or ``line``)."""
+def parse_item(item: object, position: tuple[str, int], purposes: tuple[str, ...] = ()) -> Parsed:
+    """A claim, or its problem object marked with its position (``index`` or ``line``);
+    ``purposes``: the key's (a claim stating another gets 403 ``purpose_not_allowed``)."""
     try:
-        return parse_claim(item)
+        claim = parse_claim(item)
     except ValidationError as e:
         return {position[0]: position[1], **problem_body(e.code, e.detail, e.field)}
+    if not purpose_allowed(purposes, claim.purpose):
+        detail = "this API key may not be used for this purpose"
+        return {position[0]: position[1], **problem_body("purpose_not_allowed", detail, "purpose")}
+    return claim
 
 
 async def answer_all(
@@ -94,11 +112,13 @@ async def answer_all(
 
 async def post_verify_batch(request: web.Request) -> web.Response:
     who = principal(request, "verify")
-    ctx = context(request, who, "batch_item")
     app = request.app
-    items = _batch_items(await read_json(request), app[SETTINGS].max_batch_items)
+    body = await read_json(request)
+    items = _batch_items(body, app[SETTINGS].max_batch_items)
+    purpose = top_purpose(body.get("purpose")) if isinstance(body, dict) else None
+    ctx = context(request, who, "batch_item", purpose)
     await charge(who, len(items), app[LIMITER])
-    parsed = [parse_item(item, ("index", i)) for i, item in enumerate(items)]
+    parsed = [parse_item(item, ("index", i), who.purposes) for i, item in enumerate(items)]
     results = await answer_all(app, parsed, ctx)
     request_id: str = request[REQUEST_ID]
     return json_response({"request_id": request_id, "results": results})

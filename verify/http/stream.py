@@ -18,10 +18,9 @@ from aiohttp import StreamReader, web
 
 from verify.errors import ServiceError
 from verify.http.appkeys import LIMITER, SETTINGS
-from verify.http.middleware import REQUEST_ID
+from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.problems import problem_body
-from verify.http.routes import Parsed, answer_all, context, parse_item, principal
-from verify.service.auth import Principal
+from verify.http.routes import Parsed, answer_all, context, parse_item, principal, top_purpose
 from verify.service.limits import pace
 
 MAX_LINE_BYTES = 64 * 1024
@@ -29,14 +28,14 @@ IDLE_TIMEOUT_S = 30.0  # no upload data for this long ends the stream
 MAX_PACE_WAIT_S = 60.0
 
 
-def _decode(raw: bytes, line: int) -> Parsed:
+def _decode(raw: bytes, line: int, purposes: tuple[str, ...]) -> Parsed:
     if len(raw) > MAX_LINE_BYTES:
         return {"line": line, **problem_body("body_too_large", "this line is too long")}
     try:
         item = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {"line": line, **problem_body("invalid_json", "this line is not valid JSON")}
-    return parse_item(item, ("line", line))
+    return parse_item(item, ("line", line), purposes)
 
 
 Numbered = list[tuple[int, bytes]]  # (input line number, raw line)
@@ -80,15 +79,17 @@ class LineReader:
 
 
 async def _answer(
-    request: web.Request, who: Principal, response: web.StreamResponse, batch: Numbered
+    request: web.Request, purpose: str | None, response: web.StreamResponse, batch: Numbered
 ) -> bool:
     """Answer one read's lines; False when the stream must end (their problems written)."""
     app = request.app
-    parsed = [_decode(raw, number) for number, raw in batch]
+    who = request[PRINCIPAL]
+    ctx = context(request, who, "stream", purpose)  # each read audited at its own time
+    parsed = [_decode(raw, number, who.purposes) for number, raw in batch]
     try:
         await pace(who, len(batch), app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
         async with asyncio.timeout(app[SETTINGS].request_timeout_s):
-            results = await answer_all(app, parsed, context(request, who, "stream"))
+            results = await answer_all(app, parsed, ctx)
     except (ServiceError, TimeoutError) as e:
         code = e.code if isinstance(e, ServiceError) else "timeout"
         detail = "not answered: the stream ended here"
@@ -100,12 +101,15 @@ async def _answer(
 
 async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
+    # one purpose for every line that states none (query parameter), checked before answering
+    purpose = top_purpose(request.query.get("purpose"))
+    who.check_purpose(purpose)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
     reader = LineReader(request.content)
     while (batch := await _next(reader, response)) is not None:
-        if batch and not await _answer(request, who, response, batch):
+        if batch and not await _answer(request, purpose, response, batch):
             break
         if reader.too_long:
             tail = problem_body("body_too_large", f"a line is over {MAX_LINE_BYTES} bytes")

@@ -43,6 +43,7 @@ async def lookup_citizen(
         verdict="found" if profile else "not_found",
         fields=disclosed_fields(groups) if profile else (),
         latency_ms=(deps.now() - ctx.started).total_seconds() * 1000,
+        key_id=ctx.key_id,
     )
     await deps.audit.record([entry])
     return disclose(profile, groups, deps.today()) if profile else None
@@ -85,18 +86,34 @@ def _item(row: HistoryRow) -> dict[str, object]:
 
 
 async def access_history(
-    id_number: str, cursor: str | None, limit: int, deps: LookupDeps
+    id_number: str, cursor: str | None, limit: int, ctx: RequestContext, deps: LookupDeps
 ) -> dict[str, object]:
-    """Who verified or looked up this person in the last 180 days, newest first, paged."""
+    """Who verified or looked up this person in the last 180 days, newest first, paged.
+
+    Reading it is itself an access to the person's record: audited as kind ``history``
+    under the caller's purpose (``ctx.purpose``), so it shows in the next read."""
     before = decode_cursor(cursor)
     id12 = await deps.citizens.current_id(id_number)
-    if id12 is None:
-        return {"items": [], "next_cursor": None}
-    since = deps.now() - dt.timedelta(days=HISTORY_DAYS)
-    subject = subject_of(deps.hmac_key, id12)
-    rows = await deps.citizens.history(subject, since, before, limit + 1)
-    page = rows[:limit]
-    more = len(rows) > limit
+    page: list[HistoryRow] = []
+    more = False
+    if id12 is not None:
+        since = deps.now() - dt.timedelta(days=HISTORY_DAYS)
+        rows = await deps.citizens.history(
+            subject_of(deps.hmac_key, id12), since, before, limit + 1
+        )
+        page, more = rows[:limit], len(rows) > limit
+    entry = AuditEntry(
+        at=ctx.started,
+        agency_id=ctx.agency_id,
+        request_id=ctx.request_id,
+        kind="history",
+        purpose=ctx.purpose,
+        subject=subject_of(deps.hmac_key, id12 or id_number),
+        verdict="found" if id12 is not None else "not_found",
+        latency_ms=(deps.now() - ctx.started).total_seconds() * 1000,
+        key_id=ctx.key_id,
+    )
+    await deps.audit.record([entry])
     return {
         "items": [_item(r) for r in page],
         "next_cursor": encode_cursor(page[-1]) if more else None,

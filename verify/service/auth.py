@@ -3,11 +3,17 @@
 A token is ``cv_<key_id>_<secret>``; the register stores only SHA-256 of the
 secret. Validated keys are cached for ``ttl_s`` seconds, which bounds how long a
 revoked key keeps working on an instance.
+
+A key names the purposes it may be used for (``purposes``, in the order given): a claim
+or lookup stating another purpose is refused (403 ``purpose_not_allowed``); one stating
+none is recorded under the key's first purpose, or ``unspecified`` for a key without a
+list, never under NULL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -18,13 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from verify.errors import ForbiddenScope, Unauthorized
+from verify.errors import ForbiddenScope, PurposeNotAllowed, Unauthorized
 from verify.service.ports import KeyStore
 
 SCOPES = frozenset(
     {"verify", "lookup:basic", "lookup:residence", "lookup:cards", "citizen:history"}
 )
 _TOKEN = re.compile(r"^cv_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_KEY_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+UNSPECIFIED = "unspecified"  # what an answer is recorded under when nothing names a purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +43,25 @@ class Principal:
     scopes: frozenset[str]
     rate_per_s: int | None = None
     burst: int | None = None
+    purposes: tuple[str, ...] = ()  # empty: any purpose
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise ForbiddenScope(f"this API key lacks the scope {scope!r}")
+
+    @property
+    def default_purpose(self) -> str:
+        """What a claim without a purpose is recorded under."""
+        return self.purposes[0] if self.purposes else UNSPECIFIED
+
+    def check_purpose(self, purpose: str | None) -> None:
+        if not purpose_allowed(self.purposes, purpose):
+            raise PurposeNotAllowed("this API key may not be used for this purpose")
+
+
+def purpose_allowed(allowed: tuple[str, ...], purpose: str | None) -> bool:
+    """A stated purpose must be one of the key's, when the key has a list."""
+    return purpose is None or not allowed or purpose in allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +69,7 @@ class StoredKey:
     principal: Principal
     secret_hash: bytes
     revoked: bool
+    expires_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +87,20 @@ def mint_key() -> NewKey:
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     return NewKey(key_id, f"cv_{key_id}_{secret}", hash_secret(secret))
+
+
+def parse_purposes(raw: str) -> tuple[str, ...]:
+    """``airport_checkin,boarding`` as a tuple in that order (the first is the default)."""
+    purposes = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    bad = [p for p in purposes if not _KEY_PURPOSE.match(p)]
+    if bad or not purposes:
+        raise ValueError(
+            "purposes are lowercase identifiers (a-z, 0-9, _; starting with a letter), "
+            f"comma-separated; not {bad[0][:64]!r}"
+            if bad
+            else "give at least one purpose"
+        )
+    return purposes
 
 
 def parse_scopes(raw: str) -> frozenset[str]:
@@ -86,12 +124,14 @@ class Authenticator:
         *,
         ttl_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_entries: int = 10_000,
         max_unknown_lookups: int = 4,
     ) -> None:
         self._store = store
         self._ttl = ttl_s
         self._clock = clock
+        self._wall = wall
         self._max = max_entries
         self._known: OrderedDict[str, tuple[float, StoredKey]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
@@ -110,6 +150,8 @@ class Authenticator:
             raise Unauthorized("the API key is not valid")
         if stored.revoked:
             raise Unauthorized("the API key has been revoked")
+        if stored.expires_at is not None and self._wall() >= stored.expires_at:
+            raise Unauthorized("the API key has expired")
         return stored.principal
 
     async def _stored(self, key_id: str) -> StoredKey | None:

@@ -39,6 +39,7 @@ class ClaimedChunk(Protocol):
 
     job_id: str
     agency_id: int
+    key_id: str | None
     purpose: str
     chunk_no: int
     line_numbers: Sequence[int]
@@ -107,7 +108,10 @@ async def process_chunk(chunk: ClaimedChunk, deps: RunnerDeps) -> dict[str, int]
         for n, raw in zip(chunk.line_numbers, chunk.lines, strict=True)
     ]
     claims = [p for p in parsed if isinstance(p, Claim)]
-    ctx = RequestContext(chunk.agency_id, chunk.job_id, "job", deps.verify.now())
+    ctx = RequestContext(
+        chunk.agency_id, chunk.job_id, "job", deps.verify.now(), key_id=chunk.key_id,
+        purpose=chunk.purpose,
+    )  # fmt: skip
     verify = dataclasses.replace(deps.verify, audit=chunk.audit)
     outcomes = iter(await verify_audited(claims, ctx, verify))
     counts: Counter[str] = Counter()

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from verify.domain.id_number import FORMER_ID_LENGTH
 from verify.domain.model import CitizenRecord, Claim, Outcome
 from verify.domain.verdict import evaluate
+from verify.errors import PurposeNotAllowed
 from verify.service.audit import AuditEntry, RequestContext, subject_of
+from verify.service.auth import purpose_allowed
 from verify.service.ports import Audit, Register
 
 
@@ -58,17 +60,23 @@ def _entry(
         agency_id=ctx.agency_id,
         request_id=ctx.request_id,
         kind=ctx.kind,
-        purpose=claim.purpose,
+        purpose=claim.purpose or ctx.purpose,
         subject=subject_of(hmac_key, subject),
         verdict=outcome.verdict.value,
         latency_ms=latency_ms,
+        key_id=ctx.key_id,
     )
 
 
 async def verify_audited(
     claims: Sequence[Claim], ctx: RequestContext, deps: VerifyDeps
 ) -> list[Outcome]:
-    """Verify, then return only once the audit rows of every answer are committed."""
+    """Verify, then return only once the audit rows of every answer are committed.
+
+    Every claim's purpose must be one of the key's (the HTTP layer answers those that are
+    not with their problem before calling this)."""
+    if ctx.purposes and not all(purpose_allowed(ctx.purposes, c.purpose) for c in claims):
+        raise PurposeNotAllowed("this API key may not be used for this purpose")
     answered = await verify_claims(claims, register=deps.register, today=deps.today())
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
     entries = [

@@ -65,7 +65,8 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'verify_app') THEN
         GRANT SELECT, INSERT, UPDATE ON jobs TO verify_app;
-        GRANT SELECT, INSERT, DELETE ON job_chunks TO verify_app;  -- input dropped when done
+        -- UPDATE: FOR UPDATE (the chunk claim) needs it; DELETE: the input is dropped when done
+        GRANT SELECT, INSERT, UPDATE, DELETE ON job_chunks TO verify_app;
         GRANT SELECT, INSERT ON job_results TO verify_app;
     END IF;
 END $$;

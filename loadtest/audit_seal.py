@@ -1,0 +1,65 @@
+"""CPU of sealing audit rows into the hash chain, against serialising a verify answer
+(orjson, what every batch item already costs) in the same run: absolute figures vary with
+the machine's load, the ratio much less.
+
+    .venv/bin/python -m loadtest.audit_seal
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable
+
+import orjson
+
+from verify.adapters.audit import _row
+from verify.adapters.audit_chain import Chain
+from verify.service.audit import AuditEntry
+
+ROWS = 1000
+ROUNDS = 200
+
+
+def _best(work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return best / ROWS * 1e6
+
+
+def main() -> None:
+    now = dt.datetime.now(dt.UTC)
+    entries = [
+        AuditEntry(
+            at=now,
+            agency_id=3,
+            request_id=secrets.token_hex(16),
+            kind="batch_item",
+            purpose="airport_checkin",
+            subject=secrets.token_bytes(32),
+            verdict="match",
+            latency_ms=1.7,
+            key_id=secrets.token_hex(8),
+        )
+        for _ in range(ROWS)
+    ]
+    rows = [_row(e) for e in entries]
+    chain = Chain()
+    answer = {
+        "verdict": "match", "reasons": [], "reference": "PNR-4XK2",
+        "fields": {"full_name": {"result": "match", "rule": "exact"},
+                   "date_of_birth": {"result": "match", "rule": "exact"},
+                   "gender": {"result": "match"}, "card": {"result": "valid"}},
+    }  # fmt: skip
+    dumps = _best(lambda: [orjson.dumps(answer) for _ in entries])
+    seal = _best(lambda: chain.seal(rows))
+    print(f"verify answer to JSON: {dumps:.2f} us/item; seal into the chain: {seal:.2f} us/row")
+    print(f"seal / answer JSON: {seal / dumps:.1f}x (batches of {ROWS}, best of {ROUNDS})")
+
+
+if __name__ == "__main__":
+    main()
