@@ -186,8 +186,12 @@ FORMER_IDS: dict[str, str] = {
 # --- expected answers -------------------------------------------------------
 
 NP: dict[str, object] = {"result": "not_provided"}
-EXACT: dict[str, object] = {"result": "match", "rule": "exact", "score": 100}
-FOLDED: dict[str, object] = {"result": "match", "rule": "ascii_folded", "score": 100}
+EXACT: dict[str, object] = {"result": "match", "rule": "exact"}
+FOLDED: dict[str, object] = {"result": "match", "rule": "ascii_folded"}
+AIRLINE: dict[str, object] = {"result": "match", "rule": "airline"}
+N_NO: dict[str, object] = {"result": "no_match"}
+MARKS: dict[str, object] = {"result": "partial", "rule": "marks_differ"}
+FUZZY: dict[str, object] = {"result": "partial", "rule": "fuzzy"}
 D_EXACT: dict[str, object] = {"result": "match", "rule": "exact"}
 D_YEAR: dict[str, object] = {"result": "match", "rule": "year_only"}
 D_SWAP: dict[str, object] = {"result": "partial", "rule": "day_month_swapped"}
@@ -197,19 +201,16 @@ G_NO: dict[str, object] = {"result": "no_match"}
 NOT_FOUND: dict[str, object] = {"verdict": "not_found", "fields": {}, "reasons": []}
 
 
-def name_result(result: str, rule: str | None, score: int) -> dict[str, object]:
-    out: dict[str, object] = {"result": result, "score": score}
-    return out | ({"rule": rule} if rule else {})
-
-
 def expect(
     name: dict[str, object] = NP,
     dob: dict[str, object] = NP,
     gender: dict[str, object] = NP,
     card: str = "not_provided",
     reasons: tuple[str, ...] = (),
+    booking: dict[str, object] | None = None,
 ) -> dict[str, object]:
     fields = {"full_name": name, "date_of_birth": dob, "gender": gender, "card": {"result": card}}
+    fields |= {"booking_name": booking} if booking is not None else {}
     verdict = "no_match" if reasons else "match"
     return {"verdict": verdict, "fields": fields, "reasons": list(reasons)}
 
@@ -228,7 +229,7 @@ def full(
 
 ALL_OK = expect(EXACT, D_EXACT, G_OK, "valid")
 AN_QR = f"{AN}|{AN_CMND}|Nguyễn Văn An|14052003|Nam|Thôn 3, xã Đông Anh, Hà Nội|01072021"
-REORDERED = name_result("partial", "reordered", 99)
+REORDERED: dict[str, object] = {"result": "partial", "rule": "reordered"}
 NU_NFD = "Nu\u031b\u0303"  # "Nữ" written decomposed
 FULLWIDTH_AN = "".join(chr(ord(digit) + 0xFEE0) for digit in AN)  # full-width digits
 
@@ -240,25 +241,49 @@ CASES: list[Case] = [
          expect(FOLDED, D_EXACT, G_OK)),
     Case("an_case_and_spaces", {"id_number": AN, "full_name": "  nguyễn   VĂN an "},
          expect(EXACT)),
-    Case("an_partly_unaccented", {"id_number": AN, "full_name": "Nguyen Văn An"}, expect(FOLDED)),
+    Case("an_partly_unaccented", {"id_number": AN, "full_name": "Nguyen Văn An"},
+         expect(MARKS, reasons=("full_name",))),
+    Case("an_upper_with_marks", {"id_number": AN, "full_name": "NGUYỄN VĂN AN"}, expect(EXACT)),
     Case("an_reordered", {"id_number": AN, "full_name": "Văn An Nguyễn"},
          expect(REORDERED, reasons=("full_name",))),
     Case("an_reordered_accepted",
          {"id_number": AN, "full_name": "Văn An Nguyễn", "accept_partial": True},
          expect(REORDERED)),
     Case("an_airline", {"id_number": AN, "full_name": "NGUYEN/VAN AN", "gender": "male"},
-         expect(REORDERED, gender=G_OK, reasons=("full_name",))),
-    Case("an_airline_accepted",
-         {"id_number": AN, "full_name": "NGUYEN/VAN AN", "accept_partial": True},
-         expect(REORDERED)),
-    Case("an_fuzzy_typo", {"id_number": AN, "full_name": "Nguyen Van Anh"},
-         expect(name_result("partial", "fuzzy", 96), reasons=("full_name",))),
+         expect(AIRLINE, gender=G_OK)),
+    Case("an_airline_run_together_title", {"id_number": AN, "full_name": "NGUYEN/VANAN MR"},
+         expect(AIRLINE)),
+    Case("an_fuzzy_middle", {"id_number": AN, "full_name": "Nguyễn Vă An"},
+         expect(FUZZY, reasons=("full_name",))),
     Case("an_fuzzy_accepted",
-         {"id_number": AN, "full_name": "Nguyen Van Anh", "accept_partial": True},
-         expect(name_result("partial", "fuzzy", 96))),
+         {"id_number": AN, "full_name": "Nguyen Vn An", "accept_partial": True}, expect(FUZZY)),
+    Case("an_other_given_name", {"id_number": AN, "full_name": "Nguyen Van Anh"},
+         expect(N_NO, reasons=("full_name",))),
+    Case("an_other_given_name_accept_partial",
+         {"id_number": AN, "full_name": "Nguyễn Văn Anh", "accept_partial": True},
+         expect(N_NO, reasons=("full_name",))),
     Case("an_other_name", {"id_number": AN, "full_name": "Trần Văn Bình"},
-         expect(name_result("no_match", None, 54), reasons=("full_name",))),
-    Case("an_id_only", {"id_number": AN}, expect()),
+         expect(N_NO, reasons=("full_name",))),
+    Case("an_single_letter_name", {"id_number": AN, "full_name": "n"},
+         expect(N_NO, reasons=("full_name",))),
+    Case("an_require_card_without_card",
+         {"id_number": AN, "full_name": "Nguyễn Văn An", "require_card": True},
+         expect(EXACT, reasons=("card_not_provided",))),
+    Case("an_require_card_with_card",
+         full(AN, "Nguyễn Văn An", "2003-05-14", "male", "2021-07-01", require_card=True),
+         ALL_OK),
+    Case("an_booking_name_airline",
+         {"qr": AN_QR, "booking_name": "NGUYEN/VANAN MR", "require_card": True,
+          "terminal": "SGN-T1-12"},
+         expect(EXACT, D_EXACT, G_OK, "valid", booking=AIRLINE)),
+    Case("an_booking_name_other_person",
+         full(AN, "Nguyễn Văn An", "2003-05-14", "male", booking_name="NGUYEN/VAN ANH MR"),
+         expect(EXACT, D_EXACT, G_OK, reasons=("booking_name",), booking=N_NO)),
+    Case("an_booking_name_reordered", {"id_number": AN, "booking_name": "Văn An Nguyễn"},
+         expect(booking=REORDERED, reasons=("booking_name",))),
+    Case("an_booking_name_reordered_accepted",
+         {"id_number": AN, "booking_name": "VAN AN NGUYEN", "accept_partial": True},
+         expect(booking=REORDERED)),
     Case("an_nulls", {"id_number": AN, "full_name": None, "gender": "Nam", "purpose": None},
          expect(gender=G_OK)),
     Case("an_gender_contradicts", {"id_number": AN, "gender": "female"},
@@ -271,7 +296,7 @@ CASES: list[Case] = [
     Case("an_unknown_card", {"id_number": AN, "card_issue_date": "2020-01-01"},
          expect(card="unknown_card", reasons=("card_unknown",))),
     Case("an_everything_wrong", full(AN, "Lê Thị Thu", "1999-01-01", "female", "2020-01-01"),
-         expect(name_result("no_match", None, 26), D_NO, G_NO, "unknown_card",
+         expect(N_NO, D_NO, G_NO, "unknown_card",
                 ("full_name", "date_of_birth", "gender", "card_unknown"))),
     Case("an_former_id", full(AN_CMND, "Nguyễn Văn An", "2003-05-14", "male", "2021-07-01"),
          ALL_OK),
@@ -279,19 +304,31 @@ CASES: list[Case] = [
     Case("an_qr_empty_former",
          {"qr": f"{AN}||Nguyễn Văn An|14052003|Nam|Thôn 3, Hà Nội|01072021"}, ALL_OK),
     Case("an_qr_truncated_after_name", {"qr": f"{AN}||Nguyễn Văn An"}, expect(EXACT)),
-    Case("an_qr_id_only", {"qr": f"{AN}|"}, expect()),
-    Case("an_qr_bom_crlf", {"qr": f"\ufeff{AN_QR}\r\n"}, ALL_OK),
+    Case("an_qr_eighth_field_ignored", {"qr": f"{AN_QR}|extra|fields"}, ALL_OK),
+    Case("an_qr_issue_date_cut_short", {"qr": f"{AN}||Nguyễn Văn An|14052003|Nam|Hà Nội|0107"},
+         expect(EXACT, D_EXACT, G_OK)),
+    Case("an_qr_cut_short_card_required",
+         {"qr": f"{AN}||Nguyễn Văn An|14052003|Nam|Hà Nội|0107", "require_card": True},
+         expect(EXACT, D_EXACT, G_OK, reasons=("card_not_provided",))),
+    Case("an_qr_gender_cut_short", {"qr": f"{AN}||Nguyễn Văn An|14052003|N"},
+         expect(EXACT, D_EXACT)),    Case("an_qr_bom_crlf", {"qr": f"\ufeff{AN_QR}\r\n"}, ALL_OK),
     Case("an_qr_spaces_upper_gender",
          {"qr": f" {AN} | | Nguyễn Văn An | 14052003 | NAM | Hà Nội | 01072021 "}, ALL_OK),
+    Case("an_qr_airline_name", {"qr": f"{AN}||NGUYEN/VAN AN|14052003|Nam"},
+         expect(AIRLINE, D_EXACT, G_OK)),
     Case("an_qr_accept_partial",
-         {"qr": f"{AN}||NGUYEN/VAN AN|14052003|Nam", "accept_partial": True},
+         {"qr": f"{AN}||Văn An Nguyễn|14052003|Nam", "accept_partial": True},
          expect(REORDERED, D_EXACT, G_OK)),
     # Trần Thị Hà: Hà and Hạ are different names; QR with Nữ
     Case("ha_vs_ha_dot", {"id_number": HA, "full_name": "Trần Thị Hạ"},
-         expect(name_result("partial", "ascii_folded", 91), reasons=("full_name",))),
+         expect(MARKS, reasons=("full_name",))),
     Case("ha_vs_ha_dot_accepted",
-         {"id_number": HA, "full_name": "Trần Thị Hạ", "accept_partial": True},
-         expect(name_result("partial", "ascii_folded", 91))),
+         {"id_number": HA, "full_name": "Trần Thị Hạ", "accept_partial": True}, expect(MARKS)),
+    Case("ha_qr_nu_unaccented", {"qr": f"{HA}||Trần Thị Hà|08031990|NU|Quận 1|10042021"},
+         ALL_OK),
+    Case("ha_qr_nu_lower", {"qr": f"{HA}||TRAN THI HA|08031990|nu"},
+         expect(FOLDED, D_EXACT, G_OK)),
+    Case("ha_airline_title", {"id_number": HA, "full_name": "TRAN/THI HA MS"}, expect(AIRLINE)),
     Case("ha_ascii", full(HA, "Tran Thi Ha", "1990-03-08", "Nữ", "2021-04-10"),
          expect(FOLDED, D_EXACT, G_OK, "valid")),
     Case("ha_qr_nu", {"qr": f"{HA}||Trần Thị Hà|08031990|Nữ|Quận 1|10042021"}, ALL_OK),
@@ -304,6 +341,10 @@ CASES: list[Case] = [
          expect(FOLDED, D_EXACT, G_OK, "expired", ("card_expired",))),
     Case("minh_no_card", full(MINH, "Đặng Đức Minh", "1985-11-02", "male"),
          expect(EXACT, D_EXACT, G_OK)),
+    Case("minh_eth_look_alike", {"id_number": MINH, "full_name": "ÐẶNG ÐỨC MINH"},
+         expect(EXACT)),
+    Case("minh_nfd", {"id_number": MINH, "full_name": "Đa\u0306\u0323ng Đu\u031b\u0301c Minh"},
+         expect(EXACT)),
     Case("binh_superseded", full(BINH, "Phạm Văn Bình", "1978-09-30", "male", "2016-01-20"),
          expect(EXACT, D_EXACT, G_OK, "superseded", ("card_superseded",))),
     Case("binh_current", full(BINH, "Phạm Văn Bình", "1978-09-30", "male", "2021-05-01"), ALL_OK),
@@ -337,7 +378,7 @@ CASES: list[Case] = [
     Case("mai_deceased", full(MAI, "Bùi Thị Mai", "1940-06-01", "female", "2016-10-10"),
          expect(EXACT, D_EXACT, G_OK, "valid", ("deceased",))),
     Case("mai_deceased_former_wrong_name", {"id_number": MAI_CMND, "full_name": "Bùi Thị Lan"},
-         expect(name_result("no_match", None, 82), reasons=("full_name", "deceased"))),
+         expect(N_NO, reasons=("full_name", "deceased"))),
     # a child without a card
     Case("bao_child", full(BAO, "Ngô Gia Bảo", "2015-04-12", "male"),
          expect(EXACT, D_EXACT, G_OK)),
@@ -362,12 +403,18 @@ CASES: list[Case] = [
     Case("hong_born_abroad", full(HONG, "Nguyễn Thị Hồng", "1993-09-09", "female"),
          expect(EXACT, D_EXACT, G_OK)),
     Case("xuan_partly_unaccented", {"id_number": XUAN, "full_name": "Dinh Thi Thanh Xuân"},
-         expect(FOLDED)),
+         expect(MARKS, reasons=("full_name",))),
+    Case("xuan_given_first", {"id_number": XUAN, "full_name": "Thanh Xuân Đinh Thị"},
+         expect(REORDERED, reasons=("full_name",))),
+    Case("tuan_marks_differ", {"id_number": TUAN, "full_name": "Vũ Minh Tuân"},
+         expect(MARKS, reasons=("full_name",))),
+    Case("thu_thu_vs_thu_horn", {"id_number": THU, "full_name": "Lê Thị Thư"},
+         expect(MARKS, reasons=("full_name",))),
     Case("xuan_card_day_after_issue", {"id_number": XUAN, "card_issue_date": "2021-12-31"},
          expect(card="unknown_card", reasons=("card_unknown",))),
     # not found
     Case("unknown_id", full("001099000001", "Nguyễn Văn An", "1999-01-01", "male"), NOT_FOUND),
-    Case("unknown_former_id", {"id_number": "999999999"}, NOT_FOUND),
+    Case("unknown_former_id", {"id_number": "999999999", "gender": "male"}, NOT_FOUND),
     Case("unknown_qr", {"qr": "079303000001||Lê Thị Thu|01012003|Nữ"}, NOT_FOUND),
 ]  # fmt: skip
 
@@ -417,7 +464,25 @@ INVALID_CASES: list[InvalidCase] = [
                 "full_name"),
     InvalidCase("qr_number", {"qr": 123}, "invalid_qr", "qr"),
     InvalidCase("qr_no_separator", {"qr": AN}, "invalid_qr", "qr"),
-    InvalidCase("qr_eight_fields", {"qr": AN_QR + "|extra"}, "invalid_qr", "qr"),
+    InvalidCase("id_only", {"id_number": AN}, "nothing_to_verify", None),
+    InvalidCase("id_only_with_context",
+                {"id_number": AN, "purpose": "kyc", "accept_partial": True, "require_card": True},
+                "nothing_to_verify", None),
+    InvalidCase("qr_id_only", {"qr": f"{AN}|"}, "nothing_to_verify", "qr"),
+    InvalidCase("qr_id_and_former_only", {"qr": f"{AN}|{AN_CMND}||||Hà Nội"},
+                "nothing_to_verify", "qr"),
+    InvalidCase("name_with_nul", {"id_number": AN, "full_name": "Nguyễn\x00Văn An"},
+                "invalid_field", "full_name"),
+    InvalidCase("name_with_bidi_override", {"id_number": AN, "full_name": "Nguyễn \u202eAn"},
+                "invalid_field", "full_name"),
+    InvalidCase("booking_name_zero_width", {"id_number": AN, "booking_name": "NGUYEN\u200b/AN"},
+                "invalid_field", "booking_name"),
+    InvalidCase("require_card_string", {"id_number": AN, "gender": "male", "require_card": 1},
+                "invalid_field", "require_card"),
+    InvalidCase("terminal_too_long", {"id_number": AN, "gender": "male", "terminal": "t" * 65},
+                "invalid_field", "terminal"),
+    InvalidCase("terminal_control", {"id_number": AN, "gender": "male", "terminal": "A\x07"},
+                "invalid_field", "terminal"),
     InvalidCase("qr_bad_id", {"qr": "12345|" + AN_QR.partition("|")[2]}, "invalid_id_number",
                 "qr"),
     InvalidCase("qr_former_in_id_field", {"qr": f"{AN_CMND}||Nguyễn Văn An"},
@@ -443,4 +508,7 @@ BATCH_ITEMS: list[Case | InvalidCase] = [
     CASES_BY_NAME["an_qr"],
     CASES_BY_NAME["mai_deceased"],
     INVALID_BY_NAME["qr_bad_birth"],
+    INVALID_BY_NAME["qr_id_only"],
+    CASES_BY_NAME["an_booking_name_airline"],
+    INVALID_BY_NAME["id_only"],
 ]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -84,7 +85,7 @@ def create_app(
     what the audit costs, never reachable from configuration."""
     app = http_app(
         settings,
-        today=today if today is not None else LocalToday(),
+        today=today if today is not None else LocalToday(zoneinfo.ZoneInfo(settings.timezone)),
         metrics=metrics if metrics is not None else Metrics(),
     )
     if audit is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
@@ -78,6 +79,7 @@ class Settings:
     job_stale_s: float = 60.0
     job_drain_s: float = 25.0
     worker_metrics_port: int = 9102
+    timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
         shown = []
@@ -135,6 +137,7 @@ class Settings:
             job_stale_s=r.opt("VERIFY_JOB_STALE", _seconds, 60.0),
             job_drain_s=r.opt("VERIFY_JOB_DRAIN", _seconds, 25.0),
             worker_metrics_port=r.opt("VERIFY_WORKER_METRICS_PORT", _port, 9102),
+            timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 
 
@@ -221,3 +224,13 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
     return level
+
+
+def _zone(raw: str) -> str:
+    """An IANA zone name that the zone database (system or the ``tzdata`` package) knows."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        detail = f"unknown time zone {raw!r} (an IANA name such as Asia/Ho_Chi_Minh)"
+        raise ValueError(detail) from None
+    return raw

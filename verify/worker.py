@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import time
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,8 @@ async def _open(ctx: dict[str, Any]) -> None:
     source = PgRegister([pool], timeout=s.db_timeout_s)
     register = DirectRegister(source, max_batch=s.lookup_batch_max)
     rt.chunks = PgChunkSource(pool, timeout=s.db_timeout_s)
-    verify = VerifyDeps(register, ChunkAuditOnly(), s.hmac_key.value, LocalToday(), utc_now)
+    today = LocalToday(zoneinfo.ZoneInfo(s.timezone))  # Vietnam's calendar day
+    verify = VerifyDeps(register, ChunkAuditOnly(), s.hmac_key.value, today, utc_now)
     rt.deps = RunnerDeps(verify, rt.chunks, problem_body, rt.metrics.observe_chunk)
     rt.closers += [register.aclose, pool.close]
     loop = asyncio.get_running_loop()

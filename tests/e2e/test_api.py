@@ -26,7 +26,7 @@ async def test_healthz_and_readyz(client: Client) -> None:
 
 
 async def test_missing_key_is_401_problem(client: Client) -> None:
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID})
+    response = await client.post("/v1/verify", json={"id_number": VALID_ID, "gender": "male"})
     assert response.status == 401
     assert response.content_type == "application/problem+json"
     body = await response.json(content_type=None)
@@ -36,7 +36,9 @@ async def test_missing_key_is_401_problem(client: Client) -> None:
 async def test_wrong_secret_is_401(client: Client, token: str) -> None:
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     response = await client.post(
-        "/v1/verify", json={"id_number": VALID_ID}, headers={"Authorization": f"Bearer {forged}"}
+        "/v1/verify",
+        json={"id_number": VALID_ID, "gender": "male"},
+        headers={"Authorization": f"Bearer {forged}"},
     )
     assert response.status == 401
 
@@ -49,7 +51,9 @@ async def test_revoked_key_is_401(client: Client, loaded_db: str) -> None:
     finally:
         await conn.close()
     headers = {"Authorization": f"Bearer {token}"}
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=headers)
+    response = await client.post(
+        "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=headers
+    )
     assert response.status == 401
     assert "revoked" in (await response.json(content_type=None))["detail"]
 
@@ -57,20 +61,28 @@ async def test_revoked_key_is_401(client: Client, loaded_db: str) -> None:
 async def test_key_without_scope_is_403(client: Client, loaded_db: str) -> None:
     token = await make_key(loaded_db, frozenset({"lookup:basic"}))
     headers = {"Authorization": f"Bearer {token}"}
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=headers)
+    response = await client.post(
+        "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=headers
+    )
     assert response.status == 403
     assert (await response.json(content_type=None))["code"] == "forbidden_scope"
 
 
 async def test_request_id_is_echoed_or_made(client: Client, auth: dict[str, str]) -> None:
     given = {**auth, "X-Request-Id": "agency-req-42"}
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=given)
+    response = await client.post(
+        "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=given
+    )
     assert response.headers["X-Request-Id"] == "agency-req-42"
     assert (await response.json())["request_id"] == "agency-req-42"
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=auth)
+    response = await client.post(
+        "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth
+    )
     assert len(response.headers["X-Request-Id"]) == 32
     leaky = {**auth, "X-Request-Id": f"kyc-{VALID_ID}"}  # an ID number: not written down
-    response = await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=leaky)
+    response = await client.post(
+        "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=leaky
+    )
     assert VALID_ID not in response.headers["X-Request-Id"]
 
 
@@ -109,7 +121,7 @@ async def test_body_too_large_is_413(client: Client, auth: dict[str, str]) -> No
 
 
 async def test_batch_over_limit_is_refused(client: Client, auth: dict[str, str]) -> None:
-    items = [{"id_number": VALID_ID}] * 1001
+    items = [{"id_number": VALID_ID, "gender": "male"}] * 1001
     response = await client.post("/v1/verify/batch", json={"items": items}, headers=auth)
     assert response.status == 413
     assert (await response.json(content_type=None))["code"] == "too_many_items"
@@ -118,7 +130,7 @@ async def test_batch_over_limit_is_refused(client: Client, auth: dict[str, str])
 async def test_batch_of_1000_answers_in_order(client: Client, auth: dict[str, str]) -> None:
     ids = [e.record.id_number for e in REGISTER]
     items: list[object] = [
-        {"id_number": ids[i % len(ids)], "reference": str(i)} for i in range(1000)
+        {"id_number": ids[i % len(ids)], "gender": "male", "reference": str(i)} for i in range(1000)
     ]
     items[3] = {"id_number": "bad"}
     items[7] = "not an object"
@@ -149,7 +161,7 @@ async def test_batch_body_must_hold_items(client: Client, auth: dict[str, str]) 
 
 
 async def test_metrics_exposed(client: Client, auth: dict[str, str]) -> None:
-    await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=auth)
+    await client.post("/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth)
     text = await (await client.get("/metrics")).text()
     assert 'verify_http_requests_total{method="POST",outcome="2xx",route="/v1/verify"}' in text
     assert VALID_ID not in text

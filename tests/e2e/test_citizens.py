@@ -79,7 +79,9 @@ async def test_history_shows_each_access_newest_first(
     client: Client, auth: dict[str, str], loaded_db: str
 ) -> None:
     other = await _headers(loaded_db, "verify")
-    await client.post("/v1/verify", json={"id_number": AN, "purpose": "airport"}, headers=other)
+    await client.post(
+        "/v1/verify", json={"id_number": AN, "gender": "male", "purpose": "airport"}, headers=other
+    )
     await client.get(PATH, params={"purpose": "kyc", "fields": "basic"}, headers=auth)
     await client.post("/v1/verify", json={"id_number": AN_CMND, "full_name": "X"}, headers=auth)
     response = await client.get(f"{PATH}/access-history", params=WHY, headers=auth)
@@ -97,7 +99,7 @@ async def test_history_shows_each_access_newest_first(
 
 async def test_history_pages_with_a_cursor(client: Client, auth: dict[str, str]) -> None:
     for n in range(5):
-        body = {"id_number": AN, "reference": str(n), "purpose": f"p{n}"}
+        body = {"id_number": AN, "gender": "male", "reference": str(n), "purpose": f"p{n}"}
         await client.post("/v1/verify", json=body, headers=auth)
     seen: list[str] = []
     cursor = None

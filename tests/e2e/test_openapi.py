@@ -81,12 +81,14 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
     await _check(client, "GET", "/readyz")
     await _check(client, "GET", "/metrics")
     await _check(client, "GET", "/docs")
-    await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID}, headers=auth)
+    await _check(
+        client, "POST", "/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth
+    )
     await _check(client, "POST", "/v1/verify", json={"id_number": "1"}, headers=auth)
-    await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID})
-    batch = {"items": [{"id_number": VALID_ID}, {"id_number": "x"}]}
+    await _check(client, "POST", "/v1/verify", json={"id_number": VALID_ID, "gender": "male"})
+    batch = {"items": [{"id_number": VALID_ID, "gender": "male"}, {"id_number": "x"}]}
     await _check(client, "POST", "/v1/verify/batch", json=batch, headers=auth)
-    too_many = {"items": [{"id_number": VALID_ID}] * 1001}
+    too_many = {"items": [{"id_number": VALID_ID, "gender": "male"}] * 1001}
     await _check(client, "POST", "/v1/verify/batch", json=too_many, headers=auth)
     lookup = "/v1/citizens/{id_number}"
     history = "/v1/citizens/{id_number}/access-history"
@@ -104,7 +106,7 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
         params={"limit": "0"},
         headers=auth,
     )
-    line = b'{"id_number": "' + VALID_ID.encode() + b'"}\n'
+    line = b'{"id_number": "' + VALID_ID.encode() + b'", "gender": "male"}\n'
     await _check(client, "POST", "/v1/verify/stream", data=line, headers=auth)
     await _check(client, "POST", "/v1/verify/stream", data=line)
 

@@ -38,16 +38,22 @@ async def test_a_key_bound_to_airport_checkin_refuses_marketing(
     client: Client, bound: dict[str, str], loaded_db: str
 ) -> None:
     refused = await client.post(
-        "/v1/verify", json={"id_number": AN, "purpose": "marketing"}, headers=bound
+        "/v1/verify",
+        json={"id_number": AN, "gender": "male", "purpose": "marketing"},
+        headers=bound,
     )
     assert refused.status == 403
     assert refused.content_type == "application/problem+json"
     assert (await refused.json(content_type=None))["code"] == "purpose_not_allowed"
     ok = await client.post(
-        "/v1/verify", json={"id_number": AN, "purpose": "airport_checkin"}, headers=bound
+        "/v1/verify",
+        json={"id_number": AN, "gender": "male", "purpose": "airport_checkin"},
+        headers=bound,
     )
     assert ok.status == 200
-    unstated = await client.post("/v1/verify", json={"id_number": AN}, headers=bound)
+    unstated = await client.post(
+        "/v1/verify", json={"id_number": AN, "gender": "male"}, headers=bound
+    )
     assert unstated.status == 200
     rows = await _audit(loaded_db)
     assert [(r["purpose"], r["key_id"]) for r in rows] == [
@@ -59,8 +65,10 @@ async def test_a_key_bound_to_airport_checkin_refuses_marketing(
 async def test_a_key_without_purposes_records_unspecified_never_null(
     client: Client, auth: dict[str, str], loaded_db: str
 ) -> None:
-    assert (await client.post("/v1/verify", json={"id_number": AN}, headers=auth)).status == 200
-    body = {"id_number": AN, "purpose": "kyc"}
+    assert (
+        await client.post("/v1/verify", json={"id_number": AN, "gender": "male"}, headers=auth)
+    ).status == 200
+    body = {"id_number": AN, "gender": "male", "purpose": "kyc"}
     assert (await client.post("/v1/verify", json=body, headers=auth)).status == 200
     rows = await _audit(loaded_db)
     assert [r["purpose"] for r in rows] == ["unspecified", "kyc"]
@@ -71,9 +79,9 @@ async def test_batch_purpose_applies_to_its_items_and_an_item_problem_in_place(
     client: Client, bound: dict[str, str], loaded_db: str
 ) -> None:
     items = [
-        {"id_number": AN},
-        {"id_number": AN, "purpose": "marketing"},
-        {"id_number": AN, "purpose": "airport_checkin"},
+        {"id_number": AN, "gender": "male"},
+        {"id_number": AN, "gender": "male", "purpose": "marketing"},
+        {"id_number": AN, "gender": "male", "purpose": "airport_checkin"},
     ]
     response = await client.post(
         "/v1/verify/batch", json={"items": items, "purpose": "boarding"}, headers=bound
@@ -95,7 +103,10 @@ async def test_batch_purpose_applies_to_its_items_and_an_item_problem_in_place(
 async def test_stream_purpose_and_line_problems(
     client: Client, bound: dict[str, str], loaded_db: str
 ) -> None:
-    lines = [{"id_number": AN}, {"id_number": AN, "purpose": "marketing"}]
+    lines = [
+        {"id_number": AN, "gender": "male"},
+        {"id_number": AN, "gender": "male", "purpose": "marketing"},
+    ]
     data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     response = await client.post(
         "/v1/verify/stream", params={"purpose": "boarding"}, data=data, headers=bound
@@ -155,6 +166,8 @@ async def test_an_expired_key_is_401(client: Client, loaded_db: str) -> None:
     finally:
         await conn.close()
     headers = {"Authorization": f"Bearer {key.token}"}
-    response = await client.post("/v1/verify", json={"id_number": AN}, headers=headers)
+    response = await client.post(
+        "/v1/verify", json={"id_number": AN, "gender": "male"}, headers=headers
+    )
     assert response.status == 401
     assert "expired" in (await response.json(content_type=None))["detail"]

@@ -15,7 +15,7 @@ from verify.devservers import free_port
 from verify.service.auth import mint_key
 from verify.settings import Settings
 
-BODY = {"id_number": AN}
+BODY = {"id_number": AN, "gender": "male"}
 
 
 async def _limited_key(db_url: str, rate: int, burst: int) -> tuple[str, str]:
@@ -51,7 +51,7 @@ async def test_over_the_limit_is_429_with_retry_after(client: Client, loaded_db:
 async def test_batch_items_count(client: Client, loaded_db: str) -> None:
     _, token = await _limited_key(loaded_db, rate=1, burst=10)
     headers = {"Authorization": f"Bearer {token}"}
-    items = [{"id_number": e.record.id_number} for e in REGISTER[:8]]
+    items = [{"id_number": e.record.id_number, "gender": "male"} for e in REGISTER[:8]]
     first = await client.post("/v1/verify/batch", json={"items": items}, headers=headers)
     second = await client.post("/v1/verify/batch", json={"items": items}, headers=headers)
     assert (first.status, second.status) == (200, 429)

@@ -226,3 +226,18 @@ async def test_a_file_error_rolls_back_the_other_file(
     with pytest.raises(LoadError, match="not UTF-8"):
         await load_csv(conn, citizens=citizens_csv, cards=cards, progress=False)
     assert await conn.fetchval("SELECT count(*) FROM citizens") == 0
+
+
+async def test_a_name_with_control_characters_is_a_bad_row(
+    conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    rows = [
+        CITIZENS[0],  # line 2
+        [BINH, "Trần\u200bThị Bình", "2003-01-02", "female", "living", "", "079", ""],  # 3
+        [CUC, "Lê Thị\x07 Cúc", "1938", "female", "deceased", "", "038", ""],  # 4
+    ]
+    path = write_csv(tmp_path / "citizens.csv", CITIZEN_COLUMNS, rows)
+    report = await load_csv(conn, citizens=path, cards=None, progress=False)
+    assert report.citizens_loaded == 1
+    reason = "full_name: must not contain control or format characters"
+    assert [(e.line, e.reason) for e in report.errors] == [(3, reason), (4, reason)]

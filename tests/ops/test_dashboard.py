@@ -138,7 +138,7 @@ async def _load(url: str, tokens: list[str], stop: asyncio.Event) -> None:
         *((f"{url}/v1/verify", case.body, tokens[0]) for case in CASES),
         (f"{url}/v1/verify/batch", {"items": [c.body for c in CASES[:20]]}, tokens[0]),
         (f"{url}/v1/verify", {"id_number": "12"}, tokens[0]),
-        (f"{url}/v1/verify", {"id_number": "001203012345"}, None),
+        (f"{url}/v1/verify", {"id_number": "001203012345", "gender": "male"}, None),
         *((f"{url}/v1/verify", CASES[0].body, tokens[1]) for _ in range(5)),
     ]
     timeout = aiohttp.ClientTimeout(total=10)

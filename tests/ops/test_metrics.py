@@ -27,7 +27,7 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 async def test_metrics_pass_promtool_check(
     client: Client, auth: dict[str, str], promtool: str
 ) -> None:
-    await client.post("/v1/verify", json={"id_number": VALID_ID}, headers=auth)
+    await client.post("/v1/verify", json={"id_number": VALID_ID, "gender": "male"}, headers=auth)
     await client.post("/v1/verify", json={"id_number": "1"}, headers=auth)
     text = await (await client.get("/metrics")).text()
     assert "verify_http_requests_total" in text

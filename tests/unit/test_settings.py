@@ -55,6 +55,14 @@ def test_read_replicas_are_a_list() -> None:
     assert s.database_read_urls == ("postgresql://a/x", "postgresql://b/x")
 
 
+def test_timezone_defaults_to_vietnam_and_is_read_from_the_zone_database() -> None:
+    assert Settings.from_env(BASE).timezone == "Asia/Ho_Chi_Minh"
+    assert Settings.from_env({**BASE, "VERIFY_TIMEZONE": "UTC"}).timezone == "UTC"
+    for bad in ("Asia/Hanoi_Nowhere", "+07:00", "../etc/passwd"):
+        with pytest.raises(SettingsError, match="VERIFY_TIMEZONE"):
+            Settings.from_env({**BASE, "VERIFY_TIMEZONE": bad})
+
+
 def test_the_owner_url_is_masked_and_falls_back_to_the_serving_url() -> None:
     alone = Settings.from_env(BASE)
     assert alone.admin_database_url is None

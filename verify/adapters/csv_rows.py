@@ -20,6 +20,7 @@ from verify.domain.dates import parse_date, parse_partial_date
 from verify.domain.errors import ValidationError
 from verify.domain.id_number import is_valid_former, parse_id_number
 from verify.domain.model import Precision
+from verify.domain.name_text import has_forbidden_character
 from verify.domain.provinces import PROVINCES
 
 CITIZEN_COLUMNS = (
@@ -69,6 +70,8 @@ def _id12(raw: str) -> int:
 
 
 def _name(raw: str) -> str:
+    if has_forbidden_character(raw):  # NUL, BEL, zero-width space, bidi override...
+        raise _invalid("must not contain control or format characters")
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not name:
         raise _invalid("must not be empty")

@@ -1,9 +1,12 @@
 """A /v1/verify request body (decoded JSON) read as a :class:`Claim`.
 
 Either the fields (``id_number`` required) or ``qr``, which only ``purpose``,
-``reference`` and ``accept_partial`` may accompany. A null value counts as not
-provided. An unknown key is an error (``unknown_field``): a typo such as
-"date_of_brith" silently ignored would turn into a match without the check.
+``reference``, ``accept_partial``, ``require_card``, ``booking_name`` and ``terminal``
+may accompany. A null value counts as not provided. A claim must give something to
+check (a name, booking name, birth date, gender or card): an ID alone is refused with
+``nothing_to_verify``, never answered ``match`` after checking nothing. An unknown key
+is an error (``unknown_field``): a typo such as "date_of_brith" silently ignored would
+turn into a match without the check.
 Messages never echo values (they may be personal data).
 """
 
@@ -19,6 +22,7 @@ from verify.domain.dates import parse_date, parse_partial_date
 from verify.domain.errors import ValidationError
 from verify.domain.id_number import parse_id_number
 from verify.domain.model import Claim, Gender
+from verify.domain.name_text import has_forbidden_character
 from verify.domain.names import parse_name
 from verify.domain.qr import parse_qr
 
@@ -26,6 +30,7 @@ T = TypeVar("T")
 
 MAX_PURPOSE = 64
 MAX_REFERENCE = 128
+MAX_TERMINAL = 64
 MAX_KEY_IN_ERROR = 64
 _PURPOSE = re.compile(r"[A-Za-z0-9_.:-]+")
 _GENDERS = {"male": Gender.MALE, "nam": Gender.MALE, "female": Gender.FEMALE, "nữ": Gender.FEMALE}
@@ -54,17 +59,26 @@ def _reference(raw: object, field: str) -> str:
     return raw
 
 
+def _terminal(raw: object, field: str) -> str:
+    if (
+        not isinstance(raw, str)
+        or not 1 <= len(raw) <= MAX_TERMINAL
+        or has_forbidden_character(raw)
+    ):
+        raise _invalid(field, f"a string of 1 to {MAX_TERMINAL} characters, no control characters")
+    return raw
+
+
 def _flag(raw: object, field: str) -> bool:
     if not isinstance(raw, bool):
         raise _invalid(field, "true or false")
     return raw
 
 
-_KNOWN = frozenset(
-    {"id_number", "full_name", "date_of_birth", "gender", "card_issue_date", "qr"}
-    | {"purpose", "reference", "accept_partial"}
+_WITH_QR = frozenset(
+    {"qr", "purpose", "reference", "accept_partial", "require_card", "booking_name", "terminal"}
 )
-_WITH_QR = frozenset({"qr", "purpose", "reference", "accept_partial"})
+_KNOWN = _WITH_QR | {"id_number", "full_name", "date_of_birth", "gender", "card_issue_date"}
 
 
 def _provided(obj: object) -> dict[str, object]:
@@ -84,11 +98,14 @@ def _optional(values: dict[str, object], key: str, parse: Callable[[object, str]
 
 
 def _context(values: dict[str, object]) -> dict[str, Any]:
-    """The request's purpose, reference and accept_partial, as Claim keyword arguments."""
+    """What a claim may carry with the fields or with ``qr``, as Claim keyword arguments."""
     return {
         "purpose": _optional(values, "purpose", parse_purpose),
         "reference": _optional(values, "reference", _reference),
         "accept_partial": _optional(values, "accept_partial", _flag) or False,
+        "require_card": _optional(values, "require_card", _flag) or False,
+        "booking_name": _optional(values, "booking_name", parse_name),
+        "terminal": _optional(values, "terminal", _terminal),
     }
 
 
@@ -116,4 +133,8 @@ def _from_fields(values: dict[str, object]) -> Claim:
 def parse_claim(obj: object) -> Claim:
     """The claim of a request body; raises :class:`ValidationError` when it is malformed."""
     values = _provided(obj)
-    return _from_qr(values) if "qr" in values else _from_fields(values)
+    claim = _from_qr(values) if "qr" in values else _from_fields(values)
+    if not claim.checks_something():
+        detail = "the claim gives nothing to check: a name, birth date, gender or card"
+        raise ValidationError("nothing_to_verify", detail, "qr" if "qr" in values else None)
+    return claim

@@ -46,6 +46,8 @@ class FieldOutcome(StrEnum):
 class Rule(StrEnum):
     EXACT = "exact"
     ASCII_FOLDED = "ascii_folded"
+    AIRLINE = "airline"
+    MARKS_DIFFER = "marks_differ"
     REORDERED = "reordered"
     FUZZY = "fuzzy"
     YEAR_ONLY = "year_only"
@@ -119,13 +121,28 @@ class Claim:
     purpose: str | None = None
     reference: str | None = None
     accept_partial: bool = False
+    booking_name: str | None = None  # e.g. an airline booking's NGUYEN/VAN AN MR
+    require_card: bool = False
+    terminal: str | None = None  # the counter or kiosk that made the check (audit only)
+
+    def checks_something(self) -> bool:
+        """Whether the claim gives anything to compare (an ID alone checks nothing)."""
+        return any(
+            value is not None
+            for value in (
+                self.full_name,
+                self.birth,
+                self.gender,
+                self.card_issue_date,
+                self.booking_name,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class FieldResult:
     result: FieldOutcome
     rule: Rule | None = None
-    score: int | None = None  # 0-100, names only
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,4 +159,5 @@ class Outcome:
     date_of_birth: FieldResult | None = None
     gender: FieldResult | None = None
     card: CardCheck | None = None
+    booking_name: FieldResult | None = None  # None: the claim gave no booking name
     reasons: tuple[str, ...] = field(default_factory=tuple)

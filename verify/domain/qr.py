@@ -2,8 +2,12 @@
 
 ``id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY issue date``, plain
 UTF-8 and unsigned: it proves nothing by itself, it is a way to submit a claim.
-Scanners may truncate trailing fields, so only the ID (and at least one ``|``, which
-tells a payload from a bare number) is required; an empty field counts as missing.
+Scanners type the payload, so it is read tolerantly (DESIGN.md, "QR payloads"): only the
+ID (and at least one ``|``, which tells a payload from a bare number) is required; an
+empty field counts as missing; the last field, when the payload was cut short inside it
+(``0107`` for an issue date, ``N`` for a gender), counts as missing too; fields after the
+seventh (newer card formats) are ignored; the gender is ``Nam`` or ``Nữ`` in any case,
+also unaccented (``NU``).
 The former ID is checked for form but not used (the 12-digit ID is); the address
 is not verified.
 """
@@ -24,7 +28,10 @@ SEPARATOR = "|"
 MAX_LENGTH = 1024
 MAX_FIELDS = 7
 _BOM = "\ufeff"
-_GENDERS = {"nam": Gender.MALE, "nữ": Gender.FEMALE}
+_GENDERS = {"nam": Gender.MALE, "nữ": Gender.FEMALE, "nu": Gender.FEMALE}
+_DATE_DIGITS = 8
+_FORMER_DIGITS = 9
+_FORMER, _BIRTH, _GENDER, _ISSUE = 1, 3, 4, 6
 _GENDER_WORDS = {gender: word for word, gender in (("Nam", Gender.MALE), ("Nữ", Gender.FEMALE))}
 
 
@@ -40,10 +47,27 @@ def _split(payload: object) -> list[str]:
     text = payload.removeprefix(_BOM).strip()
     if SEPARATOR not in text:
         raise _invalid("qr is not a card QR payload (no '|' separator)")
-    fields = [part.strip() for part in text.split(SEPARATOR)]
-    if len(fields) > MAX_FIELDS:
-        raise _invalid(f"qr has more than {MAX_FIELDS} fields")
+    every = [part.strip() for part in text.split(SEPARATOR)]
+    fields, last = every[:MAX_FIELDS], len(every) - 1
+    if last < MAX_FIELDS and _cut_short(last, fields[last]):
+        fields[last] = ""
     return fields + [""] * (MAX_FIELDS - len(fields))
+
+
+def _cut_short(index: int, value: str) -> bool:
+    """Whether the payload's last field looks like the start of a longer value that the
+    scanner cut off: a date or former ID with too few digits, a gender's first letters.
+    (A cut name or address cannot be told from a whole one: those are read as they are.)"""
+    if not value:
+        return False
+    if index in (_BIRTH, _ISSUE):
+        return value.isascii() and value.isdigit() and len(value) < _DATE_DIGITS
+    if index == _FORMER:
+        return value.isascii() and value.isdigit() and len(value) < _FORMER_DIGITS
+    if index == _GENDER:
+        word = unicodedata.normalize("NFC", value).casefold()
+        return word not in _GENDERS and any(g.startswith(word) for g in _GENDERS)
+    return False
 
 
 def _gender(word: str) -> Gender | None:

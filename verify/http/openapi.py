@@ -17,20 +17,35 @@ def _problems(*codes: str) -> dict[str, Any]:
 _VERIFY_REQUEST: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Either the claimed fields (id_number required) or the card's QR payload.",
+    "description": (
+        "Either the claimed fields (id_number required) or the card's QR payload. A claim "
+        "must give something to check (name, booking name, birth date, gender or card): "
+        "an ID alone is a 400 nothing_to_verify."
+    ),
     "properties": {
         "id_number": {
             "type": "string",
             "pattern": "^([0-9]{12}|[0-9]{9})$",
             "description": "12-digit personal ID, or a former 9-digit CMND number.",
         },
-        "full_name": {"type": "string", "maxLength": 200},
+        "full_name": {
+            "type": "string",
+            "maxLength": 200,
+            "description": "No control or format characters (400 invalid_field).",
+        },
+        "booking_name": {
+            "type": "string",
+            "maxLength": 200,
+            "description": "A second name for the same person, e.g. NGUYEN/VAN AN MR; "
+            "checked like full_name, answered in fields.booking_name.",
+        },
         "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
         "gender": {"type": "string", "enum": ["male", "female", "Nam", "Nữ"]},
         "card_issue_date": {"type": "string", "format": "date"},
         "qr": {
             "type": "string",
-            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY",
+            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY; "
+            "trailing fields may be missing or cut short, fields after the seventh are ignored",
         },
         "purpose": {
             "type": "string",
@@ -43,6 +58,17 @@ _VERIFY_REQUEST: dict[str, Any] = {
         },
         "reference": {"type": "string", "maxLength": 128},
         "accept_partial": {"type": "boolean", "default": False},
+        "require_card": {
+            "type": "boolean",
+            "default": False,
+            "description": "A claim without a card is then no_match (card_not_provided).",
+        },
+        "terminal": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "The counter or kiosk that made the check (audit).",
+        },
     },
 }
 
@@ -63,14 +89,16 @@ _FIELD_RESULT: dict[str, Any] = {
             "enum": [
                 "exact",
                 "ascii_folded",
+                "airline",
+                "marks_differ",
                 "reordered",
                 "fuzzy",
                 "year_only",
                 "day_month_swapped",
             ]
         },
-        "score": {"type": "integer", "minimum": 0, "maximum": 100},
     },
+    "additionalProperties": False,
 }
 
 _VERIFY_RESULT: dict[str, Any] = {
@@ -88,6 +116,10 @@ _VERIFY_RESULT: dict[str, Any] = {
                 "full_name": {"$ref": "#/components/schemas/FieldResult"},
                 "date_of_birth": {"$ref": "#/components/schemas/FieldResult"},
                 "gender": {"$ref": "#/components/schemas/FieldResult"},
+                "booking_name": {
+                    "$ref": "#/components/schemas/FieldResult",
+                    "description": "Only when the claim gave a booking_name.",
+                },
                 "card": {
                     "type": "object",
                     "properties": {

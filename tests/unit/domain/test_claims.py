@@ -14,14 +14,16 @@ from verify.domain.model import Claim, Gender, PartialDate, Precision
 D = dt.date
 ID = "001203012345"
 QR = f"{ID}||Nguyễn Văn An|14052003|Nam|Hà Nội|01072021"
+MALE = Gender.MALE
+Y2003 = PartialDate(D(2003, 1, 1), Precision.YEAR)
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"id_number": ID}, Claim(ID)),
-        ({"id_number": "012345678"}, Claim("012345678")),
-        ({"id_number": f" {ID} "}, Claim(ID)),
+        ({"id_number": ID, "gender": "male"}, Claim(ID, gender=MALE)),
+        ({"id_number": "012345678", "date_of_birth": "2003"}, Claim("012345678", birth=Y2003)),
+        ({"id_number": f" {ID} ", "gender": "male"}, Claim(ID, gender=MALE)),
         (
             {
                 "id_number": ID,
@@ -50,26 +52,41 @@ QR = f"{ID}||Nguyễn Văn An|14052003|Nam|Hà Nội|01072021"
         ({"id_number": ID, "gender": " Nam "}, Claim(ID, gender=Gender.MALE)),
         ({"id_number": ID, "gender": "nữ"}, Claim(ID, gender=Gender.FEMALE)),
         ({"id_number": ID, "gender": "Nu\u031b\u0303"}, Claim(ID, gender=Gender.FEMALE)),
-        ({"id_number": ID, "accept_partial": False}, Claim(ID)),
-        ({"id_number": ID, "purpose": "a.b:c-d_9"}, Claim(ID, purpose="a.b:c-d_9")),
-        ({"id_number": ID, "purpose": "p" * 64}, Claim(ID, purpose="p" * 64)),
-        ({"id_number": ID, "reference": "r" * 128}, Claim(ID, reference="r" * 128)),
-        ({"id_number": ID, "reference": "Đơn số 5 / 2026"}, Claim(ID, reference="Đơn số 5 / 2026")),
+        ({"id_number": ID, "gender": "male", "accept_partial": False}, Claim(ID, gender=MALE)),
+        ({"id_number": ID, "gender": "male", "purpose": "a.b:c-d_9"},
+         Claim(ID, gender=MALE, purpose="a.b:c-d_9")),
+        ({"id_number": ID, "gender": "male", "purpose": "p" * 64},
+         Claim(ID, gender=MALE, purpose="p" * 64)),
+        ({"id_number": ID, "gender": "male", "reference": "r" * 128},
+         Claim(ID, gender=MALE, reference="r" * 128)),
+        ({"id_number": ID, "gender": "male", "reference": "Đơn số 5 / 2026"},
+         Claim(ID, gender=MALE, reference="Đơn số 5 / 2026")),
         (
             {"id_number": ID, "full_name": None, "date_of_birth": None, "gender": None,
              "card_issue_date": None, "purpose": None, "reference": None, "accept_partial": None,
-             "qr": None},
-            Claim(ID),
+             "qr": None, "booking_name": "An", "require_card": None, "terminal": None},
+            Claim(ID, booking_name="An"),
         ),
         (
             {"qr": QR},
             Claim(ID, "Nguyễn Văn An", PartialDate(D(2003, 5, 14)), Gender.MALE, D(2021, 7, 1)),
         ),
         (
-            {"qr": f"{ID}|", "purpose": "kyc", "reference": "x", "accept_partial": True,
+            {"qr": f"{ID}||||nu", "purpose": "kyc", "reference": "x", "accept_partial": True,
              "id_number": None, "full_name": None},
-            Claim(ID, purpose="kyc", reference="x", accept_partial=True),
+            Claim(ID, gender=Gender.FEMALE, purpose="kyc", reference="x", accept_partial=True),
         ),
+        (
+            {"qr": QR, "booking_name": " NGUYEN/VAN  AN MR", "require_card": True,
+             "terminal": "SGN T1 counter 12"},
+            Claim(ID, "Nguyễn Văn An", PartialDate(D(2003, 5, 14)), Gender.MALE, D(2021, 7, 1),
+                  booking_name="NGUYEN/VAN AN MR", require_card=True,
+                  terminal="SGN T1 counter 12"),
+        ),
+        ({"id_number": ID, "booking_name": "Nguyễn Văn An"},
+         Claim(ID, booking_name="Nguyễn Văn An")),
+        ({"id_number": ID, "card_issue_date": "2021-07-01", "require_card": False},
+         Claim(ID, card_issue_date=D(2021, 7, 1))),
     ],
 )  # fmt: skip
 def test_parse_claim(body: dict[str, object], expected: Claim) -> None:

@@ -51,7 +51,7 @@ def test_not_found() -> None:
 def test_full_match() -> None:
     assert evaluate(FULL, RECORD, TODAY) == Outcome(
         Verdict.MATCH,
-        FieldResult(FieldOutcome.MATCH, Rule.EXACT, 100),
+        FieldResult(FieldOutcome.MATCH, Rule.EXACT),
         FieldResult(FieldOutcome.MATCH, Rule.EXACT),
         FieldResult(FieldOutcome.MATCH),
         CardCheck(CardResult.VALID),
@@ -87,7 +87,22 @@ def replace(claim: Claim = FULL, **changes: object) -> Claim:
             dataclasses.replace(RECORD, status=LifeStatus.DECEASED),
             ("full_name", "date_of_birth", "gender", "card_unknown", "deceased"),
         ),
-        (replace(full_name="NGUYEN/VAN AN", gender=Gender.FEMALE), RECORD, ("full_name", "gender")),
+        (replace(full_name="NGUYEN/VAN AN", gender=Gender.FEMALE), RECORD, ("gender",)),
+        (replace(full_name="Nguyễn Văn Anh", accept_partial=True), RECORD, ("full_name",)),
+        (replace(full_name="Nguyễn Vân An"), RECORD, ("full_name",)),
+        (replace(full_name="Nguyễn Vân An", accept_partial=True), RECORD, ()),
+        (replace(booking_name="NGUYEN/VANAN MR"), RECORD, ()),
+        (replace(booking_name="NGUYEN/VAN ANH MR"), RECORD, ("booking_name",)),
+        (replace(booking_name="VAN AN NGUYEN"), RECORD, ("booking_name",)),
+        (replace(booking_name="VAN AN NGUYEN", accept_partial=True), RECORD, ()),
+        (replace(full_name="Trần Văn An", booking_name="TRAN/VAN AN", birth=None), RECORD,
+         ("full_name", "booking_name")),
+        (replace(require_card=True), RECORD, ()),
+        (replace(card_issue_date=None, require_card=True), RECORD, ("card_not_provided",)),
+        (replace(card_issue_date=None, require_card=True),
+         dataclasses.replace(RECORD, status=LifeStatus.DECEASED),
+         ("card_not_provided", "deceased")),
+        (replace(card_issue_date=D(2020, 1, 1), require_card=True), RECORD, ("card_unknown",)),
     ],
 )  # fmt: skip
 def test_reasons(claim: Claim, record: CitizenRecord, reasons: tuple[str, ...]) -> None:
@@ -136,13 +151,37 @@ def test_outcome_to_json_shape() -> None:
     assert outcome_to_json(evaluate(claim, record, TODAY)) == {
         "verdict": "no_match",
         "fields": {
-            "full_name": {"result": "partial", "rule": "reordered", "score": 99},
+            "full_name": {"result": "match", "rule": "airline"},
             "date_of_birth": {"result": "partial", "rule": "day_month_swapped"},
             "gender": {"result": "not_provided"},
             "card": {"result": "valid"},
         },
-        "reasons": ["full_name", "date_of_birth"],
+        "reasons": ["date_of_birth"],
     }
+
+
+def test_booking_name_is_answered_only_when_claimed() -> None:
+    without = outcome_to_json(evaluate(FULL, RECORD, TODAY))
+    assert "booking_name" not in without["fields"]  # type: ignore[operator]
+    claim = replace(booking_name="Văn An Nguyễn")
+    assert outcome_to_json(evaluate(claim, RECORD, TODAY)) == {
+        "verdict": "no_match",
+        "fields": {
+            "full_name": {"result": "match", "rule": "exact"},
+            "date_of_birth": {"result": "match", "rule": "exact"},
+            "gender": {"result": "match"},
+            "card": {"result": "valid"},
+            "booking_name": {"result": "partial", "rule": "reordered"},
+        },
+        "reasons": ["booking_name"],
+    }
+
+
+def test_no_number_in_any_answer() -> None:
+    """No score or other number derived from the register, whatever the claim."""
+    for name in ("n", "Nguyễn Văn Anh", "Nguyễn Văn Bình", "NGUYEN/VAN AN", "Văn An Nguyễn"):
+        body = outcome_to_json(evaluate(replace(full_name=name, booking_name=name), RECORD, TODAY))
+        assert not any(ch.isdigit() for ch in repr(body)), body
 
 
 def test_outcome_to_json_fills_missing_fields() -> None:
