@@ -12,7 +12,7 @@ import asyncio
 
 from aiohttp import web
 
-from verify.http import citizens, stream
+from verify.http import citizens, jobs, stream
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
 from verify.http.middleware import KEY_CONCURRENCY, OBSERVER, context_middleware
 from verify.http.routes import add_routes
@@ -37,6 +37,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
+    jobs.add_routes(app)
     return app
 
 

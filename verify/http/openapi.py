@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from verify.http.openapi_jobs import JOB_PATHS, JOB_SCHEMA
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -104,6 +106,7 @@ _VERIFY_RESULT: dict[str, Any] = {
     "required": ["verdict", "fields", "reasons"],
     "properties": {
         "request_id": {"type": "string", "description": "Single verify only."},
+        "line": {"type": "integer", "description": "Job results only: the record's line."},
         "reference": {"type": ["string", "null"]},
         "verdict": {"enum": ["match", "no_match", "not_found"]},
         "fields": {
@@ -149,7 +152,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
         "field": {"type": "string"},
         "index": {"type": "integer", "description": "Batch item position (0-based)."},
-        "line": {"type": "integer", "description": "Stream input line (1-based)."},
+        "line": {"type": "integer", "description": "Stream or job input line (1-based)."},
         "reference": {"type": "string", "description": "The item's reference, echoed."},
         "retry_after": {
             "type": "integer",
@@ -424,6 +427,8 @@ SPEC: dict[str, Any] = {
             "FieldResult": _FIELD_RESULT,
             "VerifyResult": _VERIFY_RESULT,
             "Problem": _PROBLEM_SCHEMA,
+            "VerifyRequest": _VERIFY_REQUEST,
+            "Job": JOB_SCHEMA,
         },
         "responses": {
             "Problem": {
@@ -438,6 +443,8 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+SPEC["paths"].update(JOB_PATHS)
 
 
 def docs_html() -> str:
