@@ -31,12 +31,16 @@ from arq import Retry
 from arq.worker import Worker, func
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cache.breaker import Breaker
 from cache.direct import DirectRegister
+from cache.redis_client import RedisClient, create_client
 from verify import logs
+from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.clock import LocalToday, utc_now
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
 from verify.adapters.pg import DB_ERRORS, PgRegister, create_pool
+from verify.bootstrap import cache_settings_from
 from verify.errors import DatabaseUnavailable
 from verify.http.problems import problem_body
 from verify.service.audit import AuditEntry
@@ -81,11 +85,26 @@ async def _open(ctx: dict[str, Any]) -> None:
     register = DirectRegister(source, max_batch=s.lookup_batch_max)
     rt.chunks = PgChunkSource(pool, timeout=s.db_timeout_s)
     today = LocalToday(zoneinfo.ZoneInfo(s.timezone))  # Vietnam's calendar day
-    verify = VerifyDeps(register, ChunkAuditOnly(), s.hmac_key.value, today, utc_now)
-    rt.deps = RunnerDeps(verify, rt.chunks, problem_body, rt.metrics.observe_chunk)
-    rt.closers += [register.aclose, pool.close]
+    redis = create_client(cache_settings_from(s))  # the probing limit's, as serve's
+    verify = VerifyDeps(
+        register, ChunkAuditOnly(), s.hmac_key.value, today, utc_now,
+        attempts=attempt_limiter(s, redis), attempts_per_day=s.subject_attempts_per_day,
+    )  # fmt: skip
+    rt.deps = RunnerDeps(
+        verify, rt.chunks, problem_body, rt.metrics.observe_chunk, rt.metrics.observe_refused
+    )
+    rt.closers += [register.aclose, pool.close, redis.aclose]
     loop = asyncio.get_running_loop()
     ctx["sweeper"] = loop.create_task(_sweep_forever(rt, ctx["redis"]), name="job-sweeper")
+
+
+def attempt_limiter(s: Settings, client: RedisClient) -> RedisAttemptLimiter:
+    """The per-person probing limit on the same Redis buckets as `verify serve`'s (a job's
+    lines and the agency's API calls spend one allowance)."""
+    return RedisAttemptLimiter(
+        client, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value, breaker=Breaker(),
+        deadline_s=4 * s.redis_timeout_s,
+    )  # fmt: skip
 
 
 async def _close(ctx: dict[str, Any]) -> None:

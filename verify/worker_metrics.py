@@ -45,6 +45,12 @@ class WorkerMetrics:
         self.requeued = Counter(
             "verify_job_requeued", "Jobs the sweeper enqueued again (no progress).", registry=r
         )
+        self.attempts_refused = Counter(
+            "verify_job_attempts_refused",
+            "Job lines refused by the per-person probing limit (too_many_attempts), per agency id.",
+            ["agency_id"],
+            registry=r,
+        )
         self.draining = Gauge(
             "verify_worker_draining", "1 while the worker drains after SIGTERM.", registry=r
         )
@@ -53,6 +59,9 @@ class WorkerMetrics:
             self.lines.labels(verdict)
         for state in ("queued", "running"):
             self.jobs.labels(state)
+
+    def observe_refused(self, agency_id: int, n: int) -> None:
+        self.attempts_refused.labels(str(agency_id)).inc(n)
 
     def observe_chunk(self, counts: dict[str, int], seconds: float) -> None:
         self.chunks.inc()

@@ -8,13 +8,15 @@ from collections.abc import Callable
 import asyncpg
 
 from cache.direct import DirectRegister
+from cache.redis_client import create_client
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.pg import PgRegister
+from verify.bootstrap import cache_settings_from
 from verify.http.problems import problem_body
 from verify.service.job_runner import RunnerDeps, SliceEnd, run_slice
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
-from verify.worker import ChunkAuditOnly
+from verify.worker import ChunkAuditOnly, attempt_limiter
 
 
 async def run_to_end(
@@ -24,10 +26,12 @@ async def run_to_end(
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=6)
     assert pool is not None
     lookup = DirectRegister(PgRegister([pool], timeout=5.0))
+    redis = create_client(cache_settings_from(settings))
     try:
         verify = VerifyDeps(
             lookup, ChunkAuditOnly(), settings.hmac_key.value, today,
-            lambda: dt.datetime.now(dt.UTC),
+            lambda: dt.datetime.now(dt.UTC), attempts=attempt_limiter(settings, redis),
+            attempts_per_day=settings.subject_attempts_per_day,
         )  # fmt: skip
         deps = RunnerDeps(verify, PgChunkSource(pool, timeout=5.0), problem_body)
         return await run_slice(
@@ -35,6 +39,7 @@ async def run_to_end(
         )
     finally:
         await lookup.aclose()
+        await redis.aclose()
         await pool.close()
 
 

@@ -12,9 +12,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.cases import CASES, TODAY
+from tests.cases import CASES, REGISTER, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
 from tests.e2e.jobs_support import audit_rows, run_to_end
+from verify.adapters.audit_verify import verify_audit
 from verify.bootstrap import create_app
 from verify.service.auth import SCOPES
 from verify.service.job_runner import SliceEnd
@@ -209,3 +210,38 @@ async def test_a_key_without_the_verify_scope_is_refused(jobs: Client, loaded_db
         PATH, data=b"{}\n", headers={"Authorization": f"Bearer {key}", **NDJSON}
     )
     assert response.status == 403
+
+
+async def test_each_line_is_a_probing_attempt_and_the_audit_chain_stays_intact(
+    settings: Settings, loaded_db: str, aiohttp_client: AiohttpClient, auth: dict[str, str]
+) -> None:
+    """A job's lines spend the agency's per-person allowance (the same Redis buckets as its
+    API calls); a refused line gets its problem in place and is audited as such."""
+    limited = dataclasses.replace(
+        settings, job_chunk_lines=2, subject_attempts_per_day=2, redis_timeout_s=1.0
+    )
+    jobs = await aiohttp_client(create_app(limited, today=lambda: TODAY))
+    an, other = REGISTER[0].record.id_number, REGISTER[1].record.id_number
+    lines = [{"id_number": an, "gender": "male", "reference": f"r{n}"} for n in range(3)]
+    job = await _submit(
+        jobs, _ndjson([*lines, {"id_number": other, "gender": "female"}]), {**auth, **NDJSON}
+    )
+    assert await run_to_end(limited, str(job["job_id"]), lambda: TODAY) is SliceEnd.EXHAUSTED
+    status = await _status(jobs, job, auth)
+    assert status["state"] == "done" and status["lines_done"] == 4
+    response = await jobs.get(str(job["results_url"]), headers=auth)
+    results = [orjson.loads(line) for line in (await response.read()).splitlines()]
+    assert ["verdict" in r for r in results] == [True, True, False, True]
+    refused = results[2]
+    assert refused["code"] == "too_many_attempts" and refused["status"] == 429
+    assert refused["line"] == 3 and refused["reference"] == "r2" and refused["retry_after"] >= 1
+    assert "fields" not in refused
+    assert status["counts"] == {"match": 3, "no_match": 0, "not_found": 0, "invalid": 1}
+    rows = await audit_rows(loaded_db, str(job["job_id"]))
+    assert sorted(r["verdict"] for r in rows) == ["match"] * 3 + ["too_many_attempts"]
+    conn = await asyncpg.connect(limited.owner_database_url, timeout=10)
+    try:
+        report = await verify_audit(conn)  # each chunk is one batch of its loop's chain
+    finally:
+        await conn.close()
+    assert report.intact, report.breaks

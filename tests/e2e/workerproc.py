@@ -58,8 +58,9 @@ async def running_worker(
 ) -> AsyncIterator[WorkerProcess]:
     port = free_port()
     env = env_for(
-        settings, free_port(), {"VERIFY_WORKER_METRICS_PORT": str(port), **(extra_env or {})}
-    )
+        settings, free_port(), free_port(),
+        {"VERIFY_WORKER_METRICS_PORT": str(port), **(extra_env or {})},
+    )  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "verify", "worker", env=env, start_new_session=True,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

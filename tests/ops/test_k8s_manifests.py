@@ -518,7 +518,7 @@ def test_network_policies_deny_by_default() -> None:
 
 def test_api_pods_take_the_api_from_the_ingress_and_ops_from_monitoring_only() -> None:
     spec = _policy("citizen-verify-api")["spec"]
-    labels = only("Deployment")["spec"]["template"]["metadata"]["labels"]
+    labels = only("Deployment", API)["spec"]["template"]["metadata"]["labels"]
     assert spec["podSelector"]["matchLabels"].items() <= labels.items()
     container_ports = {p["name"] for p in api_container()["ports"]}
     allowed = {}
@@ -539,10 +539,24 @@ def test_jobs_reach_postgres_and_dns_only() -> None:
     (selector,) = spec["podSelector"]["matchExpressions"]
     components = set(selector["values"])
     for workload, template in pod_specs():
-        if workload != "citizen-verify":
+        if workload not in (API, WORKER):
             assert template["metadata"]["labels"]["app.kubernetes.io/component"] in components
     assert "ingress" not in spec and spec["policyTypes"] == ["Ingress", "Egress"]
     assert _egress_ports(spec) == {(5432, "TCP"), (53, "UDP"), (53, "TCP")}
+
+
+def test_job_workers_reach_postgres_redis_dns_and_take_only_monitoring() -> None:
+    """Under the default deny, the workers need their own policy: the queue and the probing
+    limit are in Redis; Prometheus scrapes their metrics port."""
+    spec = _policy("citizen-verify-worker")["spec"]
+    labels = only("Deployment", WORKER)["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    (container,) = only("Deployment", WORKER)["spec"]["template"]["spec"]["containers"]
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    assert _namespace_of(peer) == "monitoring"
+    assert [p["port"] for p in rule["ports"]] == [p["name"] for p in container["ports"]]
+    assert _egress_ports(spec) == {(5432, "TCP"), (6379, "TCP"), (53, "UDP"), (53, "TCP")}
 
 
 def test_kubernetes_validate_accepts_the_manifests() -> None:

@@ -4,13 +4,15 @@ a chunk done meanwhile writes nothing, a job no longer running stops the loops."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import orjson
 
 from tests.cases import AN, CASES, REGISTER, TODAY
+from verify.domain.gcra import Decision, Quota
 from verify.domain.model import CitizenRecord
 from verify.http.problems import problem_body
 from verify.service.audit import AuditEntry
@@ -37,6 +39,25 @@ class FakeLookup:
 
     async def aclose(self) -> None:
         return None
+
+
+@dataclass
+class FakeAttempts:
+    """The probing limit in memory: ``quota.count`` attempts per agency and person, never
+    regained (a test runs well within a day)."""
+
+    spent: Counter[tuple[int, str]] = field(default_factory=Counter)
+
+    async def spend(
+        self, agency_id: int, costs: Mapping[str, int], quota: Quota
+    ) -> dict[str, Decision]:
+        decisions = {}
+        for subject, cost in costs.items():
+            allowed = self.spent[agency_id, subject] + cost <= quota.count
+            if allowed:
+                self.spent[agency_id, subject] += cost
+            decisions[subject] = Decision(allowed, 0, 0 if allowed else 3_600_000_000)
+        return decisions
 
 
 @dataclass
@@ -92,8 +113,13 @@ class FakeSource:
         self.running = False
 
 
-def _deps(source: FakeSource, lookup: FakeLookup) -> RunnerDeps:
-    verify = VerifyDeps(lookup, ChunkAuditOnly(), b"k" * 32, lambda: TODAY, lambda: NOW)
+def _deps(
+    source: FakeSource, lookup: FakeLookup, attempts: FakeAttempts | None = None, per_day: int = 50
+) -> RunnerDeps:
+    verify = VerifyDeps(
+        lookup, ChunkAuditOnly(), b"k" * 32, lambda: TODAY, lambda: NOW,
+        attempts=attempts or FakeAttempts(), attempts_per_day=per_day,
+    )  # fmt: skip
     return RunnerDeps(verify, source, problem_body)
 
 
@@ -152,3 +178,30 @@ async def test_the_jobs_purpose_is_every_lines() -> None:
     source = FakeSource([([1], [body])])
     await _run(source)
     assert [e.purpose for e in source.audit] == ["kyc_refresh"]
+
+
+async def test_each_line_is_an_attempt_and_a_refused_line_gets_its_problem_in_place() -> None:
+    attempts = FakeAttempts()
+    attempts.spent[7, AN] = 1  # the agency verified this person once already today
+    body = orjson.dumps({"id_number": AN, "gender": "male", "reference": "r-1"})
+    other = orjson.dumps({"id_number": "079190004321", "gender": "male"})  # someone else
+    source = FakeSource([([1, 2], [body, other]), ([3], [body])])
+    refused: list[tuple[int, int]] = []
+    deps = _deps(source, FakeLookup(), attempts, per_day=2)
+    deps = RunnerDeps(
+        deps.verify, source, problem_body, on_refused=lambda a, n: refused.append((a, n))
+    )
+    assert await run_slice("job-1", deps, stop=lambda: False, slice_s=30, concurrency=1) is (
+        SliceEnd.EXHAUSTED
+    )
+    first = [orjson.loads(line) for line in source.done[0][0].splitlines()]
+    [last] = [orjson.loads(line) for line in source.done[1][0].splitlines()]
+    assert first[0]["verdict"] == "match" and first[0]["reference"] == "r-1"
+    assert "code" not in first[1]
+    assert last["line"] == 3 and last["code"] == "too_many_attempts" and last["status"] == 429
+    assert last["reference"] == "r-1" and last["retry_after"] == 3600
+    assert "verdict" not in last and "fields" not in last  # a refused line tells nothing
+    assert source.done[1][1] == {"invalid": 1}
+    assert refused == [(7, 1)]
+    assert attempts.spent[7, AN] == 2
+    assert [e.verdict for e in source.audit][-1] == "too_many_attempts"  # probing is audited

@@ -34,7 +34,10 @@ JOB_SCHEMA: dict[str, Any] = {
         "lines_done": {"type": "integer", "description": "Records answered and audited."},
         "counts": {
             "type": "object",
-            "description": "Lines done by verdict; invalid: lines answered with a problem.",
+            "description": (
+                "Lines done by verdict; invalid: lines answered with a problem (unreadable, "
+                "or refused by the per-person probing limit: `too_many_attempts`)."
+            ),
             "properties": {
                 k: {"type": "integer"} for k in ("match", "no_match", "not_found", "invalid")
             },

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,10 +26,11 @@ from verify.domain.claims import parse_claim
 from verify.domain.errors import ValidationError
 from verify.domain.model import Claim
 from verify.domain.verdict import outcome_to_json
+from verify.errors import TooManyAttempts
 from verify.service.audit import RequestContext
 from verify.service.job_input import PROBLEM_MARK
 from verify.service.ports import Audit
-from verify.service.verification import VerifyDeps, verify_audited
+from verify.service.verification import Answer, VerifyDeps, verify_audited
 
 ProblemBody = Callable[[str, str, str | None], dict[str, object]]
 Parsed = Claim | dict[str, object]  # a claim, or the problem object answering its line
@@ -76,6 +78,7 @@ class RunnerDeps:
     chunks: ChunkSource
     problem: ProblemBody
     on_chunk: Callable[[dict[str, int], float], None] = lambda counts, seconds: None
+    on_refused: Callable[[int, int], None] = lambda agency_id, n: None  # probing limit
 
 
 class SliceEnd(enum.Enum):
@@ -101,8 +104,25 @@ def _decode(number: int, raw: bytes, purpose: str, problem: ProblemBody) -> Pars
         return {"line": number, **problem(e.code, e.detail, e.field)}
 
 
+def _answer(number: int, claim: Claim, outcome: Answer, problem: ProblemBody) -> dict[str, object]:
+    """A line's result: its verdict, or (refused by the probing limit) its problem in place,
+    as a batch item's."""
+    if not isinstance(outcome, TooManyAttempts):
+        return {"line": number, **outcome_to_json(outcome), "reference": claim.reference}
+    body = {"line": number, **problem(outcome.code, outcome.detail, None)}
+    body["retry_after"] = max(1, math.ceil(outcome.retry_after or 1))
+    body["reference"] = claim.reference
+    return body
+
+
 async def process_chunk(chunk: ClaimedChunk, deps: RunnerDeps) -> dict[str, int] | None:
-    """Verify one claimed chunk; its verdict counts, or None when it was done meanwhile."""
+    """Verify one claimed chunk; its verdict counts, or None when it was done meanwhile.
+
+    Each line is one verify attempt on its person, charged to the job's agency like a batch
+    item (the probing limit, VERIFY_SUBJECT_ATTEMPTS_PER_DAY); a refused line gets its
+    ``too_many_attempts`` problem in place and counts as ``invalid`` (a line answered with a
+    problem). A chunk run again after its transaction was lost is charged again: the limit
+    errs towards refusing, never towards more attempts than it allows."""
     parsed = [
         _decode(n, raw, chunk.purpose, deps.problem)
         for n, raw in zip(chunk.line_numbers, chunk.lines, strict=True)
@@ -116,16 +136,25 @@ async def process_chunk(chunk: ClaimedChunk, deps: RunnerDeps) -> dict[str, int]
     outcomes = iter(await verify_audited(claims, ctx, verify))
     counts: Counter[str] = Counter()
     out = []
+    refused = 0
     for number, p in zip(chunk.line_numbers, parsed, strict=True):
         if isinstance(p, Claim):
             outcome = next(outcomes)
-            counts[outcome.verdict.value] += 1
-            out.append({"line": number, **outcome_to_json(outcome), "reference": p.reference})
+            if isinstance(outcome, TooManyAttempts):
+                refused += 1
+                counts["invalid"] += 1
+            else:
+                counts[outcome.verdict.value] += 1
+            out.append(_answer(number, p, outcome, deps.problem))
         else:
             counts["invalid"] += 1
             out.append(p)
     results = b"".join(orjson.dumps(r) + b"\n" for r in out)
-    return dict(counts) if await chunk.complete(results, dict(counts)) else None
+    if not await chunk.complete(results, dict(counts)):
+        return None
+    if refused:
+        deps.on_refused(chunk.agency_id, refused)
+    return dict(counts)
 
 
 async def _chunk_loop(
