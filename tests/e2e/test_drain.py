@@ -51,7 +51,8 @@ async def _client(session: aiohttp.ClientSession, url: str, token: str, tally: T
 
 async def _status(session: aiohttp.ClientSession, server: ServerProcess, path: str) -> int:
     headers = {"Authorization": "Bearer x"} if path.startswith("/v1/") else {}
-    async with session.get(server.url + path, headers=headers) as response:
+    base = server.url if path.startswith("/v1/") else server.ops_url  # /readyz: the ops port
+    async with session.get(base + path, headers=headers) as response:
         return response.status
 
 
