@@ -10,10 +10,10 @@ SEED_COUNT ?= 100000
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./client
 	touch $(STAMP)
 
 run: install
@@ -25,19 +25,19 @@ run: install
 	exec $(BIN)/verify serve
 
 test: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format verify cache tests loadtest
-	$(BIN)/ruff check --fix verify cache tests loadtest
+	$(BIN)/ruff format verify cache client tests loadtest
+	$(BIN)/ruff check --fix verify cache client tests loadtest
 
 # Locust scenarios (loadtest/) against the dev stack on 127.0.0.1: report, plot and gates in
 # loadtest/results/; fails when a scenario misses its p99 or failure-ratio gate.
