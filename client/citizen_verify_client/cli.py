@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
+
 from citizen_verify_client import _core, _jobs
 from citizen_verify_client.client import Client
 from citizen_verify_client.csvmap import Columns, MapError, RowProblem, parse_map, row_claim
@@ -121,13 +123,23 @@ def _report_bad(bar: Bar, line: int, out_row: Sequence[str], reported: int) -> i
     return reported + 1
 
 
-def check(args: argparse.Namespace, err: TextIO | None = None) -> int:
+def check(
+    args: argparse.Namespace,
+    err: TextIO | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
     err = err or sys.stderr
     source = Input.open(args)
     summary, reported = Summary(), 0
     bar = Bar(source.count(), "verifying", out=err, enabled=not args.no_progress)
     with (
-        Client(args.url, args.key, purpose=args.purpose, batch_size=args.batch_size) as client,
+        Client(
+            args.url,
+            args.key,
+            purpose=args.purpose,
+            batch_size=args.batch_size,
+            transport=transport,
+        ) as client,
         args.out.open("w", newline="", encoding="utf-8") as out,
     ):
         writer = csv.writer(out)
@@ -148,13 +160,13 @@ def check(args: argparse.Namespace, err: TextIO | None = None) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.url or not args.key:
         sys.stderr.write("verify-client: give --url and --key (or VERIFY_URL, VERIFY_API_KEY)\n")
         return 2
     try:
-        return check(args)
+        return check(args, transport=transport)
     except (MapError, OSError, UnicodeDecodeError) as e:
         sys.stderr.write(f"verify-client: {e}\n")
         return 2
