@@ -104,11 +104,13 @@ def match_name(claim: str, register: str) -> FieldResult:
 
 
 def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
-    """A claimed name: a string of 1 to 200 characters once normalised, else ``code``.
+    """A claimed name: at most 200 characters, not all spaces, else ``code``.
 
     Returned in NFC with its whitespace collapsed (case kept; matching normalises).
     """
-    if not isinstance(raw, str) or not 1 <= len(normalise(raw)) <= MAX_NAME_LENGTH:
+    # the length is the caller's own (as the OpenAPI maxLength counts it), not the
+    # case-folded form's, which may be longer ("ß" folds to "ss")
+    if not isinstance(raw, str) or len(raw) > MAX_NAME_LENGTH or not normalise(raw):
         raise ValidationError(
             code, f"{field} must be a name of 1 to {MAX_NAME_LENGTH} characters", field
         )

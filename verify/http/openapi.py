@@ -5,6 +5,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from verify.http.openapi_claims import (
+    AN_FIELDS,
+    AN_QR,
+    ANY_ITEM,
+    ID_NUMBER,
+    PURPOSE,
+    VERIFY_REQUEST,
+)
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -12,29 +21,8 @@ def _problems(*codes: str) -> dict[str, Any]:
     return {code: _PROBLEM for code in codes}
 
 
-_VERIFY_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "Either the claimed fields (id_number required) or the card's QR payload.",
-    "properties": {
-        "id_number": {
-            "type": "string",
-            "pattern": "^([0-9]{12}|[0-9]{9})$",
-            "description": "12-digit personal ID, or a former 9-digit CMND number.",
-        },
-        "full_name": {"type": "string", "maxLength": 200},
-        "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
-        "gender": {"type": "string", "enum": ["male", "female", "Nam", "Nữ"]},
-        "card_issue_date": {"type": "string", "format": "date"},
-        "qr": {
-            "type": "string",
-            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY",
-        },
-        "purpose": {"type": "string", "maxLength": 64},
-        "reference": {"type": "string", "maxLength": 128},
-        "accept_partial": {"type": "boolean", "default": False},
-    },
-}
+_VERIFY_REQUEST = {"$ref": "#/components/schemas/VerifyRequest"}
+_PATH_ID = ID_NUMBER  # the path segment of /v1/citizens/{id_number}
 
 _FIELD_RESULT: dict[str, Any] = {
     "type": "object",
@@ -106,8 +94,11 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], **examples: Any) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"content": {"application/json": media}}
 
 
 def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +126,18 @@ _ID_PARAM: dict[str, Any] = {
     "in": "path",
     "required": True,
     "description": "12-digit personal ID or former 9-digit CMND number",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": _PATH_ID},
+    "example": "001203012345",
+}
+
+_GROUP = "\\s*(?:basic|residence|cards)\\s*"
+_GROUPS = f"^\\s*$|^{_GROUP}(?:,{_GROUP})*$"  # blank: every group the key allows
+
+_STREAM_BODY: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": ANY_ITEM,
+    "example": [AN_FIELDS, AN_QR],
 }
 
 _PROFILE: dict[str, Any] = {
@@ -211,7 +213,10 @@ SPEC: dict[str, Any] = {
         "/v1/verify": {
             "post": {
                 "summary": "Verify one identity claim (fields or QR payload). Scope: verify.",
-                "requestBody": {"required": True, **_json(_VERIFY_REQUEST)},
+                "requestBody": {
+                    "required": True,
+                    **_json(_VERIFY_REQUEST, fields=AN_FIELDS, qr=AN_QR),
+                },
                 "responses": {
                     "200": _ok("The verdict", {"$ref": "#/components/schemas/VerifyResult"}),
                     **_problems("400", "401", "403", "413", "429", "503"),
@@ -231,9 +236,10 @@ SPEC: dict[str, Any] = {
                                 "items": {
                                     "type": "array",
                                     "maxItems": 1000,
-                                    "items": _VERIFY_REQUEST,
+                                    "items": ANY_ITEM,
                                 }
                             },
+                            "examples": [{"items": [AN_FIELDS, AN_QR, {"id_number": "1"}]}],
                         }
                     ),
                 },
@@ -253,7 +259,9 @@ SPEC: dict[str, Any] = {
                 ),
                 "requestBody": {
                     "required": True,
-                    "content": {"application/x-ndjson": {"schema": _VERIFY_REQUEST}},
+                    "description": "One claim per line (an array here: item n is line n). An "
+                    "empty body (no line) is refused with 400.",
+                    "content": {"application/x-ndjson": {"schema": _STREAM_BODY}},
                 },
                 "responses": {
                     "200": {
@@ -264,15 +272,19 @@ SPEC: dict[str, Any] = {
                         "content": {
                             "application/x-ndjson": {
                                 "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/VerifyResult"},
-                                        {"$ref": "#/components/schemas/Problem"},
-                                    ]
+                                    "type": "array",
+                                    "description": "Line n answers input line n.",
+                                    "items": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/VerifyResult"},
+                                            {"$ref": "#/components/schemas/Problem"},
+                                        ]
+                                    },
                                 }
                             }
                         },
                     },
-                    **_problems("401", "403"),
+                    **_problems("400", "401", "403", "503"),
                 },
             }
         },
@@ -288,13 +300,15 @@ SPEC: dict[str, Any] = {
                         "name": "purpose",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": PURPOSE},
+                        "example": "kyc",
                     },
                     {
                         "name": "fields",
                         "in": "query",
                         "description": "basic,residence,cards (default: all the key allows)",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": _GROUPS},
+                        "example": "basic,cards",
                     },
                 ],
                 "responses": {
@@ -373,6 +387,7 @@ SPEC: dict[str, Any] = {
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
+            "VerifyRequest": VERIFY_REQUEST,
             "FieldResult": _FIELD_RESULT,
             "VerifyResult": _VERIFY_RESULT,
             "Problem": _PROBLEM_SCHEMA,

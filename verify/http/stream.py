@@ -16,6 +16,7 @@ import asyncio
 import orjson
 from aiohttp import StreamReader, web
 
+from verify.domain.errors import ValidationError
 from verify.errors import ServiceError
 from verify.http.appkeys import LIMITER, SETTINGS
 from verify.http.middleware import REQUEST_ID
@@ -100,17 +101,23 @@ async def _answer(
 
 async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
+    reader = LineReader(request.content)
+    # the first lines are read before answering: a body without a line is a 400, not an
+    # empty 200 that a client could take for "all verified" (a slow start is a 503 timeout)
+    batch = await reader.next_lines()
+    if batch is None:
+        raise ValidationError("invalid_json", "the request body holds no line")
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
-    reader = LineReader(request.content)
-    while (batch := await _next(reader, response)) is not None:
+    while batch is not None:
         if batch and not await _answer(request, who, response, batch):
             break
         if reader.too_long:
             tail = problem_body("body_too_large", f"a line is over {MAX_LINE_BYTES} bytes")
             await _write(response, [{"line": reader.number + 1, **tail}])
             break
+        batch = await _next(reader, response)
     await response.write_eof()
     return response
 

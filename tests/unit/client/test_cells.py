@@ -39,7 +39,7 @@ def test_anything_else_is_a_cell_error_that_never_echoes_the_value(cell: str) ->
         parse_date(cell)
     except CellError as e:
         assert e.code == "invalid_date"
-        assert cell.strip() == "" or cell.strip() not in str(e)
+        assert str(e) in ("DD/MM/YYYY, YYYY-MM-DD or YYYY", "a real calendar date")
 
 
 @pytest.mark.parametrize("cell", ["31/02/2003", "00/01/2000", "14/13/2003", "2003-02-30", "99"])
@@ -76,6 +76,6 @@ def test_other_genders_are_refused(cell: str) -> None:
     try:
         gender = parse_gender(cell)
     except CellError as e:
-        assert e.code == "invalid_field" and (not cell.strip() or cell.strip() not in str(e))
+        assert e.code == "invalid_field" and str(e) == "M or F, Nam or Nữ, male or female"
     else:
         assert gender in ("male", "female")

@@ -1,0 +1,167 @@
+"""The claim's schema in /openapi.json, stating every rule the server enforces on it.
+
+Patterns are built from the domain's own constants (province codes, year range,
+lengths), so the document cannot drift from the parser; tests/unit/test_openapi_claims.py
+checks them against the parsers. Regular expressions use only the ECMA-262 subset
+that JSON Schema validators share.
+"""
+
+from __future__ import annotations
+
+import calendar
+from typing import Any
+
+from verify.domain.claims import MAX_PURPOSE, MAX_REFERENCE
+from verify.domain.dates import MAX_YEAR, MIN_YEAR
+from verify.domain.id_number import FORMER_ID_LENGTH
+from verify.domain.names import MAX_NAME_LENGTH
+from verify.domain.provinces import COUNTRY_CODES, PROVINCES
+from verify.domain.qr import MAX_LENGTH as QR_MAX_LENGTH
+
+
+def _any(options: list[str]) -> str:
+    return "(?:" + "|".join(options) + ")"
+
+
+def _places() -> str:
+    codes = sorted(set(PROVINCES) | {f"{c:03d}" for c in COUNTRY_CODES})
+    by_head: dict[str, list[str]] = {}
+    for code in codes:
+        by_head.setdefault(code[:2], []).append(code[2])
+    return _any([f"{head}[{''.join(tails)}]" for head, tails in by_head.items()])
+
+
+ID12 = _places() + "[0-9]{9}"
+FORMER = f"[0-9]{{{FORMER_ID_LENGTH}}}"
+ID_NUMBER = f"^\\s*(?:{ID12}|{FORMER})\\s*$"  # surrounding spaces are dropped
+ID12_ONLY = f"^\\s*{ID12}\\s*$"
+
+
+def _years(leap: bool) -> str:
+    """The years MIN_YEAR..MAX_YEAR (or only their leap years), compactly."""
+    years = [y for y in range(MIN_YEAR, MAX_YEAR + 1) if calendar.isleap(y) or not leap]
+    centuries: dict[int, dict[int, list[int]]] = {}
+    for y in years:
+        centuries.setdefault(y // 100, {}).setdefault(y // 10 % 10, []).append(y % 10)
+    options = []
+    for century, decades in centuries.items():
+        if not leap and len(decades) == 10 and all(len(d) == 10 for d in decades.values()):
+            options.append(f"{century}[0-9]{{2}}")
+            continue
+        tails = [
+            f"{decade}[0-9]" if len(units) == 10 else f"{decade}[{''.join(map(str, units))}]"
+            for decade, units in decades.items()
+        ]
+        options.append(f"{century}{_any(tails)}")
+    return _any(options)
+
+
+def _days(n: int) -> str:
+    return {28: "(?:0[1-9]|1[0-9]|2[0-8])", 30: "(?:0[1-9]|[12][0-9]|30)"}.get(
+        n, "(?:0[1-9]|[12][0-9]|3[01])"
+    )
+
+
+_MONTHS = {31: "(?:0[13578]|1[02])", 30: "(?:0[469]|11)", 28: "02"}
+YEAR = _years(leap=False)
+LEAP_YEAR = _years(leap=True)
+ISO_DATE = _any([f"{YEAR}-{_MONTHS[n]}-{_days(n)}" for n in (31, 30, 28)] + [f"{LEAP_YEAR}-02-29"])
+DDMMYYYY = _any([f"{_days(n)}{_MONTHS[n]}{YEAR}" for n in (31, 30, 28)] + [f"2902{LEAP_YEAR}"])
+# Nam / Nữ in any case, composed or decomposed (the server compares NFC, case-folded)
+NAM = "[Nn][Aa][Mm]"
+NU = "[Nn](?:[Ữữ]|[Ưư]\u0303|[Ũũ]\u031b|[Uu](?:\u031b\u0303|\u0303\u031b))"
+GENDER = f"^\\s*(?:[Mm][Aa][Ll][Ee]|[Ff][Ee][Mm][Aa][Ll][Ee]|{NAM}|{NU})\\s*$"
+NAME = "[^\\s]"  # at least one character that is not a space
+PURPOSE = f"^[A-Za-z0-9_.:-]{{1,{MAX_PURPOSE}}}$"
+_S = "\\s*"
+_QR_NAME = f"[^|]{{0,{MAX_NAME_LENGTH}}}"
+QR = (
+    f"^\ufeff?{_S}{ID12}{_S}\\|{_S}(?:{FORMER})?{_S}"
+    f"(?:\\|{_QR_NAME}(?:\\|{_S}(?:{DDMMYYYY})?{_S}(?:\\|{_S}(?:{NAM}|{NU})?{_S}"
+    f"(?:\\|[^|]*(?:\\|{_S}(?:{DDMMYYYY})?{_S})?)?)?)?)?$"
+)
+
+_NULL = {"type": "null"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A null value counts as not provided."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+CONTEXT_PROPERTIES: dict[str, Any] = {
+    "purpose": _nullable({"type": "string", "pattern": PURPOSE}),
+    "reference": _nullable({"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE}),
+    "accept_partial": _nullable({"type": "boolean", "default": False}),
+}
+
+FIELD_PROPERTIES: dict[str, Any] = {
+    "id_number": {
+        "type": "string",
+        "pattern": ID_NUMBER,
+        "description": "12-digit personal ID (digits 1-3 a province or country code), "
+        "or a former 9-digit CMND number.",
+    },
+    "full_name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH, "pattern": NAME}),
+    "date_of_birth": _nullable(
+        {
+            "type": "string",
+            "pattern": f"^(?:{ISO_DATE}|{YEAR})$",
+            "description": f"YYYY-MM-DD or YYYY, years {MIN_YEAR}-{MAX_YEAR}",
+        }
+    ),
+    "gender": _nullable(
+        {"type": "string", "pattern": GENDER, "description": "male / female / Nam / Nữ, any case"}
+    ),
+    "card_issue_date": _nullable({"type": "string", "pattern": f"^{ISO_DATE}$"}),
+}
+
+FIELDS_CLAIM: dict[str, Any] = {
+    "type": "object",
+    "title": "Claimed fields",
+    "additionalProperties": False,
+    "required": ["id_number"],
+    "properties": {**FIELD_PROPERTIES, "qr": _NULL, **CONTEXT_PROPERTIES},
+}
+
+QR_CLAIM: dict[str, Any] = {
+    "type": "object",
+    "title": "Card QR payload",
+    "description": "qr cannot be combined with the claimed fields (they may only be null).",
+    "additionalProperties": False,
+    "required": ["qr"],
+    "properties": {
+        "qr": {
+            "type": "string",
+            "maxLength": QR_MAX_LENGTH,
+            "pattern": QR,
+            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY; "
+            "trailing fields may be missing or empty",
+        },
+        **{key: _NULL for key in FIELD_PROPERTIES},
+        **CONTEXT_PROPERTIES,
+    },
+}
+
+AN_FIELDS = {
+    "id_number": "001203012345",
+    "full_name": "Nguyễn Văn An",
+    "date_of_birth": "2003-05-14",
+    "gender": "male",
+    "card_issue_date": "2021-07-01",
+    "purpose": "airport_checkin",
+    "reference": "PNR-4XK2",
+}
+AN_QR = {"qr": "001203012345|012345678|Nguyễn Văn An|14052003|Nam|Thôn 3, xã X, Hà Nội|01072021"}
+
+VERIFY_REQUEST: dict[str, Any] = {
+    "description": "Either the claimed fields (id_number required) or the card's QR payload.",
+    "oneOf": [FIELDS_CLAIM, QR_CLAIM],
+    "examples": [AN_FIELDS, AN_QR],
+}
+
+# a batch or stream item: a claim, or anything else, which gets its problem in place
+ANY_ITEM: dict[str, Any] = {
+    "anyOf": [VERIFY_REQUEST, {}],
+    "description": "A VerifyRequest; an invalid item gets its problem in place.",
+}
