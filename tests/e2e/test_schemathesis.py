@@ -27,7 +27,7 @@ async def test_schemathesis_finds_nothing(client: Client, token: str, tmp_path: 
         str(cli), "--config-file", str(HERE / "schemathesis.toml"), "run", f"{url}/openapi.json",
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", "1",
-        "--workers", "2", "--max-time", "75", "--request-timeout", "10",
+        "--workers", "1", "--max-time", "75", "--request-timeout", "10",
         "--phases", "examples,coverage,fuzzing",
         "--report-dir", str(tmp_path), "--warnings", "off",
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
