@@ -1,4 +1,4 @@
-"""The `verify` command line: dev servers, migrate, seed, load, keys, serve."""
+"""The `verify` command line: dev servers, migrate, seed, load, keys, serve, worker."""
 
 from __future__ import annotations
 
@@ -269,6 +269,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from verify import logs
+    from verify.worker import work
+
+    settings = _settings()
+    _run(work(settings, logs.configure(settings.log_level)))
+    return 0
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -313,6 +322,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run bulk jobs from the queue (drains on SIGTERM)")
+    worker.set_defaults(func=cmd_worker)
     return p
 
 

@@ -67,6 +67,14 @@ class Settings:
     key_cache_ttl_s: float = 5.0
     maintenance_interval_s: float = 3600.0
     log_level: str = "INFO"
+    # bulk jobs (POST /v1/jobs, `verify worker`)
+    job_chunk_lines: int = 2000
+    job_max_lines: int = 20_000_000
+    job_concurrency: int = 2
+    job_slice_s: float = 30.0
+    job_stale_s: float = 60.0
+    job_drain_s: float = 25.0
+    worker_metrics_port: int = 9102
 
     def __repr__(self) -> str:
         shown = []
@@ -111,6 +119,13 @@ class Settings:
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             maintenance_interval_s=r.opt("VERIFY_MAINTENANCE_INTERVAL", _seconds, 3600.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
+            job_chunk_lines=r.opt("VERIFY_JOB_CHUNK_LINES", _positive_int, 2000),
+            job_max_lines=r.opt("VERIFY_JOB_MAX_LINES", _positive_int, 20_000_000),
+            job_concurrency=r.opt("VERIFY_JOB_CONCURRENCY", _positive_int, 2),
+            job_slice_s=r.opt("VERIFY_JOB_SLICE", _seconds, 30.0),
+            job_stale_s=r.opt("VERIFY_JOB_STALE", _seconds, 60.0),
+            job_drain_s=r.opt("VERIFY_JOB_DRAIN", _seconds, 25.0),
+            worker_metrics_port=r.opt("VERIFY_WORKER_METRICS_PORT", _port, 9102),
         )
 
 

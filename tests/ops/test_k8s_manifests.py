@@ -38,6 +38,8 @@ SECRET_KEYS = {
     "VERIFY_CACHE_KEY",
 }
 PLACEHOLDER = "REPLACE_ME"
+API = "citizen-verify"
+WORKER = "citizen-verify-worker"
 
 Doc = dict[str, Any]
 
@@ -203,7 +205,7 @@ def pod_specs() -> Iterator[tuple[str, Doc]]:
 
 
 def api_container() -> Doc:
-    containers = only("Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = only("Deployment", API)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     container: Doc = containers[0]
     return container
@@ -238,6 +240,7 @@ def test_every_file_parses_into_named_objects() -> None:
         "secret.example.yaml",
         "migrate-job.yaml",
         "maintenance-cronjob.yaml",
+        "worker-deployment.yaml",
     }
     seen: set[tuple[str, str]] = set()
     for path, docs in files.items():
@@ -315,6 +318,7 @@ def test_jobs_run_real_commands() -> None:
     commands = {name: t["spec"]["containers"][0]["args"] for name, t in pod_specs()}
     assert commands["citizen-verify-migrate"] == ["migrate"]
     assert commands["citizen-verify-maintenance"] == ["maintenance"]
+    assert commands[WORKER] == ["worker"]
     for args in commands.values():
         _parser().parse_args(args)  # exits (SystemExit) on an unknown command
     cron = only("CronJob")["spec"]
@@ -362,13 +366,14 @@ def test_ports_match_the_settings_default() -> None:
 
 
 def test_selectors_pick_only_the_api_pods() -> None:
-    deployment = only("Deployment")["spec"]
+    deployment = only("Deployment", API)["spec"]
     selector = deployment["selector"]["matchLabels"]
     labels = deployment["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "citizen-verify"
     assert selector.items() <= labels.items()
     for service in docs_of_kind("Service"):
-        assert service["spec"]["selector"] == selector
+        if not service["metadata"]["name"].startswith(WORKER):
+            assert service["spec"]["selector"] == selector
     assert only("PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
     for workload, template in pod_specs():
         if workload != "citizen-verify":
@@ -393,13 +398,33 @@ def test_headless_service_matches_prometheus() -> None:
 
 
 def test_shutdown_fits_the_grace_period() -> None:
-    pod = only("Deployment")["spec"]["template"]["spec"]
+    pod = only("Deployment", API)["spec"]["template"]["spec"]
     container = api_container()
     sleep = container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
     pre_stop = int(sleep[1])
     assert pre_stop >= 5
     assert pod["terminationGracePeriodSeconds"] > pre_stop + SHUTDOWN_TIMEOUT_S + 10
+
+
+def test_worker_drains_within_its_grace_period_and_is_scraped() -> None:
+    worker = only("Deployment", WORKER)
+    pod = worker["spec"]["template"]["spec"]
+    settings = Settings.from_env({**dummy_env(), **only("ConfigMap", CONFIG_MAP)["data"]})
+    assert pod["terminationGracePeriodSeconds"] >= settings.job_drain_s + 10
+    (container,) = pod["containers"]
+    assert container["ports"] == [
+        {"name": "metrics", "containerPort": settings.worker_metrics_port, "protocol": "TCP"}
+    ]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    headless = only("Service", f"{WORKER}-pods")["spec"]
+    assert headless["selector"].items() <= labels.items()
+    assert headless["ports"][0]["port"] == settings.worker_metrics_port
+    text = PROMETHEUS.read_text()
+    assert f"{WORKER}-pods.citizen-verify.svc.cluster.local]" in text
+    assert f"port: {settings.worker_metrics_port}" in text
 
 
 def test_pods_run_locked_down() -> None:
@@ -418,7 +443,7 @@ def test_pods_run_locked_down() -> None:
 
 
 def test_scaling_objects() -> None:
-    deployment = only("Deployment")
+    deployment = only("Deployment", API)
     hpa = only("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {

@@ -24,7 +24,7 @@ from verify.adapters.maintenance import run_maintenance
 from verify.adapters.pg import DB_ERRORS, PgRegister, connection, create_pool
 from verify.adapters.ratelimit import RateLimiter
 from verify.errors import DatabaseUnavailable
-from verify.http import citizens, stream
+from verify.http import citizens, jobs, stream
 from verify.http.appkeys import (
     AUTH,
     LIMITER,
@@ -38,6 +38,7 @@ from verify.http.appkeys import (
 )
 from verify.http.middleware import IN_FLIGHT, OBSERVER, context_middleware
 from verify.http.routes import add_routes
+from verify.job_wiring import open_jobs
 from verify.metrics import Metrics, RequestObserver, observe_audit_commit
 from verify.service.audit import Audit
 from verify.service.auth import Authenticator
@@ -96,9 +97,11 @@ def create_app(
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
     app.cleanup_ctx.append(_maintenance)
+    app.cleanup_ctx.append(open_jobs)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
+    jobs.add_routes(app)
     return app
 
 

@@ -13,6 +13,7 @@ from verify.http.openapi_claims import (
     PURPOSE,
     VERIFY_REQUEST,
 )
+from verify.http.openapi_jobs import JOB_PATHS, JOB_SCHEMA
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
@@ -48,6 +49,7 @@ _VERIFY_RESULT: dict[str, Any] = {
     "required": ["verdict", "fields", "reasons"],
     "properties": {
         "request_id": {"type": "string", "description": "Single verify only."},
+        "line": {"type": "integer", "description": "Job results only: the record's line."},
         "reference": {"type": ["string", "null"]},
         "verdict": {"enum": ["match", "no_match", "not_found"]},
         "fields": {
@@ -89,7 +91,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
         "field": {"type": "string"},
         "index": {"type": "integer", "description": "Batch item position (0-based)."},
-        "line": {"type": "integer", "description": "Stream input line (1-based)."},
+        "line": {"type": "integer", "description": "Stream or job input line (1-based)."},
     },
 }
 
@@ -261,7 +263,11 @@ SPEC: dict[str, Any] = {
                     "required": True,
                     "description": "One claim per line (an array here: item n is line n). An "
                     "empty body (no line) is refused with 400.",
-                    "content": {"application/x-ndjson": {"schema": _STREAM_BODY}},
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {"$ref": "#/components/schemas/NdjsonClaims"}
+                        }
+                    },
                 },
                 "responses": {
                     "200": {
@@ -388,9 +394,11 @@ SPEC: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "VerifyRequest": VERIFY_REQUEST,
+            "NdjsonClaims": _STREAM_BODY,
             "FieldResult": _FIELD_RESULT,
             "VerifyResult": _VERIFY_RESULT,
             "Problem": _PROBLEM_SCHEMA,
+            "Job": JOB_SCHEMA,
         },
         "responses": {
             "Problem": {
@@ -400,6 +408,8 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+SPEC["paths"].update(JOB_PATHS)
 
 
 def docs_html() -> str:

@@ -19,6 +19,16 @@ from verify.domain.provinces import COUNTRY_CODES, PROVINCES
 from verify.domain.qr import MAX_LENGTH as QR_MAX_LENGTH
 
 
+def _class(chars: list[str]) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in chars)
+
+
+# what the server's str.strip() and str.split() take for white space (ECMA's \s differs)
+_SPACE_CHARS = _class([chr(c) for c in range(0x3000 + 1) if chr(c).isspace()])
+WS = f"[{_SPACE_CHARS}]"
+NON_WS = f"[^{_SPACE_CHARS}]"
+
+
 def _any(options: list[str]) -> str:
     return "(?:" + "|".join(options) + ")"
 
@@ -33,8 +43,7 @@ def _places() -> str:
 
 ID12 = _places() + "[0-9]{9}"
 FORMER = f"[0-9]{{{FORMER_ID_LENGTH}}}"
-ID_NUMBER = f"^\\s*(?:{ID12}|{FORMER})\\s*$"  # surrounding spaces are dropped
-ID12_ONLY = f"^\\s*{ID12}\\s*$"
+ID_NUMBER = f"^{WS}*(?:{ID12}|{FORMER}){WS}*$"  # surrounding spaces are dropped
 
 
 def _years(leap: bool) -> str:
@@ -70,10 +79,10 @@ DDMMYYYY = _any([f"{_days(n)}{_MONTHS[n]}{YEAR}" for n in (31, 30, 28)] + [f"290
 # Nam / Nữ in any case, composed or decomposed (the server compares NFC, case-folded)
 NAM = "[Nn][Aa][Mm]"
 NU = "[Nn](?:[Ữữ]|[Ưư]\u0303|[Ũũ]\u031b|[Uu](?:\u031b\u0303|\u0303\u031b))"
-GENDER = f"^\\s*(?:[Mm][Aa][Ll][Ee]|[Ff][Ee][Mm][Aa][Ll][Ee]|{NAM}|{NU})\\s*$"
-NAME = "[^\\s]"  # at least one character that is not a space
+GENDER = f"^{WS}*(?:[Mm][Aa][Ll][Ee]|[Ff][Ee][Mm][Aa][Ll][Ee]|{NAM}|{NU}){WS}*$"
+NAME = NON_WS  # at least one character that is not a space
 PURPOSE = f"^[A-Za-z0-9_.:-]{{1,{MAX_PURPOSE}}}$"
-_S = "\\s*"
+_S = f"{WS}*"
 _QR_NAME = f"[^|]{{0,{MAX_NAME_LENGTH}}}"
 QR = (
     f"^\ufeff?{_S}{ID12}{_S}\\|{_S}(?:{FORMER})?{_S}"
