@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from enum import IntEnum
 
-from cache import keys
+from cache.keyspace import BREAKER_COOLDOWN_S, BREAKER_FAILURES
 
 
 class BreakerState(IntEnum):
@@ -25,8 +25,8 @@ class Breaker:
     def __init__(
         self,
         *,
-        failures: int = keys.BREAKER_FAILURES,
-        cooldown_s: float = keys.BREAKER_COOLDOWN_S,
+        failures: int = BREAKER_FAILURES,
+        cooldown_s: float = BREAKER_COOLDOWN_S,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerState], None] | None = None,
     ) -> None:

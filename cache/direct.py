@@ -1,15 +1,15 @@
-"""The lookup pipeline without cache tiers: per-tick batched reads straight from the source."""
+"""The register read pipeline without cache tiers: per-tick batched reads from the source."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
 from cache.coalesce import TickBatcher
-from cache.port import RecordSource
+from cache.sources import RecordSource
 from verify.domain.model import CitizenRecord
 
 
-class DirectLookup:
+class DirectRegister:
     def __init__(
         self,
         source: RecordSource,

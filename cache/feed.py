@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from verify.adapters.changes import Change, ChangeBatch
+from verify.domain.changes import Change, ChangeBatch
 
 
 class FeedWindow:

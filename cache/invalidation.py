@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cache import keys
 from cache.codec import CURSOR, TOMBSTONE, Codec, peek
-from cache.keys import KeySpace
+from cache.keyspace import MAX_VERSION, TOMBSTONE_CHUNK, TOMBSTONE_TTL_S, KeySpace
 from cache.l1 import L1
 from cache.metrics import CacheMetrics
 from cache.redis_tier import RedisTier, RedisUnavailable, Write
-from verify.adapters.changes import Change
+from verify.domain.changes import Change
 from verify.domain.model import CitizenRecord
 
 
@@ -53,12 +52,12 @@ class Invalidator:
         n = 0
         for change in changes:
             n += 1
-            version = keys.MAX_VERSION if change.version is None else change.version
+            version = MAX_VERSION if change.version is None else change.version
             self._records.invalidate(change.id_number, version)
             self._pend(self._keys.record(change.id_number), version)
             if change.former_id is not None:
-                self._formers.invalidate(change.former_id, keys.MAX_VERSION)
-                self._pend(self._keys.former(change.former_id), keys.MAX_VERSION)
+                self._formers.invalidate(change.former_id, MAX_VERSION)
+                self._pend(self._keys.former(change.former_id), MAX_VERSION)
         if self._metrics is not None and n:
             self._metrics.invalidations.inc(n)
         await self.flush()
@@ -70,13 +69,13 @@ class Invalidator:
         if not self._pending:
             return True
         pending = list(self._pending.items())
-        for start in range(0, len(pending), keys.TOMBSTONE_CHUNK):
-            if not await self._write(pending[start : start + keys.TOMBSTONE_CHUNK]):
+        for start in range(0, len(pending), TOMBSTONE_CHUNK):
+            if not await self._write(pending[start : start + TOMBSTONE_CHUNK]):
                 return False
         return not self._pending
 
     async def _write(self, tombstones: list[tuple[str, int]]) -> bool:
-        ttl = keys.TOMBSTONE_TTL_S * 1000
+        ttl = TOMBSTONE_TTL_S * 1000
         writes: list[Write] = [
             (key, self._codec.seal(key, TOMBSTONE, v), ttl) for key, v in tombstones
         ]

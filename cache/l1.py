@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from cache import keys
+from cache.keyspace import L1_BLOCK_TTL_S, L1_MAX_BLOCKS, L1_MAX_ENTRIES, L1_TTL_S
 
 V = TypeVar("V")
 
@@ -36,10 +36,10 @@ class L1(Generic[V]):
     def __init__(
         self,
         *,
-        max_entries: int = keys.L1_MAX_ENTRIES,
-        ttl_s: float = keys.L1_TTL_S,
-        block_ttl_s: float = keys.L1_BLOCK_TTL_S,
-        max_blocks: int = keys.L1_MAX_BLOCKS,
+        max_entries: int = L1_MAX_ENTRIES,
+        ttl_s: float = L1_TTL_S,
+        block_ttl_s: float = L1_BLOCK_TTL_S,
+        max_blocks: int = L1_MAX_BLOCKS,
         clock: Clock = time.monotonic,
     ) -> None:
         self._max = max_entries

@@ -1,4 +1,4 @@
-"""The change-feed listener: LISTEN on a dedicated connection, replay the change log, invalidate.
+"""The change-feed listener: follow the change source, replay the change log, invalidate.
 
 One task per process. It wakes on a NOTIFY (payload: a sequence number, only
 a wake-up), on a lost connection, or every ``CHANGE_POLL_S`` (a NOTIFY sent
@@ -20,37 +20,36 @@ import contextlib
 import time
 from collections.abc import Callable
 
-import asyncpg
-
-from cache import keys
 from cache.feed import FeedWindow
 from cache.invalidation import Invalidator
+from cache.keyspace import (
+    CHANGE_BATCH,
+    CHANGE_MAX_ROWS,
+    CHANGE_POLL_S,
+    FEED_TRUST_S,
+    RECONNECT_BACKOFF_S,
+)
 from cache.redis_tier import RedisUnavailable
-from verify.adapters.changes import CHANNEL, LISTENER_APP_NAME, feed_start, read_changes
-
-FEED_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+from cache.sources import ChangeFeed, ChangeSource
+from verify.domain.changes import ChangeFeedUnavailable
 
 
 class ChangeListener:
     def __init__(
         self,
-        dsn: str,
+        source: ChangeSource,
         invalidator: Invalidator,
         *,
-        timeout_s: float,
-        connect_timeout_s: float,
-        poll_s: float = keys.CHANGE_POLL_S,
-        trust_s: float = keys.FEED_TRUST_S,
+        poll_s: float = CHANGE_POLL_S,
+        trust_s: float = FEED_TRUST_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._dsn = dsn
+        self._source = source
         self._inv = invalidator
-        self._timeout = timeout_s
-        self._connect_timeout = connect_timeout_s
         self._poll = poll_s
         self._trust = trust_s
         self._clock = clock
-        self._conn: asyncpg.Connection | None = None
+        self._feed: ChangeFeed | None = None
         self._window: FeedWindow | None = None
         self._replay_to = 0  # Redis is trusted again once the window is back here
         self._reconciled = False
@@ -63,8 +62,8 @@ class ChangeListener:
 
     @property
     def backend_pid(self) -> int | None:
-        conn = self._conn
-        return None if conn is None or conn.is_closed() else conn.get_server_pid()
+        feed = self._feed
+        return None if feed is None or feed.is_closed() else feed.backend_pid
 
     def cache_trusted(self) -> bool:
         window, last = self._window, self._last_sync
@@ -93,9 +92,9 @@ class ChangeListener:
         while not self._closing:
             try:
                 more = await self._sync()
-            except FEED_ERRORS:
+            except ChangeFeedUnavailable:
                 self._drop()
-                await self._wait(keys.RECONNECT_BACKOFF_S)
+                await self._wait(RECONNECT_BACKOFF_S)
                 continue
             await self._housekeep()
             if self._window is not None and self._window.low >= self._replay_to:
@@ -105,21 +104,15 @@ class ChangeListener:
 
     async def _sync(self) -> bool:
         """One pass over the change log; True when a backlog is left for the next one."""
-        conn = await self._connection()
+        feed = await self._connection()
         assert self._window is not None
         started = self._clock()
-        batch = await read_changes(
-            conn,
-            self._window.low,
-            page=keys.CHANGE_BATCH,
-            max_rows=keys.CHANGE_MAX_ROWS,
-            timeout_s=self._timeout,
-        )
+        batch = await feed.read(self._window.low, page=CHANGE_BATCH, max_rows=CHANGE_MAX_ROWS)
         fresh = self._window.fresh(batch.changes)
         await self._inv.apply(fresh)
         self._window.observe(batch)
         self._last_sync = started
-        return len(batch.changes) >= keys.CHANGE_MAX_ROWS and bool(fresh)
+        return len(batch.changes) >= CHANGE_MAX_ROWS and bool(fresh)
 
     async def _housekeep(self) -> None:
         """Retry pending tombstones, reconcile with the Redis cursor, raise it."""
@@ -139,41 +132,27 @@ class ChangeListener:
         except RedisUnavailable:
             pass  # counted by the tier; retried on the next pass
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is not None and not self._conn.is_closed():
-            return self._conn
+    async def _connection(self) -> ChangeFeed:
+        if self._feed is not None and not self._feed.is_closed():
+            return self._feed
         self._drop()
-        async with asyncio.timeout(self._connect_timeout + self._timeout):
-            conn = await asyncpg.connect(
-                self._dsn,
-                timeout=self._connect_timeout,
-                command_timeout=self._timeout,  # BEGIN/COMMIT of read_changes included
-                server_settings={"application_name": LISTENER_APP_NAME},
-            )
-            try:
-                await conn.add_listener(CHANNEL, self._notified)
-                conn.add_termination_listener(self._terminated)
-                if self._window is None:
-                    top, xmax = await feed_start(conn, timeout_s=self._timeout)
-                    self._window = FeedWindow(top, xmax)
-            except BaseException:
-                conn.terminate()
-                raise
+        feed = await self._source.connect(self._wake.set)
+        try:
+            if self._window is None:
+                top, xmax = await feed.start()
+                self._window = FeedWindow(top, xmax)
+        except BaseException:
+            feed.close()
+            raise
         if self._last_sync is not None:
             self.reconnects += 1
-        self._conn = conn
-        return conn
-
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
-
-    def _terminated(self, *_: object) -> None:
-        self._wake.set()
+        self._feed = feed
+        return feed
 
     def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

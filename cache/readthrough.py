@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from cache import keys
 from cache.coalesce import Fetch, TickBatcher
 from cache.codec import NEGATIVE as NEGATIVE_KIND
 from cache.codec import Codec, CodecError
+from cache.keyspace import MGET_MAX, NEGATIVE_TTL_S
 from cache.l1 import L1, NEGATIVE, Negative
 from cache.metrics import CacheMetrics
 from cache.redis_tier import RedisTier, RedisUnavailable
@@ -76,7 +76,7 @@ class ReadThrough(Generic[V]):
             self._timed_fetch, max_batch=max_batch, on_batch=on_batch, on_join=join
         )
         self._pipeline: TickBatcher[str, V] = TickBatcher(
-            self._load, max_batch=keys.MGET_MAX, on_join=join
+            self._load, max_batch=MGET_MAX, on_join=join
         )
 
     async def get_many(self, ids: Collection[str]) -> dict[str, V]:
@@ -154,7 +154,7 @@ class ReadThrough(Generic[V]):
                 self.l1.put(i, NEGATIVE, 0)
                 if redis is not None:
                     blob = self._codec.seal(key, NEGATIVE_KIND, 0)
-                    redis.fill(key, blob, keys.NEGATIVE_TTL_S * 1000)
+                    redis.fill(key, blob, NEGATIVE_TTL_S * 1000)
                 continue
             version = self._version(value)
             self.l1.put(i, value, version)

@@ -14,13 +14,13 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from cache import keys
-from verify.settings import Settings
+from cache.keyspace import CLUSTER_MAX_CONNECTIONS, POOL_MAX_CONNECTIONS
+from cache.settings import CacheSettings
 
 RedisClient = Redis | RedisCluster
 
 
-def create_client(settings: Settings) -> RedisClient:
+def create_client(settings: CacheSettings) -> RedisClient:
     timeout = settings.redis_timeout_s
     if settings.redis_cluster:
         return RedisCluster.from_url(
@@ -28,12 +28,12 @@ def create_client(settings: Settings) -> RedisClient:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
-            max_connections=keys.CLUSTER_MAX_CONNECTIONS,
+            max_connections=CLUSTER_MAX_CONNECTIONS,
             health_check_interval=0,
         )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
-        max_connections=keys.POOL_MAX_CONNECTIONS,
+        max_connections=POOL_MAX_CONNECTIONS,
         timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,

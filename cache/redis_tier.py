@@ -28,8 +28,8 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
-from cache import keys
 from cache.breaker import Breaker
+from cache.keyspace import FILL_MAX_PENDING, FILL_MAX_TASKS
 from cache.metrics import CacheMetrics
 from cache.redis_client import RedisClient
 
@@ -98,7 +98,7 @@ class RedisTier:
 
     def fill(self, key: str, value: bytes, ttl_ms: int) -> None:
         """Queue a version-guarded write; it leaves with the others of this tick."""
-        if len(self._fills) >= keys.FILL_MAX_PENDING:
+        if len(self._fills) >= FILL_MAX_PENDING:
             self._count_fills("dropped", 1)
             return
         self._fills.append((key, value, ttl_ms))
@@ -111,7 +111,7 @@ class RedisTier:
         batch, self._fills = self._fills, []
         if not batch:
             return
-        if len(self._tasks) >= keys.FILL_MAX_TASKS or not self.breaker.allow():
+        if len(self._tasks) >= FILL_MAX_TASKS or not self.breaker.allow():
             self._count_fills("dropped", len(batch))
             return
         task = asyncio.get_running_loop().create_task(self._write_fills(batch))

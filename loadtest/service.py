@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from verify.adapters.keys import create_key
+from verify.adapters.api_keys import create_key
 from verify.service.auth import mint_key
 
 START_TIMEOUT_S = 60.0

@@ -207,7 +207,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from verify.adapters.keys import create_key, revoke_key
+    from verify.adapters.api_keys import create_key, revoke_key
     from verify.service.auth import mint_key, parse_scopes
 
     url = _settings().database_url

@@ -28,10 +28,9 @@ from types import FrameType
 from aiohttp import web
 
 from verify import logs
-from verify.http.app import create_app
-from verify.http.ops import pool_sampler
+from verify.bootstrap import create_app, pool_sampler
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
-from verify.service.audit import Audit
+from verify.service.ports import Audit
 from verify.settings import Settings
 
 SHUTDOWN_TIMEOUT_S = 10.0

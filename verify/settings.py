@@ -195,7 +195,7 @@ def _seconds(raw: str) -> float:
 
 def _db_seconds(raw: str) -> float:
     # a register read can take two of these (pool acquire, then the query); the cache
-    # refuses fills for 10 s after an invalidation (cache/keys.py L1_BLOCK_TTL_S), which
+    # refuses fills for 10 s after an invalidation (cache/keyspace.py L1_BLOCK_TTL_S), which
     # must outlast the slowest read that started before it
     value = _seconds(raw)
     if value > 4.0:

@@ -31,7 +31,7 @@ from arq import Retry
 from arq.worker import Worker, func
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cache.direct import DirectLookup
+from cache.direct import DirectRegister
 from verify import logs
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
@@ -74,8 +74,13 @@ def _now() -> dt.datetime:
 async def _open(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["runtime"]
     s = rt.settings
-    pool = await create_pool(s.database_url, s)
-    lookup = DirectLookup(PgRegister([pool], timeout=s.db_timeout_s), max_batch=s.lookup_batch_max)
+    pool = await create_pool(
+        s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max,
+        timeout_s=s.db_timeout_s, connect_timeout_s=s.db_connect_timeout_s,
+    )  # fmt: skip
+    lookup = DirectRegister(
+        PgRegister([pool], timeout=s.db_timeout_s), max_batch=s.lookup_batch_max
+    )
     rt.chunks = PgChunkSource(pool, timeout=s.db_timeout_s)
     verify = VerifyDeps(lookup, ChunkAuditOnly(), s.hmac_key.value, dt.date.today, _now)
     rt.deps = RunnerDeps(verify, rt.chunks, problem_body, rt.metrics.observe_chunk)

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.cases import REGISTER, TODAY
 from tests.e2e.register import insert_entries
-from verify.adapters.keys import create_key
-from verify.http.app import create_app
+from verify.adapters.api_keys import create_key
+from verify.bootstrap import create_app
 from verify.service.auth import SCOPES, mint_key
 from verify.settings import Settings
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from cache.direct import DirectLookup
+from cache.direct import DirectRegister
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.pg import PgRegister
 from verify.http.problems import problem_body
@@ -23,7 +23,7 @@ async def run_to_end(
     """What `verify worker` does for one job, in this process, until no chunk is left."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=6)
     assert pool is not None
-    lookup = DirectLookup(PgRegister([pool], timeout=5.0))
+    lookup = DirectRegister(PgRegister([pool], timeout=5.0))
     try:
         verify = VerifyDeps(
             lookup, ChunkAuditOnly(), settings.hmac_key.value, today,

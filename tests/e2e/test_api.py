@@ -12,8 +12,8 @@ from aiohttp import web
 
 from tests.cases import REGISTER
 from tests.e2e.conftest import AiohttpClient, Client, make_key
-from verify.adapters.keys import revoke_key
-from verify.http.app import create_app
+from verify.adapters.api_keys import revoke_key
+from verify.bootstrap import create_app
 from verify.settings import Settings
 
 VALID_ID = REGISTER[0].record.id_number

@@ -21,7 +21,7 @@ from tests.e2e.conftest import Client as TestClient
 from tests.e2e.jobs_support import audit_rows, run_to_end
 from tests.e2e.test_client import CLAIMS, VN_HEADER, _strip, _vn_rows, base_url
 from tests.e2e.workerproc import running_worker
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.settings import Settings
 
 FAST = RetryPolicy(attempts=10, backoff_s=0.05, total_s=30)

@@ -10,7 +10,7 @@ import orjson
 from tests.e2e.conftest import AiohttpClient, make_key
 from verify.adapters.demo import demo_request
 from verify.adapters.seed import seed_register
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.service.auth import SCOPES
 from verify.settings import Settings
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from tests.cases import CASES, TODAY
 from tests.e2e.conftest import AiohttpClient, Client, make_key
 from tests.e2e.jobs_support import audit_rows, run_to_end
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.service.auth import SCOPES
 from verify.service.job_runner import SliceEnd
 from verify.settings import Settings

@@ -19,7 +19,7 @@ from tests.e2e.conftest import AiohttpClient, Client
 from tests.e2e.jobs_support import audit_rows
 from tests.e2e.workerproc import running_worker
 from tests.support.wait import eventually
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.settings import Settings
 
 LINES = 20_000

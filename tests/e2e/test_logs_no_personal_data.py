@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 
 from tests.cases import BATCH_ITEMS, CASES, INVALID_CASES, REGISTER, TODAY
 from tests.e2e.conftest import AiohttpServerClient
+from verify.bootstrap import create_app
 from verify.domain.names import fold
-from verify.http.app import create_app
 from verify.logs import JsonFormatter
 from verify.settings import Settings
 

@@ -9,9 +9,9 @@ import asyncpg
 from tests.cases import AN, REGISTER, TODAY
 from tests.e2e.conftest import AiohttpClient, Client
 from tests.support.wait import eventually
-from verify.adapters.keys import create_key, revoke_key
+from verify.adapters.api_keys import create_key, revoke_key
+from verify.bootstrap import create_app
 from verify.devservers import free_port
-from verify.http.app import create_app
 from verify.service.auth import mint_key
 from verify.settings import Settings
 

@@ -8,7 +8,7 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from cache.direct import DirectLookup
+from cache.direct import DirectRegister
 from verify.adapters.pg import PgRegister
 from verify.domain.id_number import make_id12
 from verify.domain.model import CardState, CitizenRecord, Claim, Gender, LifeStatus
@@ -47,7 +47,7 @@ async def _insert(pool: asyncpg.Pool) -> None:
 async def test_concurrent_gets_share_one_query(pg_pool: asyncpg.Pool) -> None:
     await _insert(pg_pool)
     register = CountingRegister(pg_pool)
-    lookup = DirectLookup(register, max_batch=1000)
+    lookup = DirectRegister(register, max_batch=1000)
     wanted = [*IDS, *IDS[:10], make_id12("001", Gender.MALE, 1990, 999_999)]
     results = await asyncio.gather(*(lookup.get_many([i]) for i in wanted))
     assert len(register.record_calls) == 1
@@ -59,7 +59,7 @@ async def test_concurrent_gets_share_one_query(pg_pool: asyncpg.Pool) -> None:
 async def test_batch_is_capped(pg_pool: asyncpg.Pool) -> None:
     await _insert(pg_pool)
     register = CountingRegister(pg_pool)
-    lookup = DirectLookup(register, max_batch=20)
+    lookup = DirectRegister(register, max_batch=20)
     found = await lookup.get_many(IDS)
     assert len(found) == 50
     assert [len(c) for c in register.record_calls] == [20, 20, 10]
@@ -67,7 +67,7 @@ async def test_batch_is_capped(pg_pool: asyncpg.Pool) -> None:
 
 async def test_record_decoding(pg_pool: asyncpg.Pool) -> None:
     await _insert(pg_pool)
-    lookup = DirectLookup(PgRegister([pg_pool], timeout=5))
+    lookup = DirectRegister(PgRegister([pg_pool], timeout=5))
     record = (await lookup.get_many([IDS[0]]))[IDS[0]]
     assert record.id_number == IDS[0]
     assert record.gender is Gender.MALE and record.status is LifeStatus.LIVING
@@ -79,9 +79,9 @@ async def test_record_decoding(pg_pool: asyncpg.Pool) -> None:
 async def test_one_batch_of_claims_is_one_query(pg_pool: asyncpg.Pool) -> None:
     await _insert(pg_pool)
     register = CountingRegister(pg_pool)
-    lookup = DirectLookup(register, max_batch=1000)
+    lookup = DirectRegister(register, max_batch=1000)
     claims = [Claim(id_number=IDS[n % 50]) for n in range(1000)] + [Claim(id_number="012345678")]
-    outcomes = await verify_claims(claims, lookup=lookup, today=dt.date(2026, 11, 28))
+    outcomes = await verify_claims(claims, register=lookup, today=dt.date(2026, 11, 28))
     assert len(register.record_calls) == 1
     assert outcomes[-1][0].verdict.value == "match"
 

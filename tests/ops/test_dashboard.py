@@ -34,8 +34,8 @@ from tests.cases import CASES
 from tests.ops.procs import free_port
 from tests.ops.promserver import JOB, Prometheus, run_prometheus
 from tests.ops.test_prometheus_rules import RECORD, known_metric_names
-from verify.adapters.keys import create_key
-from verify.http.app import create_app
+from verify.adapters.api_keys import create_key
+from verify.bootstrap import create_app
 from verify.service.auth import mint_key
 from verify.settings import Settings
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from verify.http.app import create_app
+from verify.bootstrap import create_app
 from verify.server import SHUTDOWN_TIMEOUT_S
 from verify.settings import Secret, Settings
 

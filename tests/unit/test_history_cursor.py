@@ -5,7 +5,7 @@ import base64 as b
 import pytest
 
 from verify.domain.errors import ValidationError
-from verify.service.lookup import decode_cursor
+from verify.service.attributes import decode_cursor
 
 
 def test_history_cursors_out_of_range_are_invalid() -> None:

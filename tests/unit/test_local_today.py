@@ -5,8 +5,8 @@ import types
 
 import pytest
 
-from verify.http import app as app_module
-from verify.http.app import LocalToday
+from verify.adapters import clock as app_module
+from verify.adapters.clock import LocalToday
 
 
 def test_today_is_read_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import asyncpg
 from verify.adapters.pg import RECORDS_SQL, connection, record_from_row
 from verify.domain.disclosure import CitizenProfile
 from verify.domain.id_number import FORMER_ID_LENGTH
-from verify.service.lookup import HistoryRow
+from verify.service.ports import HistoryRow
 
 _RESIDENCE_SQL = "SELECT province_code, address FROM citizens WHERE id_number = $1"
 _FORMER_SQL = "SELECT id_number FROM former_ids WHERE former_id = $1"

@@ -7,22 +7,32 @@ continuation is a new arq job, and a duplicate wake-up costs one empty claim.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from verify.service.jobs import QueueUnavailable
-from verify.settings import Settings
 
 RUN_JOB = "run_job"
 ENQUEUE_TIMEOUT_S = 1.0
 
 
-def queue_name(settings: Settings) -> str:
+class QueueSettings(Protocol):
+    """What the queue needs of the settings (adapters do not import verify.settings)."""
+
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def redis_key_prefix(self) -> str: ...
+
+
+def queue_name(settings: QueueSettings) -> str:
     return f"{settings.redis_key_prefix}:jobs:queue"
 
 
-def arq_redis(settings: Settings, *, timeout_s: float = ENQUEUE_TIMEOUT_S) -> ArqRedis:
+def arq_redis(settings: QueueSettings, *, timeout_s: float = ENQUEUE_TIMEOUT_S) -> ArqRedis:
     """A client that connects on first use (Redis down at start-up is not fatal)."""
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,

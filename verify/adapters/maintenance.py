@@ -17,7 +17,7 @@ _LOCK_ID = 0x5645_5249_4D41  # "VERIMA"
 _PARTITION = re.compile(r"^audit_log_(\d{8})$")
 DAYS_AHEAD = 7
 # The change log only feeds cache invalidation. A cached record lives at most its TTL
-# (cache/keys.py: about an hour), so a change older than a day can no longer be behind
+# (cache/keyspace.py: about an hour), so a change older than a day can no longer be behind
 # any cached value, even for an instance that replays after a long outage.
 CHANGE_LOG_KEEP = dt.timedelta(days=1)
 

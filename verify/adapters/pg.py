@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -23,7 +24,6 @@ from verify.domain.model import (
     Precision,
 )
 from verify.errors import DatabaseUnavailable
-from verify.settings import Settings
 
 Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
 
@@ -52,14 +52,16 @@ class NoResetConnection(asyncpg.Connection):
         return ""
 
 
-async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
+async def create_pool(
+    url: str, *, min_size: int, max_size: int, timeout_s: float, connect_timeout_s: float
+) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
             url,
-            min_size=min(settings.db_pool_min, settings.db_pool_max),
-            max_size=settings.db_pool_max,
-            command_timeout=settings.db_timeout_s,
-            timeout=settings.db_connect_timeout_s,
+            min_size=min(min_size, max_size),
+            max_size=max_size,
+            command_timeout=timeout_s,
+            timeout=connect_timeout_s,
             connection_class=NoResetConnection,
             server_settings={"application_name": "citizen-verify"},
         )
@@ -85,6 +87,22 @@ async def ping(pool: asyncpg.Pool, limit_s: float) -> None:
     """Raise DatabaseUnavailable unless the database answers within ``limit_s``."""
     async with connection(pool, limit_s) as conn:
         await conn.fetchval("SELECT 1", timeout=limit_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    size: int
+    idle: int
+    max_size: int
+    waiting: int  # tasks blocked in acquire
+
+
+def pool_stats(pool: asyncpg.Pool) -> PoolStats:
+    """The pool's connections; ``waiting`` has no public call in asyncpg: read its queue."""
+    queue = getattr(pool, "_queue", None)
+    getters = getattr(queue, "_getters", ())
+    waiting = sum(1 for waiter in getters if not waiter.done())
+    return PoolStats(pool.get_size(), pool.get_idle_size(), pool.get_max_size(), waiting)
 
 
 def format_id12(value: int) -> str:

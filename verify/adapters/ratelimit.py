@@ -2,6 +2,11 @@
 
 While Redis fails (or its breaker is open) a per-instance limiter with the same
 rule applies instead of none; Redis calls are bounded by the Redis timeout.
+
+The Redis client and the circuit breaker are handed in (the composition root
+makes them with the cache's client factory and breaker); the key of an API
+key's state is ``{prefix}:rl:v1:{key_id}`` (a key id, not personal data), under
+the same prefix as the cache's keys (``cache/keyspace.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +16,28 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from importlib import resources
+from typing import Protocol
 
-from cache.breaker import Breaker
-from cache.keys import KeySpace
-from cache.redis_client import RedisClient
-from cache.redis_tier import REDIS_ERRORS
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
 from verify.domain.gcra import MICROS, Decision, Limit, decide
+
+REDIS_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
+KEY_VERSION = "v1"
+
+
+class CircuitBreaker(Protocol):
+    """Stops calling a failing Redis for a while (``cache.breaker.Breaker``)."""
+
+    def allow(self) -> bool: ...
+
+    def success(self) -> None: ...
+
+    def failure(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 def _script_source() -> str:
@@ -47,17 +68,17 @@ class LocalLimiter:
 class RateLimiter:
     def __init__(
         self,
-        client: RedisClient | None,
+        client: Redis | RedisCluster | None,
         *,
-        keyspace: KeySpace,
-        breaker: Breaker | None = None,
+        prefix: str,
+        breaker: CircuitBreaker,
         local: LocalLimiter | None = None,
         on_fallback: Callable[[], None] | None = None,
         deadline_s: float = 0.2,
     ) -> None:
         self._client = client
-        self._keys = keyspace
-        self._breaker = breaker or Breaker()
+        self._prefix = f"{prefix}:rl:{KEY_VERSION}:"
+        self._breaker = breaker
         self._local = local or LocalLimiter()
         self._on_fallback = on_fallback
         self._deadline_s = deadline_s  # whole call, over the client's socket timeouts
@@ -68,7 +89,7 @@ class RateLimiter:
             try:
                 async with asyncio.timeout(self._deadline_s):
                     allowed, retry_us = await self._script(
-                        keys=[self._keys.rate_limit(key_id)],
+                        keys=[self._prefix + key_id],
                         args=[limit.interval_us, limit.burst, cost],
                     )
             except REDIS_ERRORS:

@@ -1,18 +1,16 @@
-"""Typed application keys for every resource the handlers use."""
+"""Typed application keys for every resource the handlers use (set by verify/bootstrap.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Protocol
 
-import asyncpg
 from aiohttp import web
 
-from cache.port import RecordLookup
 from verify.metrics import Metrics
+from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
-from verify.service.limits import Limiter
-from verify.service.lookup import LookupDeps
+from verify.service.ports import Limiter
 from verify.service.verification import VerifyDeps
 from verify.settings import Settings
 
@@ -21,12 +19,23 @@ class Today(Protocol):
     def __call__(self) -> dt.date: ...
 
 
+class DatabaseProbe(Protocol):
+    async def __call__(self, limit_s: float) -> None:
+        """Return once the primary database answered within ``limit_s``; raise
+        DatabaseUnavailable otherwise."""
+        ...
+
+
+class Sampler(Protocol):
+    def __call__(self) -> None: ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 TODAY = web.AppKey("today", Today)
-POOL = web.AppKey("pool", asyncpg.Pool)
-LOOKUP = web.AppKey("lookup", RecordLookup)
 AUTH = web.AppKey("auth", Authenticator)
 METRICS = web.AppKey("metrics", Metrics)
 VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
+DB_PING = web.AppKey("db_ping", DatabaseProbe)
+SAMPLE_POOL = web.AppKey("sample_pool", Sampler)  # refreshes the pool gauges

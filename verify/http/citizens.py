@@ -13,9 +13,9 @@ from verify.http.appkeys import LIMITER, LOOKUP_DEPS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
 from verify.http.ops import json_response
 from verify.http.problems import problem
+from verify.service.attributes import access_history, lookup_citizen
 from verify.service.audit import RequestContext
 from verify.service.limits import charge
-from verify.service.lookup import access_history, lookup_citizen
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

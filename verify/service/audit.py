@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +23,6 @@ class AuditEntry:
     verdict: str | None = None
     fields: tuple[str, ...] | None = None
     latency_ms: float | None = None
-
-
-class Audit(Protocol):
-    async def record(self, entries: Sequence[AuditEntry]) -> None:
-        """Return only once every entry is committed; raise DatabaseUnavailable otherwise."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from verify.errors import ForbiddenScope, Unauthorized
+from verify.service.ports import KeyStore
 
 SCOPES = frozenset(
     {"verify", "lookup:basic", "lookup:residence", "lookup:cards", "citizen:history"}
@@ -45,10 +46,6 @@ class StoredKey:
     principal: Principal
     secret_hash: bytes
     revoked: bool
-
-
-class KeyStore(Protocol):
-    async def get_key(self, key_id: str) -> StoredKey | None: ...
 
 
 @dataclass(frozen=True, slots=True)

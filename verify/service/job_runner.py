@@ -25,8 +25,9 @@ from verify.domain.claims import parse_claim
 from verify.domain.errors import ValidationError
 from verify.domain.model import Claim
 from verify.domain.verdict import outcome_to_json
-from verify.service.audit import Audit, RequestContext
+from verify.service.audit import RequestContext
 from verify.service.job_input import PROBLEM_MARK
+from verify.service.ports import Audit
 from verify.service.verification import VerifyDeps, verify_audited
 
 ProblemBody = Callable[[str, str, str | None], dict[str, object]]

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
 
-from verify.domain.gcra import MICROS, Decision, Limit
+from verify.domain.gcra import MICROS, Limit
 from verify.errors import RateLimited
 from verify.service.auth import Principal
-
-
-class Limiter(Protocol):
-    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision: ...
+from verify.service.ports import Limiter
 
 
 def limit_of(principal: Principal) -> Limit | None:

@@ -12,16 +12,16 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cache import keys
 from cache.breaker import Breaker
 from cache.codec import Codec
-from cache.keys import KeySpace
-from cache.lookup import CachedLookup
+from cache.keyspace import BREAKER_COOLDOWN_S, KeySpace
 from cache.metrics import CacheMetrics
 from cache.redis_client import create_client
 from cache.redis_tier import RedisTier
+from cache.register import CachedRegister
 from verify import devservers
 from verify.adapters.pg import PgRegister
+from verify.bootstrap import cache_settings_from
 from verify.domain.id_number import make_id12
 from verify.domain.model import CitizenRecord, Gender
 from verify.settings import Settings
@@ -110,30 +110,30 @@ def cache_settings(request: pytest.FixtureRequest, settings: Settings) -> Settin
     return dataclasses.replace(settings, redis_url=url, redis_cluster=True, redis_timeout_s=0.25)
 
 
-LookupFactory = Callable[..., Awaitable[CachedLookup]]
+LookupFactory = Callable[..., Awaitable[CachedRegister]]
 
 
 @pytest.fixture
 async def make_lookup(settings: Settings) -> AsyncIterator[LookupFactory]:
     """Builds CachedLookups (no listener unless the test attaches one); closes them after."""
-    made: list[CachedLookup] = []
+    made: list[CachedRegister] = []
 
     async def make(
         source: CountingSource,
         *,
         use: Settings | None = None,
         clock: Callable[[], float] | None = None,
-        cooldown_s: float = keys.BREAKER_COOLDOWN_S,
-    ) -> CachedLookup:
+        cooldown_s: float = BREAKER_COOLDOWN_S,
+    ) -> CachedRegister:
         s = use or settings
         metrics = CacheMetrics(CollectorRegistry())
         redis = RedisTier(
-            create_client(s),
+            create_client(cache_settings_from(s)),
             breaker=Breaker(cooldown_s=cooldown_s, on_change=metrics.breaker_changed),
             timeout_s=s.redis_timeout_s,
             metrics=metrics,
         )
-        lookup = CachedLookup(
+        lookup = CachedRegister(
             source,
             keyspace=KeySpace(s.redis_key_prefix, s.hmac_key.value),
             codec=Codec(s.cache_key.value),
@@ -150,7 +150,7 @@ async def make_lookup(settings: Settings) -> AsyncIterator[LookupFactory]:
         await lookup.aclose()
 
 
-def metric(lookup: CachedLookup, name: str, **labels: str) -> float:
+def metric(lookup: CachedRegister, name: str, **labels: str) -> float:
     assert lookup.metrics is not None
     return lookup.metrics.registry.get_sample_value(name, labels) or 0.0
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cache.codec import NEGATIVE, RECORD, TOMBSTONE, Codec, CodecError, pack_record, unpack_record
-from cache.keys import KeySpace
+from cache.keyspace import KeySpace
 from tests.integration.cache.conftest import CountingSource, LookupFactory, add_citizen, new_id
 from verify.domain.model import (
     Card,

@@ -1,4 +1,5 @@
-"""open_lookup: DirectLookup when the cache is off, CachedLookup with its listener when on."""
+"""open_register: DirectRegister when the cache is off, CachedRegister following the change
+source when on."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from cache.direct import DirectLookup
-from cache.lookup import CachedLookup, open_lookup
+from cache.direct import DirectRegister
 from cache.metrics import CacheMetrics
+from cache.register import CachedRegister, open_register
 from tests.integration.cache.conftest import CountingSource, add_citizen, new_id
+from verify.adapters.changes import PgChangeSource
+from verify.bootstrap import cache_settings_from
 from verify.settings import Settings
 
 
@@ -19,9 +22,10 @@ async def test_cache_disabled_bypasses_both_tiers(
 ) -> None:
     id12 = new_id()
     await add_citizen(pg_pool, id12)
-    lookup = await open_lookup(dataclasses.replace(settings, cache_enabled=False), source)
+    off = cache_settings_from(dataclasses.replace(settings, cache_enabled=False))
+    lookup = await open_register(off, source, None)
     try:
-        assert isinstance(lookup, DirectLookup)
+        assert isinstance(lookup, DirectRegister)
         for _ in range(3):
             assert id12 in await lookup.get_many([id12])
         assert source.calls == 3
@@ -35,9 +39,12 @@ async def test_cache_enabled_listens_and_counts(
     id12 = new_id()
     await add_citizen(pg_pool, id12, former="011122233")
     registry = CollectorRegistry()
-    lookup = await open_lookup(settings, source, metrics=CacheMetrics(registry))
+    changes = PgChangeSource(settings.database_url, timeout_s=2.0, connect_timeout_s=5.0)
+    lookup = await open_register(
+        cache_settings_from(settings), source, changes, metrics=CacheMetrics(registry)
+    )
     try:
-        assert isinstance(lookup, CachedLookup)
+        assert isinstance(lookup, CachedRegister)
         assert lookup.listener is not None and lookup.redis_trusted()
         assert await lookup.resolve_former(["011122233"]) == {"011122233": id12}
         for _ in range(3):

@@ -12,7 +12,7 @@ import pytest
 
 from cache.breaker import BreakerState
 from cache.listener import ChangeListener
-from cache.lookup import CachedLookup
+from cache.register import CachedRegister
 from tests.integration.cache.conftest import (
     CountingSource,
     LookupFactory,
@@ -23,6 +23,7 @@ from tests.integration.cache.conftest import (
 from tests.support.tcpproxy import TcpProxy
 from tests.support.wait import eventually
 from verify import devservers
+from verify.adapters.changes import PgChangeSource
 from verify.settings import Settings
 
 BUDGET_S = 0.5  # per lookup, Redis timeouts included
@@ -44,7 +45,7 @@ async def proxy(own_redis: devservers.Redis) -> AsyncIterator[TcpProxy]:
     await p.aclose()
 
 
-async def load(lookup: CachedLookup, people: dict[str, str], rounds: int = 3) -> float:
+async def load(lookup: CachedRegister, people: dict[str, str], rounds: int = 3) -> float:
     """Concurrent lookups (L1 cleared between rounds); every one must answer right, in time."""
     slowest = 0.0
 
@@ -62,7 +63,7 @@ async def load(lookup: CachedLookup, people: dict[str, str], rounds: int = 3) ->
     return slowest
 
 
-async def redis_hits_again(lookup: CachedLookup, people: dict[str, str]) -> None:
+async def redis_hits_again(lookup: CachedRegister, people: dict[str, str]) -> None:
     async def hits() -> bool:
         before = metric(lookup, HITS, tier="redis", result="hit")
         lookup.records.l1.clear()
@@ -133,9 +134,8 @@ async def test_tombstones_redis_missed_are_written_before_redis_is_read_again(
 ) -> None:
     use = _settings(settings, proxy.port)
     lookup = await make_lookup(source, use=use, cooldown_s=0.2)
-    listener = ChangeListener(
-        use.database_url, lookup.invalidator, timeout_s=2.0, connect_timeout_s=5.0
-    )
+    changes = PgChangeSource(use.database_url, timeout_s=2.0, connect_timeout_s=5.0)
+    listener = ChangeListener(changes, lookup.invalidator)
     await lookup.listen(listener, wait_s=5.0)
     id12 = next(iter(people))
     await load(lookup, people, rounds=1)

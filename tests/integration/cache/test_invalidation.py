@@ -7,27 +7,27 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from cache.codec import RECORD, pack_record
-from cache.keys import RECORD_TTL_S
+from cache.keyspace import RECORD_TTL_S
 from cache.listener import ChangeListener
-from cache.lookup import CachedLookup
+from cache.register import CachedRegister
 from tests.integration.cache.conftest import CountingSource, LookupFactory, add_citizen, new_id
 from tests.support.wait import eventually
+from verify.adapters.changes import PgChangeSource
 from verify.domain.model import CardState
 from verify.settings import Settings
 
 WITHIN_S = 1.0
 
 
-async def listening(lookup: CachedLookup, settings: Settings) -> ChangeListener:
-    listener = ChangeListener(
-        settings.database_url, lookup.invalidator, timeout_s=2.0, connect_timeout_s=5.0
-    )
+async def listening(lookup: CachedRegister, settings: Settings) -> ChangeListener:
+    changes = PgChangeSource(settings.database_url, timeout_s=2.0, connect_timeout_s=5.0)
+    listener = ChangeListener(changes, lookup.invalidator)
     await lookup.listen(listener, wait_s=5.0)
     assert lookup.cache_trusted() and lookup.redis_trusted()
     return listener
 
 
-async def name_of(lookup: CachedLookup, id12: str) -> str:
+async def name_of(lookup: CachedRegister, id12: str) -> str:
     return (await lookup.get_many([id12]))[id12].full_name
 
 
@@ -154,7 +154,7 @@ async def test_a_new_instance_replays_what_redis_missed_while_no_listener_ran(
     assert await name_of(second, id12) == "Cao Văn Mới"
 
 
-async def _redis_clean(lookup: CachedLookup) -> bool:
+async def _redis_clean(lookup: CachedRegister) -> bool:
     return lookup.redis_trusted()
 
 
@@ -164,10 +164,10 @@ async def test_without_a_live_feed_the_caches_are_bypassed(
     id12 = new_id()
     await add_citizen(pg_pool, id12)
     lookup = await make_lookup(source)
-    dead = ChangeListener(
-        "postgresql://postgres@127.0.0.1:1/none", lookup.invalidator,
-        timeout_s=0.2, connect_timeout_s=0.2,
-    )  # fmt: skip
+    nowhere = PgChangeSource(
+        "postgresql://postgres@127.0.0.1:1/none", timeout_s=0.2, connect_timeout_s=0.2
+    )
+    dead = ChangeListener(nowhere, lookup.invalidator)
     await lookup.listen(dead, wait_s=0.3)
     assert not lookup.cache_trusted()
     key = lookup.keyspace.record(id12)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from cache.breaker import Breaker
-from cache.keys import KeySpace
 from cache.redis_client import RedisClient, create_client
 from verify.adapters.ratelimit import RateLimiter
+from verify.bootstrap import cache_settings_from
 from verify.devservers import Redis
 from verify.domain.gcra import Limit
 from verify.settings import Settings
@@ -23,11 +23,11 @@ async def limiters() -> AsyncIterator[Callable[[Settings, list[int]], RateLimite
     clients: list[RedisClient] = []
 
     def make(settings: Settings, fallbacks: list[int]) -> RateLimiter:
-        client = create_client(settings)
+        client = create_client(cache_settings_from(settings))
         clients.append(client)
         return RateLimiter(
             client,
-            keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
+            prefix=settings.redis_key_prefix,
             breaker=Breaker(),
             on_fallback=lambda: fallbacks.append(1),
         )

@@ -9,8 +9,8 @@ import asyncio
 
 import asyncpg
 
-from cache import keys
 from cache.codec import RECORD, TOMBSTONE, pack_record
+from cache.keyspace import RECORD_TTL_S
 from tests.integration.cache.conftest import (
     CountingSource,
     LookupFactory,
@@ -126,7 +126,7 @@ async def test_a_slow_fill_never_puts_an_older_version_back(
     await lookup.redis.drain()
     assert new.version > old.version
 
-    codec, ttl = lookup.codec, keys.RECORD_TTL_S * 1000
+    codec, ttl = lookup.codec, RECORD_TTL_S * 1000
     stale = codec.seal(key, RECORD, old.version, pack_record(old))
     assert await lookup.redis.write([(key, stale, ttl)]) == [False]  # over a newer record
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cache.breaker import Breaker, BreakerState
 from cache.feed import FeedWindow
 from cache.l1 import L1, NEGATIVE
-from verify.adapters.changes import Change, ChangeBatch
+from verify.domain.changes import Change, ChangeBatch
 
 
 class FakeClock:

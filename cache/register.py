@@ -1,4 +1,7 @@
-"""The cached lookup pipeline (L1 -> Redis -> Postgres) and the factory the app uses.
+"""The register read pipeline (L1 -> Redis -> the record source) and its factory.
+
+``open_register`` is handed the record source, the change source and the
+cache's settings; what it returns is the service's ``Register`` port.
 
 Redis is an accelerator, never a dependency (DESIGN.md invariant 3): any
 Redis error is counted, told to the breaker, and the lookup carries on to
@@ -11,21 +14,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
-from cache import keys
 from cache.breaker import Breaker
 from cache.codec import FORMER, RECORD, Codec, CodecError, pack_record, unpack_record
-from cache.direct import DirectLookup
+from cache.direct import DirectRegister
 from cache.invalidation import Invalidator
-from cache.keys import KeySpace
+from cache.keyspace import FORMER_TTL_S, KeySpace, record_ttl_ms
 from cache.l1 import L1
 from cache.listener import ChangeListener
 from cache.metrics import CacheMetrics
-from cache.port import RecordLookup, RecordSource
 from cache.readthrough import AlwaysFresh, Freshness, ReadThrough, Table
 from cache.redis_client import create_client
 from cache.redis_tier import RedisTier
+from cache.settings import CacheSettings
+from cache.sources import ChangeSource, RecordSource
 from verify.domain.model import CitizenRecord
-from verify.settings import Settings
 
 LISTENER_START_WAIT_S = 2.0
 
@@ -38,11 +40,11 @@ def _unpack_former(_: str, __: int, payload: bytes) -> str:
 
 
 def _former_ttl_ms() -> int:
-    return keys.FORMER_TTL_S * 1000
+    return FORMER_TTL_S * 1000
 
 
-class CachedLookup:
-    """``RecordLookup`` with an in-process tier and a Redis tier in front of the source."""
+class CachedRegister:
+    """The register with an in-process tier and a Redis tier in front of the record source."""
 
     def __init__(
         self,
@@ -62,7 +64,7 @@ class CachedLookup:
         self.freshness: Freshness = AlwaysFresh()
         self.listener: ChangeListener | None = None
         records: Table[CitizenRecord] = Table(
-            keyspace.record, RECORD, pack_record, unpack_record, _version, keys.record_ttl_ms
+            keyspace.record, RECORD, pack_record, unpack_record, _version, record_ttl_ms
         )
         formers: Table[str] = Table(
             keyspace.former, FORMER, str.encode, _unpack_former, _no_version, _former_ttl_ms
@@ -131,17 +133,18 @@ def _no_version(_: str) -> int:
     return 0  # mappings are guarded by MAX_VERSION tombstones only
 
 
-async def open_lookup(
-    settings: Settings,
+async def open_register(
+    settings: CacheSettings,
     source: RecordSource,
+    changes: ChangeSource | None,
     *,
     metrics: CacheMetrics | None = None,
-    listen: bool = True,
-) -> RecordLookup:
-    """DirectLookup when the cache is off, else CachedLookup with its change listener started."""
+) -> CachedRegister | DirectRegister:
+    """DirectRegister when the cache is off, else CachedRegister following ``changes`` (its
+    listener started; without a change source the tiers are trusted as they are: tests only)."""
     on_batch = metrics.db_batch.observe if metrics is not None else None
-    if not settings.cache_enabled:
-        return DirectLookup(source, max_batch=settings.lookup_batch_max, on_batch=on_batch)
+    if not settings.enabled:
+        return DirectRegister(source, max_batch=settings.max_batch, on_batch=on_batch)
     on_change = metrics.breaker_changed if metrics is not None else None
     redis = RedisTier(
         create_client(settings),
@@ -149,20 +152,14 @@ async def open_lookup(
         timeout_s=settings.redis_timeout_s,
         metrics=metrics,
     )
-    lookup = CachedLookup(
+    register = CachedRegister(
         source,
-        keyspace=KeySpace(settings.redis_key_prefix, settings.hmac_key.value),
-        codec=Codec(settings.cache_key.value),
+        keyspace=KeySpace(settings.key_prefix, settings.hmac_key),
+        codec=Codec(settings.cache_key),
         redis=redis,
         metrics=metrics,
-        max_batch=settings.lookup_batch_max,
+        max_batch=settings.max_batch,
     )
-    if listen:
-        listener = ChangeListener(
-            settings.database_url,
-            lookup.invalidator,
-            timeout_s=settings.db_timeout_s,
-            connect_timeout_s=settings.db_connect_timeout_s,
-        )
-        await lookup.listen(listener, LISTENER_START_WAIT_S)
-    return lookup
+    if changes is not None:
+        await register.listen(ChangeListener(changes, register.invalidator), LISTENER_START_WAIT_S)
+    return register

@@ -8,35 +8,14 @@ import binascii
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from verify.domain.disclosure import CitizenProfile, Group, disclose, disclosed_fields
+from verify.domain.disclosure import Group, disclose, disclosed_fields
 from verify.domain.errors import ValidationError
-from verify.service.audit import Audit, AuditEntry, RequestContext, subject_of
+from verify.service.audit import AuditEntry, RequestContext, subject_of
+from verify.service.ports import Audit, Citizens, HistoryRow
 
 HISTORY_DAYS = 180
 _FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    seq: int
-    at: dt.datetime
-    agency: str
-    kind: str
-    purpose: str | None
-    verdict: str | None
-    fields: tuple[str, ...] | None
-
-
-class Citizens(Protocol):
-    async def current_id(self, id_number: str) -> str | None: ...
-
-    async def profile(self, id12: str) -> CitizenProfile | None: ...
-
-    async def history(
-        self, subject: bytes, since: dt.datetime, before: tuple[dt.datetime, int], limit: int
-    ) -> list[HistoryRow]: ...
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Keys never hold an ID number: ``{prefix}:r:v1:{hmac}`` where ``hmac`` is the
 base64url of HMAC-SHA256(hmac_key, "id12:" + id_number) truncated to 128 bits.
 Bump ``KEY_VERSION`` when the value layout changes: old entries are then simply
-never read again and expire by their TTL.
+never read again and expire by their TTL. The rate limiter's state lives under
+the same prefix, ``{prefix}:rl:v1:{key_id}`` (``verify/adapters/ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -64,10 +65,6 @@ class KeySpace:
 
     def former(self, former_id: str) -> str:
         return f"{self._prefix}:f:{KEY_VERSION}:{self._digest(b'id9:', former_id)}"
-
-    def rate_limit(self, api_key_id: str) -> str:
-        """GCRA state of one API key (not personal data: a key id)."""
-        return f"{self._prefix}:rl:{KEY_VERSION}:{api_key_id}"
 
     @property
     def cursor(self) -> str:
