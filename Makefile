@@ -21,12 +21,12 @@ PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --stri
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(DEV_LOCK) $(ARQ_LOCK)
+$(STAMP): pyproject.toml client/pyproject.toml $(DEV_LOCK) $(ARQ_LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(ARQ_LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e ./client
 	@$(BIN)/python -m pip check | grep -v -e '^arq 0.28.0 has requirement redis' \
 	  -e '^No broken requirements' | { ! grep -q .; } || { $(BIN)/python -m pip check; \
 	  echo "pyproject.toml needs a package $(DEV_LOCK) does not pin: run 'make lock'" >&2; exit 1; }
@@ -52,19 +52,19 @@ run: install
 	$(BIN)/verify serve
 
 test: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format verify cache tests loadtest
-	$(BIN)/ruff check --fix verify cache tests loadtest
+	$(BIN)/ruff format verify cache client tests loadtest
+	$(BIN)/ruff check --fix verify cache client tests loadtest
 
 # Locust scenarios (loadtest/) against the dev stack on 127.0.0.1: report, plot and gates in
 # loadtest/results/; fails when a scenario misses its p99 or failure-ratio gate.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from verify.http.openapi_claims import NON_WS
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _JOB_REF = {"$ref": "#/components/schemas/Job"}
 _JOB_ID = {
@@ -57,6 +59,14 @@ _CSV_UPLOAD = (
     "(a `verify load` file's) are accepted and ignored."
 )
 
+# a header row (here in one order of its columns; any order is accepted), then rows, one
+# at least that is not blank (an upload without a record is refused)
+_CSV_PATTERN = (
+    "^id_number(?:,full_name)?(?:,date_of_birth)?(?:,gender)?(?:,card_issue_date)?"
+    "(?:,reference)?\\r?\\n(?:[^\\r\\n]*\\r?\\n)*"
+    f"[^\\r\\n]*{NON_WS}[^\\r\\n]*(?:\\r?\\n[^\\r\\n]*)*$"
+)
+
 _RESULT_LINE = {
     "oneOf": [
         {"$ref": "#/components/schemas/VerifyResult"},
@@ -91,9 +101,16 @@ JOB_PATHS: dict[str, Any] = {
                 "required": True,
                 "content": {
                     "application/x-ndjson": {
-                        "schema": {"$ref": "#/components/schemas/VerifyRequest"}
+                        "schema": {"$ref": "#/components/schemas/NdjsonClaims"}
                     },
-                    "text/csv": {"schema": {"type": "string", "description": _CSV_UPLOAD}},
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": _CSV_UPLOAD,
+                            "pattern": _CSV_PATTERN,
+                            "example": "id_number,full_name\n001203012345,Nguyễn Văn An\n",
+                        }
+                    },
                 },
             },
             "responses": {
