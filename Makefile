@@ -15,17 +15,20 @@ SEED_COUNT ?= 100000
 # requirements.lock: the runtime (the Docker image); requirements-dev.lock: runtime + dev.
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
+ARQ_LOCK := requirements-arq.lock
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(DEV_LOCK)
+$(STAMP): pyproject.toml client/pyproject.toml $(DEV_LOCK) $(ARQ_LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(ARQ_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e ./client
+	@$(BIN)/python -m pip check | grep -v -e '^arq 0.28.0 has requirement redis' \
+	  -e '^No broken requirements' | { ! grep -q .; } || { $(BIN)/python -m pip check; \
 	  echo "pyproject.toml needs a package $(DEV_LOCK) does not pin: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
 
@@ -44,22 +47,24 @@ run: install
 	$(BIN)/verify seed --count $(SEED_COUNT) --seed 1 --if-empty; \
 	key=$$($(BIN)/verify keys create --agency demo --scopes verify,lookup:basic,lookup:residence,lookup:cards,citizen:history --purposes demo,kyc,citizen_request | tail -n 1); \
 	$(BIN)/verify demo-curl --key "$$key"; \
-	exec $(BIN)/verify serve
+	$(BIN)/verify worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(BIN)/verify serve
 
 test: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 lint: install
-	$(BIN)/ruff check verify cache tests loadtest
-	$(BIN)/ruff format --check verify cache tests loadtest
+	$(BIN)/ruff check verify cache client tests loadtest
+	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format verify cache tests loadtest
-	$(BIN)/ruff check --fix verify cache tests loadtest
+	$(BIN)/ruff format verify cache client tests loadtest
+	$(BIN)/ruff check --fix verify cache client tests loadtest
 
 # Locust scenarios (loadtest/) against the dev stack on 127.0.0.1: report, plot and gates in
 # loadtest/results/; fails when a scenario misses its p99 or failure-ratio gate.

@@ -31,6 +31,8 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
+from verify.adapters.job_queue import ArqJobQueue, arq_redis, queue_name
+from verify.adapters.jobs import PgJobStore
 from verify.adapters.pg import PgRegister, create_pool, ping, pool_stats
 from verify.adapters.ratelimit import RateLimiter
 from verify.http.app import http_app
@@ -46,6 +48,7 @@ from verify.http.appkeys import (
     TODAY,
     VERIFY_DEPS,
 )
+from verify.http.jobs_keys import JOB_QUEUE, JOB_STORE
 from verify.metrics import Metrics, observe_audit_commit, observe_pool
 from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
@@ -105,6 +108,7 @@ def create_app(
     app.cleanup_ctx.append(_limiter)
     app.cleanup_ctx.append(_audit)
     app.cleanup_ctx.append(_readiness)
+    app.cleanup_ctx.append(_jobs)
     return app
 
 
@@ -239,6 +243,19 @@ async def _readiness(app: web.Application) -> AsyncIterator[None]:
     async with readiness.running():
         app[READINESS] = readiness
         yield
+
+
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    """Bulk jobs: the Postgres job store (uploads capped per process: each holds a pooled
+    connection for its transaction) and the arq queue that wakes `verify worker`."""
+    settings = app[SETTINGS]
+    app[JOB_STORE] = PgJobStore(
+        app[POOL], timeout=settings.db_timeout_s, max_uploads=max(1, settings.db_pool_max // 4)
+    )
+    queue = ArqJobQueue(arq_redis(settings.redis_url, queue_name(settings.redis_key_prefix)))
+    app[JOB_QUEUE] = queue
+    yield
+    await queue.aclose()
 
 
 async def pool_sampler(app: web.Application) -> AsyncIterator[None]:

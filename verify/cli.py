@@ -1,4 +1,4 @@
-"""The `verify` command line: dev servers, migrate, seed, load, keys, audit, serve."""
+"""The `verify` command line: dev servers, migrate, seed, load, keys, audit, serve, worker."""
 
 from __future__ import annotations
 
@@ -253,6 +253,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from verify import logs
+    from verify.worker import work
+
+    settings = _settings()
+    _run(work(settings, logs.configure(settings.log_level)))
+    return 0
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -302,6 +311,8 @@ def _parser() -> argparse.ArgumentParser:
         help="one process that shares its port with other instances (SO_REUSEPORT)",
     )
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run bulk jobs from the queue (drains on SIGTERM)")
+    worker.set_defaults(func=cmd_worker)
     return p
 
 

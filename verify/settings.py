@@ -85,6 +85,14 @@ class Settings:
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     log_level: str = "INFO"
     access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
+    # bulk jobs (POST /v1/jobs, `verify worker`)
+    job_chunk_lines: int = 2000
+    job_max_lines: int = 20_000_000
+    job_concurrency: int = 2
+    job_slice_s: float = 30.0
+    job_stale_s: float = 60.0
+    job_drain_s: float = 25.0
+    worker_metrics_port: int = 9102
     timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
@@ -154,6 +162,13 @@ class Settings:
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
             access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),
+            job_chunk_lines=r.opt("VERIFY_JOB_CHUNK_LINES", _positive_int, 2000),
+            job_max_lines=r.opt("VERIFY_JOB_MAX_LINES", _positive_int, 20_000_000),
+            job_concurrency=r.opt("VERIFY_JOB_CONCURRENCY", _positive_int, 2),
+            job_slice_s=r.opt("VERIFY_JOB_SLICE", _seconds, 30.0),
+            job_stale_s=r.opt("VERIFY_JOB_STALE", _seconds, 60.0),
+            job_drain_s=r.opt("VERIFY_JOB_DRAIN", _seconds, 25.0),
+            worker_metrics_port=r.opt("VERIFY_WORKER_METRICS_PORT", _port, 9102),
             timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 

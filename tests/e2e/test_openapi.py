@@ -109,3 +109,21 @@ async def test_responses_are_documented(client: Client, auth: dict[str, str]) ->
     line = b'{"id_number": "' + VALID_ID.encode() + b'", "gender": "male"}\n'
     await _check(client, "POST", "/v1/verify/stream", data=line, headers=auth)
     await _check(client, "POST", "/v1/verify/stream", data=line)
+
+
+async def test_job_responses_are_documented(client: Client, auth: dict[str, str]) -> None:
+    ndjson = {**auth, "Content-Type": "application/x-ndjson"}
+    line = b'{"id_number": "' + VALID_ID.encode() + b'"}\n'
+    jobs, job, results = "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/results"
+    response = await client.post(jobs, params={"purpose": "kyc"}, data=line, headers=ndjson)
+    job_id = (await response.json())["job_id"]
+    await _check(client, "POST", jobs, params={"purpose": "kyc"}, data=line, headers=ndjson)
+    await _check(client, "POST", jobs, params={"purpose": "kyc"}, data=b"", headers=ndjson)
+    await _check(client, "POST", jobs, params={"purpose": "kyc"}, data=line, headers=auth)
+    await _check(client, "POST", jobs, data=line, headers=ndjson)
+    await _check_path(client, job, f"/v1/jobs/{job_id}", headers=auth)
+    await _check_path(client, results, f"/v1/jobs/{job_id}/results", headers=auth)
+    await _check_path(client, job, f"/v1/jobs/{job_id}", method="DELETE", headers=auth)
+    await _check_path(client, results, f"/v1/jobs/{job_id}/results", headers=auth)
+    await _check_path(client, job, "/v1/jobs/00000000-0000-0000-0000-000000000000", headers=auth)
+    await _check_path(client, job, f"/v1/jobs/{job_id}")

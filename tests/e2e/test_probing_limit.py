@@ -45,7 +45,7 @@ async def test_sixty_attempts_on_one_person_end_in_429(
 ) -> None:
     statuses = await _attempts(client, token, PERSON, 60)
     assert statuses == [200] * LIMIT + [429] * 10
-    body = {"id_number": PERSON}
+    body = {"id_number": PERSON, "gender": "male"}  # an ID alone is nothing_to_verify
     refused = await client.post("/v1/verify", json=body, headers=_bearer(token))
     problem = await refused.json(content_type=None)
     assert refused.status == 429 and problem["code"] == "too_many_attempts"
@@ -72,8 +72,8 @@ async def test_sixty_attempts_on_one_person_end_in_429(
 
 async def test_batch_items_past_the_limit_get_their_problem(client: Client, token: str) -> None:
     assert set(await _attempts(client, token, PERSON, LIMIT - 2)) == {200}
-    items = [{"id_number": PERSON, "reference": f"r{i}"} for i in range(3)]
-    items.append({"id_number": OTHER})
+    items = [{"id_number": PERSON, "gender": "male", "reference": f"r{i}"} for i in range(3)]
+    items.append({"id_number": OTHER, "gender": "female"})
     response = await client.post("/v1/verify/batch", json={"items": items}, headers=_bearer(token))
     assert response.status == 200
     results = (await response.json())["results"]
@@ -87,7 +87,9 @@ async def test_batch_items_past_the_limit_get_their_problem(client: Client, toke
 
 async def test_stream_lines_past_the_limit_get_their_problem(client: Client, token: str) -> None:
     assert set(await _attempts(client, token, PERSON, LIMIT)) == {200}
-    lines = b"".join(orjson.dumps({"id_number": i}) + b"\n" for i in (OTHER, PERSON))
+    lines = b"".join(
+        orjson.dumps({"id_number": i, "gender": "male"}) + b"\n" for i in (OTHER, PERSON)
+    )
     response = await client.post("/v1/verify/stream", data=lines, headers=_bearer(token))
     results = [orjson.loads(line) for line in (await response.read()).splitlines()]
     assert "verdict" in results[0]

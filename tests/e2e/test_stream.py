@@ -122,3 +122,11 @@ async def test_a_line_that_never_ends_stops_the_reader() -> None:
     reader = LineReader(_Chunks([b"{}\n\n{}\n" + b"x" * 70_000]))  # type: ignore[arg-type]
     assert await reader.next_lines() == [(1, b"{}"), (3, b"{}")]
     assert reader.too_long and reader.number == 3
+
+
+async def test_a_body_without_a_line_is_refused(client: Client, auth: dict[str, str]) -> None:
+    for body in (b"", b"\n", b" \n\r\n\n"):
+        response = await client.post(PATH, data=body, headers=auth)
+        assert response.status == 400, body
+        problem = await response.json(content_type=None)
+        assert problem["code"] == "invalid_json"

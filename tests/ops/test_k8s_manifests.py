@@ -44,6 +44,8 @@ SECRET_KEYS = {
 ADMIN_SECRET = "citizen-verify-admin"
 ADMIN_KEYS = {"VERIFY_ADMIN_DATABASE_URL"}
 PLACEHOLDER = "REPLACE_ME"
+API = "citizen-verify"
+WORKER = "citizen-verify-worker"
 
 Doc = dict[str, Any]
 
@@ -209,7 +211,7 @@ def pod_specs() -> Iterator[tuple[str, Doc]]:
 
 
 def api_container() -> Doc:
-    containers = only("Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = only("Deployment", API)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     container: Doc = containers[0]
     return container
@@ -245,6 +247,7 @@ def test_every_file_parses_into_named_objects() -> None:
         "migrate-job.yaml",
         "maintenance-cronjob.yaml",
         "networkpolicy.yaml",
+        "worker-deployment.yaml",
     }
     seen: set[tuple[str, str]] = set()
     for path, docs in files.items():
@@ -316,7 +319,10 @@ def test_deployment_reads_the_config_map_and_the_secret() -> None:
             (job,) = template["spec"]["containers"]
             assert {"configMapRef": {"name": CONFIG_MAP}} in job["envFrom"]
             assert {"secretRef": {"name": SECRET}} in job["envFrom"]
-            assert {"secretRef": {"name": ADMIN_SECRET}} in job["envFrom"]
+            if workload == WORKER:  # serves jobs as the serving role, like the API
+                assert ADMIN_SECRET not in str(job), "the worker never gets the owner's URL"
+            else:
+                assert {"secretRef": {"name": ADMIN_SECRET}} in job["envFrom"]
 
 
 def test_jobs_run_real_commands() -> None:
@@ -325,6 +331,7 @@ def test_jobs_run_real_commands() -> None:
     commands = {name: t["spec"]["containers"][0]["args"] for name, t in pod_specs()}
     assert commands["citizen-verify-migrate"] == ["migrate"]
     assert commands["citizen-verify-maintenance"] == ["maintenance"]
+    assert commands[WORKER] == ["worker"]
     for args in commands.values():
         _parser().parse_args(args)  # exits (SystemExit) on an unknown command
     cron = only("CronJob")["spec"]
@@ -384,13 +391,14 @@ def test_ports_match_the_settings_default() -> None:
 
 
 def test_selectors_pick_only_the_api_pods() -> None:
-    deployment = only("Deployment")["spec"]
+    deployment = only("Deployment", API)["spec"]
     selector = deployment["selector"]["matchLabels"]
     labels = deployment["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "citizen-verify"
     assert selector.items() <= labels.items()
     for service in docs_of_kind("Service"):
-        assert service["spec"]["selector"] == selector
+        if not service["metadata"]["name"].startswith(WORKER):
+            assert service["spec"]["selector"] == selector
     assert only("PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
     for workload, template in pod_specs():
         if workload != "citizen-verify":
@@ -417,7 +425,7 @@ def test_headless_service_matches_prometheus() -> None:
 
 
 def test_shutdown_fits_the_grace_period() -> None:
-    pod = only("Deployment")["spec"]["template"]["spec"]
+    pod = only("Deployment", API)["spec"]["template"]["spec"]
     container = api_container()
     sleep = container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
@@ -427,6 +435,26 @@ def test_shutdown_fits_the_grace_period() -> None:
     assert drain >= 2 * float(container["readinessProbe"]["periodSeconds"])  # probes see it
     grace = pre_stop + drain + SHUTDOWN_TIMEOUT_S + 10
     assert pod["terminationGracePeriodSeconds"] > grace
+
+
+def test_worker_drains_within_its_grace_period_and_is_scraped() -> None:
+    worker = only("Deployment", WORKER)
+    pod = worker["spec"]["template"]["spec"]
+    settings = Settings.from_env({**dummy_env(), **only("ConfigMap", CONFIG_MAP)["data"]})
+    assert pod["terminationGracePeriodSeconds"] >= settings.job_drain_s + 10
+    (container,) = pod["containers"]
+    assert container["ports"] == [
+        {"name": "metrics", "containerPort": settings.worker_metrics_port, "protocol": "TCP"}
+    ]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    headless = only("Service", f"{WORKER}-pods")["spec"]
+    assert headless["selector"].items() <= labels.items()
+    assert headless["ports"][0]["port"] == settings.worker_metrics_port
+    text = PROMETHEUS.read_text()
+    assert f"{WORKER}-pods.citizen-verify.svc.cluster.local]" in text
+    assert f"port: {settings.worker_metrics_port}" in text
 
 
 def test_pods_run_locked_down() -> None:
@@ -445,7 +473,7 @@ def test_pods_run_locked_down() -> None:
 
 
 def test_scaling_objects() -> None:
-    deployment = only("Deployment")
+    deployment = only("Deployment", API)
     hpa = only("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {
@@ -490,7 +518,7 @@ def test_network_policies_deny_by_default() -> None:
 
 def test_api_pods_take_the_api_from_the_ingress_and_ops_from_monitoring_only() -> None:
     spec = _policy("citizen-verify-api")["spec"]
-    labels = only("Deployment")["spec"]["template"]["metadata"]["labels"]
+    labels = only("Deployment", API)["spec"]["template"]["metadata"]["labels"]
     assert spec["podSelector"]["matchLabels"].items() <= labels.items()
     container_ports = {p["name"] for p in api_container()["ports"]}
     allowed = {}
@@ -511,10 +539,24 @@ def test_jobs_reach_postgres_and_dns_only() -> None:
     (selector,) = spec["podSelector"]["matchExpressions"]
     components = set(selector["values"])
     for workload, template in pod_specs():
-        if workload != "citizen-verify":
+        if workload not in (API, WORKER):
             assert template["metadata"]["labels"]["app.kubernetes.io/component"] in components
     assert "ingress" not in spec and spec["policyTypes"] == ["Ingress", "Egress"]
     assert _egress_ports(spec) == {(5432, "TCP"), (53, "UDP"), (53, "TCP")}
+
+
+def test_job_workers_reach_postgres_redis_dns_and_take_only_monitoring() -> None:
+    """Under the default deny, the workers need their own policy: the queue and the probing
+    limit are in Redis; Prometheus scrapes their metrics port."""
+    spec = _policy("citizen-verify-worker")["spec"]
+    labels = only("Deployment", WORKER)["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    (container,) = only("Deployment", WORKER)["spec"]["template"]["spec"]["containers"]
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    assert _namespace_of(peer) == "monitoring"
+    assert [p["port"] for p in rule["ports"]] == [p["name"] for p in container["ports"]]
+    assert _egress_ports(spec) == {(5432, "TCP"), (6379, "TCP"), (53, "UDP"), (53, "TCP")}
 
 
 def test_kubernetes_validate_accepts_the_manifests() -> None:

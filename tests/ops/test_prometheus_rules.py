@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from cache.metrics import CacheMetrics
 from verify.metrics import Metrics
+from verify.worker_metrics import WorkerMetrics
 
 _ALERT = re.compile(r"^\s*- alert:\s*(\S+)\s*$", re.M)
 RECORD = re.compile(r"^\s*- record:\s*(\S+)\s*$", re.M)
@@ -47,10 +48,11 @@ def test_every_alert_is_tested_firing_and_quiet(deploy_dir: Path) -> None:
 
 
 def known_metric_names() -> set[str]:
-    """Every sample name the app and the cache layer can expose."""
+    """Every sample name the app, the cache layer and `verify worker` can expose."""
     registry = CollectorRegistry()
     Metrics(registry)
     CacheMetrics(registry)
+    WorkerMetrics(registry)
     names: set[str] = set()
     for family in registry.collect():
         kind = family.type

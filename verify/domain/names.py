@@ -117,17 +117,19 @@ def match_name(claim: str, register: str) -> FieldResult:
 
 
 def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
-    """A claimed name: a string of 1 to 200 characters once normalised, with at least one
-    letter and no control or format character (NUL, BEL, zero-width space, bidi
-    override), else ``code``. Returned in NFC with its whitespace collapsed (case kept;
-    matching normalises)."""
+    """A claimed name: a string of at most 200 characters with at least one letter and no
+    control or format character (NUL, BEL, zero-width space, bidi override), else
+    ``code``. Returned in NFC with its whitespace collapsed (case kept; matching
+    normalises)."""
     if not isinstance(raw, str):
         raise ValidationError(code, f"{field} must be a string", field)
     if has_forbidden_character(raw):
         detail = f"{field} must not contain control or format characters"
         raise ValidationError(code, detail, field)
+    # the length is the caller's own (as the OpenAPI maxLength counts it), not the
+    # case-folded form's, which may be longer ("ß" folds to "ss")
     normalised = normalise(raw)
-    if not 1 <= len(normalised) <= MAX_NAME_LENGTH or not skeleton(normalised):
+    if len(raw) > MAX_NAME_LENGTH or not normalised or not skeleton(normalised):
         raise ValidationError(
             code, f"{field} must be a name of 1 to {MAX_NAME_LENGTH} characters", field
         )

@@ -12,7 +12,7 @@ import asyncio
 
 from aiohttp import web
 
-from verify.http import citizens, counter, stream
+from verify.http import citizens, counter, jobs, stream
 from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
 from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
@@ -40,6 +40,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     citizens.add_routes(app)
     stream.add_routes(app)
     counter.add_routes(app)
+    jobs.add_routes(app)
     return app
 
 

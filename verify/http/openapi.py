@@ -5,6 +5,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from verify.http.openapi_claims import (
+    AN_FIELDS,
+    AN_QR,
+    ANY_ITEM,
+    ID_NUMBER,
+    PURPOSE,
+    VERIFY_REQUEST,
+)
+from verify.http.openapi_jobs import JOB_PATHS, JOB_SCHEMA
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -12,73 +22,16 @@ def _problems(*codes: str) -> dict[str, Any]:
     return {code: _PROBLEM for code in codes}
 
 
-_VERIFY_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": (
-        "Either the claimed fields (id_number required) or the card's QR payload. A claim "
-        "must give something to check (name, booking name, birth date, gender or card): "
-        "an ID alone is a 400 nothing_to_verify."
-    ),
-    "properties": {
-        "id_number": {
-            "type": "string",
-            "pattern": "^([0-9]{12}|[0-9]{9})$",
-            "description": "12-digit personal ID, or a former 9-digit CMND number.",
-        },
-        "full_name": {
-            "type": "string",
-            "maxLength": 200,
-            "description": "No control or format characters (400 invalid_field).",
-        },
-        "booking_name": {
-            "type": "string",
-            "maxLength": 200,
-            "description": "A second name for the same person, e.g. NGUYEN/VAN AN MR; "
-            "checked like full_name, answered in fields.booking_name.",
-        },
-        "date_of_birth": {"type": "string", "description": "YYYY-MM-DD or YYYY"},
-        "gender": {"type": "string", "enum": ["male", "female", "Nam", "Nữ"]},
-        "card_issue_date": {"type": "string", "format": "date"},
-        "qr": {
-            "type": "string",
-            "description": "id12|former id|full name|DDMMYYYY|Nam or Nữ|address|DDMMYYYY; "
-            "trailing fields may be missing or cut short, fields after the seventh are ignored",
-        },
-        "purpose": {
-            "type": "string",
-            "maxLength": 64,
-            "description": (
-                "Why the check is made. Must be one of the key's purposes when the key has a "
-                "list (else 403 purpose_not_allowed); when absent, the batch's or stream's "
-                "purpose, else the key's first purpose, else `unspecified` is recorded."
-            ),
-        },
-        "reference": {"type": "string", "maxLength": 128},
-        "accept_partial": {"type": "boolean", "default": False},
-        "require_card": {
-            "type": "boolean",
-            "default": False,
-            "description": "A claim without a card is then no_match (card_not_provided).",
-        },
-        "terminal": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 64,
-            "description": (
-                "The counter or kiosk that made the check: stored in the audit and shown "
-                "in the citizen's access history."
-            ),
-        },
-    },
-}
+_VERIFY_REQUEST = {"$ref": "#/components/schemas/VerifyRequest"}
+_PATH_ID = ID_NUMBER  # the path segment of /v1/citizens/{id_number}
 
 _PURPOSE_PARAM: dict[str, Any] = {
     "name": "purpose",
     "in": "query",
     "required": True,
     "description": "Why; one of the key's purposes when it has a list (else 403).",
-    "schema": {"type": "string", "maxLength": 64},
+    "schema": {"type": "string", "pattern": PURPOSE},
+    "example": "kyc",
 }
 
 _FIELD_RESULT: dict[str, Any] = {
@@ -107,6 +60,7 @@ _VERIFY_RESULT: dict[str, Any] = {
     "required": ["verdict", "fields", "reasons"],
     "properties": {
         "request_id": {"type": "string", "description": "Single verify only."},
+        "line": {"type": "integer", "description": "Job results only: the record's line."},
         "reference": {"type": ["string", "null"]},
         "verdict": {"enum": ["match", "no_match", "not_found"]},
         "fields": {
@@ -152,7 +106,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
         "field": {"type": "string"},
         "index": {"type": "integer", "description": "Batch item position (0-based)."},
-        "line": {"type": "integer", "description": "Stream input line (1-based)."},
+        "line": {"type": "integer", "description": "Stream or job input line (1-based)."},
         "reference": {"type": "string", "description": "The item's reference, echoed."},
         "retry_after": {
             "type": "integer",
@@ -182,8 +136,11 @@ def _static(summary: str, media_type: str) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], **examples: Any) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"content": {"application/json": media}}
 
 
 def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +168,18 @@ _ID_PARAM: dict[str, Any] = {
     "in": "path",
     "required": True,
     "description": "12-digit personal ID or former 9-digit CMND number",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": _PATH_ID},
+    "example": "001203012345",
+}
+
+_GROUP = "\\s*(?:basic|residence|cards)\\s*"
+_GROUPS = f"^\\s*$|^{_GROUP}(?:,{_GROUP})*$"  # blank: every group the key allows
+
+_STREAM_BODY: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": ANY_ITEM,
+    "example": [AN_FIELDS, AN_QR],
 }
 
 _PROFILE: dict[str, Any] = {
@@ -264,7 +232,9 @@ _HISTORY: dict[str, Any] = {
                 "properties": {
                     "agency": {"type": "string"},
                     "at": {"type": "string", "format": "date-time"},
-                    "kind": {"enum": ["verify", "batch_item", "stream", "lookup", "history"]},
+                    "kind": {
+                        "enum": ["verify", "batch_item", "stream", "lookup", "history", "job"]
+                    },
                     "purpose": {"type": ["string", "null"]},
                     "verdict": {"type": ["string", "null"]},
                     "fields": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -291,7 +261,10 @@ SPEC: dict[str, Any] = {
         "/v1/verify": {
             "post": {
                 "summary": "Verify one identity claim (fields or QR payload). Scope: verify.",
-                "requestBody": {"required": True, **_json(_VERIFY_REQUEST)},
+                "requestBody": {
+                    "required": True,
+                    **_json(_VERIFY_REQUEST, fields=AN_FIELDS, qr=AN_QR),
+                },
                 "responses": {
                     "200": _ok("The verdict", {"$ref": "#/components/schemas/VerifyResult"}),
                     **_problems("400", "401", "403", "413", "429", "503"),
@@ -311,14 +284,15 @@ SPEC: dict[str, Any] = {
                                 "items": {
                                     "type": "array",
                                     "maxItems": 1000,
-                                    "items": _VERIFY_REQUEST,
+                                    "items": ANY_ITEM,
                                 },
                                 "purpose": {
                                     "type": "string",
-                                    "maxLength": 64,
+                                    "pattern": PURPOSE,
                                     "description": "For the items that state none.",
                                 },
                             },
+                            "examples": [{"items": [AN_FIELDS, AN_QR, {"id_number": "1"}]}],
                         }
                     ),
                 },
@@ -341,12 +315,18 @@ SPEC: dict[str, Any] = {
                         "name": "purpose",
                         "in": "query",
                         "description": "For the lines that state none.",
-                        "schema": {"type": "string", "maxLength": 64},
+                        "schema": {"type": "string", "pattern": PURPOSE},
                     }
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/x-ndjson": {"schema": _VERIFY_REQUEST}},
+                    "description": "One claim per line (an array here: item n is line n). An "
+                    "empty body (no line) is refused with 400.",
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {"$ref": "#/components/schemas/NdjsonClaims"}
+                        }
+                    },
                 },
                 "responses": {
                     "200": {
@@ -357,15 +337,19 @@ SPEC: dict[str, Any] = {
                         "content": {
                             "application/x-ndjson": {
                                 "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/VerifyResult"},
-                                        {"$ref": "#/components/schemas/Problem"},
-                                    ]
+                                    "type": "array",
+                                    "description": "Line n answers input line n.",
+                                    "items": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/VerifyResult"},
+                                            {"$ref": "#/components/schemas/Problem"},
+                                        ]
+                                    },
                                 }
                             }
                         },
                     },
-                    **_problems("400", "401", "403"),
+                    **_problems("400", "401", "403", "429", "503"),
                 },
             }
         },
@@ -382,7 +366,8 @@ SPEC: dict[str, Any] = {
                         "name": "fields",
                         "in": "query",
                         "description": "basic,residence,cards (default: all the key allows)",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": _GROUPS},
+                        "example": "basic,cards",
                     },
                 ],
                 "responses": {
@@ -414,6 +399,13 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/counter": _static(
+            "The airport counter page: sign in with the terminal's verify key, scan card QR "
+            "codes (text + Enter), the answer in Vietnamese. Static, same-origin, strict CSP.",
+            "text/html",
+        ),
+        "/counter/app.js": _static("The counter page's script.", "text/javascript"),
+        "/counter/app.css": _static("The counter page's style sheet.", "text/css"),
         "/healthz": {
             "get": {
                 "security": [],
@@ -441,20 +433,16 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
-        "/counter": _static(
-            "The airport counter page: sign in with the terminal's verify key, scan card QR "
-            "codes (text + Enter), the answer in Vietnamese. Static, same-origin, strict CSP.",
-            "text/html",
-        ),
-        "/counter/app.js": _static("The counter page's script.", "text/javascript"),
-        "/counter/app.css": _static("The counter page's style sheet.", "text/css"),
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
+            "VerifyRequest": VERIFY_REQUEST,
+            "NdjsonClaims": _STREAM_BODY,
             "FieldResult": _FIELD_RESULT,
             "VerifyResult": _VERIFY_RESULT,
             "Problem": _PROBLEM_SCHEMA,
+            "Job": JOB_SCHEMA,
         },
         "responses": {
             "Problem": {
@@ -469,6 +457,8 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+SPEC["paths"].update(JOB_PATHS)
 
 
 def docs_html() -> str:

@@ -26,6 +26,7 @@ import logging
 import orjson
 from aiohttp import StreamReader, web
 
+from verify.domain.errors import ValidationError
 from verify.errors import ServiceError
 from verify.http.appkeys import DRAINING, LIMITER, SETTINGS
 from verify.http.middleware import PRINCIPAL, REQUEST_ID
@@ -145,15 +146,16 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     # one purpose for every line that states none (query parameter), checked before answering
     purpose = top_purpose(request.query.get("purpose"))
     who.check_purpose(purpose)
+    reader = LineReader(request.content)
+    first = await _first_lines(request, who, reader)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     await response.prepare(request)
     out = Out(response, settings.request_timeout_s)
-    reader = LineReader(request.content)
     try:
         try:
             async with asyncio.timeout(settings.stream_max_s):
-                await _pump(request, who, purpose, out, reader)
+                await _pump(request, purpose, out, reader, first)
         except TimeoutError:
             limit = f"the stream reached its {settings.stream_max_s:g}s limit"
             await out.problem(reader.answered + 1, "timeout", f"{limit}: resume from this line")
@@ -171,19 +173,27 @@ async def post_verify_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _first_lines(request: web.Request, who: Principal, reader: LineReader) -> Numbered:
+    """The first read, paid for before it happens (one token: a key over its limit gets
+    nothing of its body read, and its refusal is a plain 429); a body without a line is a
+    400, not an empty 200 a client could take for "all verified" (a slow start is a 503
+    timeout)."""
+    await pace(who, 1, request.app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
+    first = await reader.next_lines()
+    if first is None:
+        raise ValidationError("invalid_json", "the request body holds no line")
+    return first
+
+
 async def _pump(
-    request: web.Request, who: Principal, purpose: str | None, out: Out, reader: LineReader
+    request: web.Request, purpose: str | None, out: Out, reader: LineReader, first: Numbered
 ) -> None:
-    """Read, pay, answer, repeat. The first read is paid for before it happens (one
-    token); every later read follows the pacing of the lines before it, so a key over
-    its limit never gets more of its body read until it may spend it."""
-    try:
-        await pace(who, 1, request.app[LIMITER], max_wait_s=MAX_PACE_WAIT_S)
-    except ServiceError as e:
-        await out.problem(1, e.code, e.detail)
-        return
+    """Answer, read, pay, repeat. The first read was paid for (one token); every later
+    read follows the pacing of the lines before it, so a key over its limit never gets
+    more of its body read until it may spend it."""
     reserved = 1
-    while (batch := await _next(reader, out, request.app[DRAINING])) is not None:
+    batch: Numbered | None = first
+    while batch is not None:
         if batch and not await _answer(request, purpose, out, batch, reserved):
             return
         reserved = 0 if batch else reserved
@@ -195,6 +205,7 @@ async def _pump(
         if request.app[DRAINING].is_set():  # the server is stopping: end at a line boundary
             await out.write([{"line": reader.number + 1, **_SHUTTING_DOWN}])
             return
+        batch = await _next(reader, out, request.app[DRAINING])
 
 
 async def _next(reader: LineReader, out: Out, draining: asyncio.Event) -> Numbered | None:
