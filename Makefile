@@ -38,7 +38,7 @@ lock:
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
 	$(PIP_COMPILE) -o $(LOCK) pyproject.toml
-	$(PIP_COMPILE) --extra dev -o $(DEV_LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra dev -o $(DEV_LOCK) pyproject.toml client/pyproject.toml
 
 run: install
 	@set -e; eval "$$($(BIN)/verify dev up --quiet)"; \
