@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verify.domain.model import FieldOutcome, Rule
-from verify.domain.name_text import fold
+from verify.domain.name_text import fold, has_diacritics
 from verify.domain.names import match_name
 
 PROPERTY = settings(database=None, deadline=None, max_examples=400)
@@ -155,6 +155,9 @@ def test_a_mark_change_in_family_or_given_name_is_at_most_marks_differ(
         return
     claim_words = list(words)
     claim_words[index] = other
-    result = match_name(" ".join(claim_words), " ".join(words))
+    claim = " ".join(claim_words)
+    if not has_diacritics(claim):  # no marks left at all: a plain keyboard, ascii_folded
+        return
+    result = match_name(claim, " ".join(words))
     if result.result is not FieldOutcome.NO_MATCH:
         assert (result.result, result.rule) == (FieldOutcome.PARTIAL, Rule.MARKS_DIFFER)
