@@ -70,7 +70,9 @@ def no_task_error_left_behind() -> Iterator[None]:
     yield
     found, LOOP_ERRORS[:] = list(LOOP_ERRORS), []
     if found and not any(c.get("expected") for c in found):
-        shown = "; ".join(f"{c.get('message')}: {c.get('exception')!r}" for c in found)
+        shown = "; ".join(
+            f"{c.get('message')}: {c.get('exception')!r} in {c.get('future')!r}" for c in found
+        )
         pytest.fail(f"the event loop reported unhandled errors: {shown}")
 
 
