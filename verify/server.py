@@ -43,7 +43,7 @@ from aiohttp import web
 
 from verify import logs
 from verify.bootstrap import create_app, pool_sampler
-from verify.http.appkeys import DRAINING
+from verify.http.appkeys import DRAINING, STARTING
 from verify.http.ops import serve_ops
 from verify.metrics import MULTIPROC_ENV, Metrics, mark_process_dead, prepare_multiprocess_dir
 from verify.service.ports import Audit
@@ -103,6 +103,7 @@ async def _serve_until_drained(
     app: web.Application, host: str, port: int, reuse_port: bool, drain_s: float
 ) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    app[STARTING].set()  # until the API port listens (the ops port opens in setup)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,6 +111,7 @@ async def _serve_until_drained(
         loop.add_signal_handler(signum, stop.set)
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        app[STARTING].clear()
         print(f"verify: listening on http://{host}:{port}", file=sys.stderr)  # ops: own site
         await stop.wait()
         stop.clear()

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from verify.http import citizens, counter, jobs, stream
 from verify.http.accesslog import AccessLogPolicy
-from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, TODAY, Today
+from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, STARTING, TODAY, Today
 from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
 from verify.http.routes import add_routes
 from verify.metrics import Metrics, RequestObserver
@@ -33,6 +33,7 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[METRICS] = metrics
     app[ADMISSION] = _admission(settings, metrics)
     app[DRAINING] = asyncio.Event()
+    app[STARTING] = asyncio.Event()
     app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
     app[OBSERVER] = RequestObserver(metrics)
     app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)

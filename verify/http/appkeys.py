@@ -41,6 +41,8 @@ VERIFY_DEPS = web.AppKey("verify_deps", VerifyDeps)
 LOOKUP_DEPS = web.AppKey("lookup_deps", LookupDeps)
 LIMITER = web.AppKey("limiter", Limiter)
 ADMISSION = web.AppKey("admission", Admission)
+# set by `verify serve` until its API port listens: readiness must not say yes before it
+STARTING = web.AppKey("starting", asyncio.Event)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: readiness fails, streams end
 DB_PING = web.AppKey("db_ping", DatabaseProbe)
 SAMPLE_POOL = web.AppKey("sample_pool", Sampler)  # refreshes the pool gauges

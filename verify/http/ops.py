@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from verify.http import openapi
-from verify.http.appkeys import DRAINING, METRICS, READINESS, SAMPLE_POOL
+from verify.http.appkeys import DRAINING, METRICS, READINESS, SAMPLE_POOL, STARTING
 from verify.metrics import render
 
 API = web.AppKey("api", web.Application)  # the ops app's view of the API app it reports on
@@ -40,6 +40,8 @@ async def readyz(request: web.Request) -> web.Response:
     api = request.app[API]
     if api[DRAINING].is_set():  # SIGTERM: leave the load balancer, keep answering the API
         return json_response({"status": "draining"}, status=503)
+    if api[STARTING].is_set():  # the operations port opens before the API port does
+        return json_response({"status": "starting"}, status=503)
     readiness = api.get(READINESS)
     if readiness is None:  # still starting up
         return json_response({"status": "starting"}, status=503)

@@ -208,15 +208,23 @@ async def _pump(
         batch = await _next(reader, out, request.app[DRAINING])
 
 
+def _observed(task: asyncio.Future[Numbered | None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 async def _next(reader: LineReader, out: Out, draining: asyncio.Event) -> Numbered | None:
     """The next read's lines; None when the stream ends (idle, or the server draining while
     it waits for the upload: it says so rather than be cut off at shutdown)."""
     read = asyncio.ensure_future(reader.next_lines())
+    read.add_done_callback(_observed)  # whatever ends this handler, its error is seen
     stop = asyncio.ensure_future(draining.wait())
     try:
         await asyncio.wait((read, stop), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.cancel()
+        if not read.done() and not draining.is_set():  # the handler itself was cancelled
+            read.cancel()
     if not read.done():
         read.cancel()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
