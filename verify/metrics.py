@@ -85,6 +85,13 @@ class Metrics:
             buckets=QUEUE_BUCKETS,
             registry=r,
         )
+        self.admission_limit = Gauge(
+            "verify_admission_limit",
+            "Requests a process runs at once now: the adaptive limit, at most "
+            "VERIFY_MAX_CONCURRENCY, lowered while the event loop runs late.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.client_gone = Counter(
             "verify_http_client_gone_requests",
             "Requests whose client hung up before the answer (counted as outcome cancelled).",

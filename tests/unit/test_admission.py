@@ -315,3 +315,59 @@ async def test_the_heartbeat_stops_when_idle() -> None:
     admission.release(Lane.INTERACTIVE)
     admission.heartbeat()  # nothing runs, nothing waits, no overload: not re-armed
     assert admission._beat is None
+
+
+async def test_a_late_loop_lowers_the_limit_and_a_punctual_busy_one_raises_it() -> None:
+    clock = Clock()
+    limits: list[int] = []
+    admission = Admission(
+        config(limit=20, min_limit=4, tick_s=0.01, lag_target_s=0.02),
+        clock=clock,
+        on_limit=limits.append,
+    )
+    await admission.acquire(Lane.INTERACTIVE)
+
+    def interval(late_by: float) -> None:
+        for _ in range(10):
+            clock.now += admission.config.tick_s + late_by
+            admission.heartbeat()
+
+    interval(0.0)  # sets the first interval's boundary
+    for _ in range(30):
+        interval(0.05)
+    assert admission.limit == 4  # down to the floor, a tenth at a time
+    assert limits[:3] == [18, 16, 14]
+    for _ in range(3):
+        interval(0.0)
+    assert admission.limit == 4  # punctual, but the slots were never all taken
+    for _ in range(3):  # every slot taken, one more waits: the limit binds
+        await admission.acquire(Lane.INTERACTIVE)
+    waiter = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    interval(0.0)
+    assert admission.limit == 5
+    await settle()
+    assert waiter.done()  # the new slot went to the waiter
+    interval(0.0)
+    assert admission.limit == 5  # nobody waited since
+    assert admission.limit <= admission.config.limit
+
+
+async def test_the_limit_never_exceeds_the_configured_one() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=2, tick_s=0.01, lag_target_s=0.02)
+    for _ in range(2):
+        await admission.acquire(Lane.INTERACTIVE)
+    waiter = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    for _ in range(30):
+        clock.now += 0.01
+        admission.heartbeat()
+    assert admission.limit == 2
+    clock.now += 1.0  # the loop stalls a whole second: back off, but not below the floor
+    for _ in range(30):
+        clock.now += 0.05
+        admission.heartbeat()
+    assert admission.limit == 2  # the floor (min_limit 4) is capped by the configured limit
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)

@@ -62,10 +62,12 @@ def _admission(settings: Settings, metrics: Metrics) -> Admission:
         if seconds > 0:  # only requests that queued: the others cost no histogram update
             waits[lane].observe(seconds)
 
+    metrics.admission_limit.set(config.limit)
     return Admission(
         config,
         on_shed=lambda lane, reason: shed[lane, reason].inc(),
         on_wait=on_wait,
         on_state=lambda overloaded: metrics.overloaded.set(1 if overloaded else 0),
         on_lag=metrics.loop_lag.observe,
+        on_limit=metrics.admission_limit.set,
     )

@@ -63,6 +63,7 @@ class AdmissionConfig:
     bulk_wait_s: float = 5.0
     tick_s: float = 0.01
     lag_target_s: float | None = 0.05  # None: the loop's lag never means overload
+    min_limit: int = 4  # the adaptive limit's floor
 
 
 class _Waiter:
@@ -94,6 +95,10 @@ def _ignore_lag(seconds: float) -> None:
     return None
 
 
+def _ignore_limit(limit: int) -> None:
+    return None
+
+
 class Admission:
     """Slots with a wait queue per lane. One per process (one event loop)."""
 
@@ -106,6 +111,7 @@ class Admission:
         on_wait: WaitObserver = _ignore_wait,
         on_state: Callable[[bool], None] | None = None,
         on_lag: LagObserver = _ignore_lag,
+        on_limit: Callable[[int], None] = _ignore_limit,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -113,10 +119,13 @@ class Admission:
         self._on_wait = on_wait
         self._on_state = on_state
         self._on_lag = on_lag
+        self._on_limit = on_limit
         self._queues: dict[Lane, OrderedDict[_Waiter, None]] = {
             lane: OrderedDict() for lane in Lane
         }
         self._running: dict[Lane, int] = dict.fromkeys(Lane, 0)
+        self.limit = config.limit  # adaptive: between min_limit and config.limit
+        self._limited = False  # a request found every slot taken in this interval
         self._interval_end = clock() + config.interval_s
         # smallest interactive sojourn of this interval (0: someone did not wait)
         self._interval_min = 0.0
@@ -187,7 +196,8 @@ class Admission:
         )
 
     def _can_start(self, lane: Lane) -> bool:
-        if self.in_flight >= self.config.limit:
+        if self.in_flight >= self.limit:
+            self._limited = True
             return False
         return lane is Lane.INTERACTIVE or self._running[Lane.BULK] < self.config.bulk_limit
 
@@ -241,10 +251,34 @@ class Admission:
         )
         if overloaded != self.overloaded and self._on_state is not None:
             self._on_state(overloaded)
+        raised = self._adapt(lag_target)
         self.overloaded = overloaded
         self._interval_end = now + self.config.interval_s
         self._interval_min = float("inf") if self._queues[Lane.INTERACTIVE] else 0.0
         self._lag_min = float("inf") if self._beat is not None else 0.0
+        if raised:
+            self._wake(now)
+
+    def _adapt(self, lag_target: float | None) -> bool:
+        """The concurrency limit, AIMD on the loop's lag (as TCP on a link's delay): a loop
+        late for a whole interval runs more requests than its CPU turns over, each then
+        waiting a lap per await, so the limit shrinks by a tenth; a punctual loop whose
+        slots were all taken gets one more. The limit settles where the loop is just busy,
+        whatever the capacity; the requests above it wait in the queue, where CoDel and
+        the timeouts see them, instead of in the loop."""
+        if lag_target is None:
+            return False
+        limit = self.limit
+        if self._lag_min > lag_target:
+            floor = min(self.config.min_limit, self.config.limit)
+            limit = max(floor, min(limit - 1, int(limit * 0.9)))
+        elif self._limited and self._lag_min <= lag_target / 2:
+            limit = min(self.config.limit, limit + 1)
+        self._limited = False
+        previous, self.limit = self.limit, limit
+        if limit != previous:
+            self._on_limit(limit)
+        return limit > previous
 
     def _arm(self) -> None:
         """Start the heartbeat (it runs while requests are queued or running)."""
