@@ -371,3 +371,19 @@ async def test_the_limit_never_exceeds_the_configured_one() -> None:
     assert admission.limit == 2  # the floor (min_limit 4) is capped by the configured limit
     waiter.cancel()
     await asyncio.gather(waiter, return_exceptions=True)
+
+
+async def test_bulk_holds_at_most_half_of_a_lowered_limit() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=8, bulk_limit=8, min_limit=4, tick_s=0.01)
+    admission.limit = 4  # as a late loop leaves it
+    for _ in range(2):
+        await admission.acquire(Lane.BULK)
+    third = asyncio.create_task(admission.acquire(Lane.BULK))
+    await settle()
+    assert not third.done()  # two of four slots: the rest are the counters'
+    await admission.acquire(Lane.INTERACTIVE)
+    await admission.acquire(Lane.INTERACTIVE)
+    assert admission.in_flight == 4
+    third.cancel()
+    await asyncio.gather(third, return_exceptions=True)

@@ -25,7 +25,8 @@ interactive lane only:
   requests are refused on arrival, and an interactive request waits at most
   ``overload_wait``. When only the loop's lag says overload, bulk is refused only
   while interactive requests run or wait: it is shed to protect them.
-- a slot freed goes to an interactive request before a bulk one.
+- a slot freed goes to an interactive request before a bulk one, and bulk never
+  holds more than half of the (adaptive) limit.
 
 Waiting costs no timer per request: the heartbeat sheds the waiters whose time is
 up (the oldest of each queue), so a queue of a thousand costs a thousand futures
@@ -199,7 +200,12 @@ class Admission:
         if self.in_flight >= self.limit:
             self._limited = True
             return False
-        return lane is Lane.INTERACTIVE or self._running[Lane.BULK] < self.config.bulk_limit
+        if lane is Lane.INTERACTIVE:
+            return True
+        # bulk never holds more than half of the adaptive limit: counters keep slots even
+        # when a flood of batches has driven the limit down
+        bulk_limit = min(self.config.bulk_limit, max(1, self.limit // 2))
+        return self._running[Lane.BULK] < bulk_limit
 
     def _start(self, lane: Lane, since: float, now: float) -> None:
         self._running[lane] += 1
