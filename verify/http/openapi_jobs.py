@@ -122,7 +122,11 @@ JOB_PATHS: dict[str, Any] = {
     },
     "/v1/jobs/{job_id}": {
         "get": {
-            "summary": "A job's state, progress and counts by verdict. Scope: verify.",
+            "summary": (
+                "A job's state, progress and counts by verdict. Scope: verify. A job "
+                "finished more than VERIFY_JOB_RETENTION_DAYS (7) days ago is deleted with "
+                "its results: 404 not_found, as for an unknown job or another agency's."
+            ),
             "parameters": [_JOB_ID],
             "responses": {"200": _job("The job"), **_problems("401", "403", "404", "503")},
         },
@@ -144,7 +148,8 @@ JOB_PATHS: dict[str, Any] = {
                 "One result per record, in input order, each with its `line`: NDJSON, or CSV "
                 "with Accept: text/csv. Served once the job is done, cancelled or failed "
                 "(then: the lines that were done); 409 job_not_finished with Retry-After "
-                "while it is queued or running. X-Job-State gives the state. Scope: verify."
+                "while it is queued or running. X-Job-State gives the state. Scope: verify. "
+                "404 once the job is deleted (VERIFY_JOB_RETENTION_DAYS after it ended)."
             ),
             "parameters": [_JOB_ID],
             "responses": {
