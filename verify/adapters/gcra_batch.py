@@ -5,8 +5,9 @@ the probing limit's per-person charges) is queued; at the end of the tick one
 task sends them all, in order, as one call of ``send`` (``gcra_redis.py``: one
 EVALSHA of ``gcra_many.lua``), split in chunks of at most ``max_batch`` charges.
 A chunk runs under one deadline and reports once to the circuit breaker, not once
-per caller. Callers wait shielded: one giving up (its request cancelled) does not
-cancel the batch for the others.
+per caller. Each caller waits on a future of its own while the batch runs in its
+own task: one giving up (its request cancelled) does not cancel the batch for the
+others.
 
 ``Buckets`` is the one place that says "Redis under a deadline with the breaker,
 else local": a charge Redis did not decide (it failed, timed out, or the breaker
@@ -65,13 +66,11 @@ class ChargeBatcher:
         breaker: CircuitBreaker,
         deadline_s: float,
         max_batch: int = MAX_BATCH,
-        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._send = send
         self._breaker = breaker
         self._deadline_s = deadline_s  # a whole round trip, over the client's socket timeouts
         self._max_batch = max_batch
-        self._on_batch = on_batch
         self._pending: list[tuple[Sequence[Charge], Waiter]] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,8 +85,9 @@ class ChargeBatcher:
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._dispatch)
-        # shielded: the batch is shared; a caller giving up must not cancel it for the others
-        return await asyncio.shield(future)
+        # no shield needed: the future is this caller's alone (the batch is a task of its own),
+        # so a caller giving up cancels its future, never the batch of the others
+        return await future
 
     def _dispatch(self) -> None:
         self._scheduled = False
@@ -128,8 +128,6 @@ class ChargeBatcher:
     async def _send_chunk(self, chunk: list[Charge], replies: Replies, offset: int) -> None:
         if not self._breaker.allow():
             return
-        if self._on_batch is not None:
-            self._on_batch(len(chunk))
         try:
             async with asyncio.timeout(self._deadline_s):
                 flat = await self._send(chunk)
