@@ -4,7 +4,7 @@ State is one number per key, the theoretical arrival time (TAT). A request of
 ``cost`` units is allowed when the bucket holds ``min(cost, burst)`` units; it
 then moves the TAT by ``cost`` emission intervals, so a batch larger than the
 burst is let through only from a full bucket and pays its whole cost after.
-The Redis script (verify/adapters/gcra.lua) is the same rule, on Redis's clock.
+The Redis script (verify/adapters/gcra_many.lua) is the same rule, on Redis's clock.
 
 A ``Quota`` is the same rule over a longer period (the per-person probing limit:
 so many attempts per rolling day). It is *strict*: a request is allowed only when
