@@ -117,6 +117,14 @@ async def answer_all(
     claims = [p for p in parsed if isinstance(p, Claim)]
     outcomes = await verify_audited(claims, ctx, app[VERIFY_DEPS])
     _count(app, ctx, outcomes)
+    return answer_all_items(parsed, outcomes, positions)
+
+
+def answer_all_items(
+    parsed: list[Parsed], outcomes: list[Answer], positions: Sequence[tuple[str, int]] | None = None
+) -> list[dict[str, object]]:
+    """The wire items of ``parsed``: each claim's answer (``outcomes`` in claim order) in
+    place, the problems of the items that were not claims as they are."""
     answered = iter(outcomes)
     where = positions or [("index", i) for i in range(len(parsed))]
     return [

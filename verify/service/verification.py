@@ -100,6 +100,20 @@ def _entry(
     )
 
 
+def audit_entries(
+    claims: Sequence[Claim],
+    answered: Sequence[tuple[Answer, CitizenRecord | None]],
+    ctx: RequestContext,
+    hmac_key: bytes,
+    latency_ms: float,
+) -> list[AuditEntry]:
+    """One audit entry per answer, in claim order."""
+    return [
+        _entry(ctx, claim, answer, record, hmac_key, latency_ms)
+        for claim, (answer, record) in zip(claims, answered, strict=True)
+    ]
+
+
 async def verify_audited(
     claims: Sequence[Claim], ctx: RequestContext, deps: VerifyDeps
 ) -> list[Answer]:
@@ -113,10 +127,7 @@ async def verify_audited(
     evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
     answered = await limit_attempts(claims, evaluated, ctx, deps)
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
-    entries = [
-        _entry(ctx, claim, answer, record, deps.hmac_key, latency_ms)
-        for claim, (answer, record) in zip(claims, answered, strict=True)
-    ]
+    entries = audit_entries(claims, answered, ctx, deps.hmac_key, latency_ms)
     if entries:
         await deps.audit.record(entries)
     return [answer for answer, _ in answered]
