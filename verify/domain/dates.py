@@ -61,9 +61,9 @@ def parse_date(raw: object, field: str) -> dt.date:
 
 
 def _parse_iso(raw: object, field: str, expected: str) -> dt.date:
-    day = _iso_day(raw) if isinstance(raw, str) else None
-    if day is not None:
-        return day
+    known = _iso_day(raw) if isinstance(raw, str) else None
+    if known is not None:
+        return known
     found = _ISO_DAY.fullmatch(raw) if isinstance(raw, str) else None
     if found is None:
         raise _invalid(field, expected)
