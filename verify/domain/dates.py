@@ -15,6 +15,11 @@ MAX_YEAR = 2300
 _ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _YEAR = re.compile(r"[0-9]{4}")
 _ISO_LENGTH = 10
+# the answers (frozen values): shared rather than built per claim
+_EXACT = FieldResult(FieldOutcome.MATCH, Rule.EXACT)
+_YEAR_ONLY = FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
+_SWAPPED = FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
+_NO_MATCH = FieldResult(FieldOutcome.NO_MATCH)
 _DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 
 
@@ -89,12 +94,10 @@ def _swapped(day: dt.date) -> dt.date | None:
 def match_date(claim: PartialDate, register: PartialDate) -> FieldResult:
     """Equal -> match/exact; year-only on either side, same year -> match/year_only;
     day and month swapped -> partial/day_month_swapped; otherwise no_match."""
-    if claim == register:
-        return FieldResult(FieldOutcome.MATCH, Rule.EXACT)
-    if Precision.YEAR in (claim.precision, register.precision):
-        if claim.year == register.year:
-            return FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
-        return FieldResult(FieldOutcome.NO_MATCH)
+    if claim.value == register.value and claim.precision == register.precision:
+        return _EXACT
+    if claim.precision == Precision.YEAR or register.precision == Precision.YEAR:
+        return _YEAR_ONLY if claim.value.year == register.value.year else _NO_MATCH
     if _swapped(claim.value) == register.value:
-        return FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
-    return FieldResult(FieldOutcome.NO_MATCH)
+        return _SWAPPED
+    return _NO_MATCH

@@ -29,11 +29,8 @@ CARD_REASONS = {
 }
 
 
-def _gender(claim: Claim, record: CitizenRecord) -> FieldResult:
-    if claim.gender is None:
-        return NOT_PROVIDED
-    same = claim.gender is record.gender
-    return FieldResult(FieldOutcome.MATCH if same else FieldOutcome.NO_MATCH)
+_GENDER = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
+NOT_FOUND = Outcome(Verdict.NOT_FOUND)
 
 
 def _fails(result: FieldResult, accept_partial: bool) -> bool:
@@ -42,25 +39,21 @@ def _fails(result: FieldResult, accept_partial: bool) -> bool:
     )
 
 
-def _reasons(outcome: Outcome, claim: Claim, deceased: bool) -> tuple[str, ...]:
-    named = (
-        ("full_name", outcome.full_name),
-        ("booking_name", outcome.booking_name),
-        ("date_of_birth", outcome.date_of_birth),
-        ("gender", outcome.gender),
-    )
-    reasons = [name for name, result in named if result and _fails(result, claim.accept_partial)]
-    if outcome.card is not None and outcome.card.result in CARD_REASONS:
-        reasons.append(CARD_REASONS[outcome.card.result])
+def _reasons(
+    named: tuple[tuple[str, FieldResult | None], ...],
+    card: CardCheck,
+    claim: Claim,
+    deceased: bool,
+) -> tuple[str, ...]:
+    accept_partial = claim.accept_partial
+    reasons = [name for name, result in named if result and _fails(result, accept_partial)]
+    if card.result in CARD_REASONS:
+        reasons.append(CARD_REASONS[card.result])
     if claim.require_card and claim.card_issue_date is None:
         reasons.append("card_not_provided")
     if deceased:
         reasons.append("deceased")
     return tuple(reasons)
-
-
-def _name(claimed: str | None, register: str) -> FieldResult:
-    return match_name(claimed, register) if claimed else NOT_PROVIDED
 
 
 def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outcome:
@@ -69,28 +62,26 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     The verdict is ``match`` iff there is no reason against it; reasons come in a
     stable order: full_name, booking_name, date_of_birth, gender, the card's
     (``card_not_provided`` when the claim requires a card and gives none), deceased.
+    Every field result is a shared frozen value and the outcome is built once: this
+    runs for every item of every batch.
     """
     if record is None:
-        return Outcome(Verdict.NOT_FOUND)
-    fields = Outcome(
-        Verdict.NO_MATCH,
-        full_name=_name(claim.full_name, record.full_name),
-        date_of_birth=match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED,
-        gender=_gender(claim, record),
-        card=check_card(record.cards, claim.card_issue_date, today),
-        booking_name=_name(claim.booking_name, record.full_name) if claim.booking_name else None,
+        return NOT_FOUND
+    register_name = record.full_name
+    full_name = match_name(claim.full_name, register_name) if claim.full_name else NOT_PROVIDED
+    booking = match_name(claim.booking_name, register_name) if claim.booking_name else None
+    birth = match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED
+    gender = NOT_PROVIDED if claim.gender is None else _GENDER[claim.gender is record.gender]
+    card = check_card(record.cards, claim.card_issue_date, today)
+    named = (
+        ("full_name", full_name),
+        ("booking_name", booking),
+        ("date_of_birth", birth),
+        ("gender", gender),
     )
-    reasons = _reasons(fields, claim, record.status is LifeStatus.DECEASED)
+    reasons = _reasons(named, card, claim, record.status is LifeStatus.DECEASED)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
-    return Outcome(
-        verdict,
-        full_name=fields.full_name,
-        date_of_birth=fields.date_of_birth,
-        gender=fields.gender,
-        card=fields.card,
-        booking_name=fields.booking_name,
-        reasons=reasons,
-    )
+    return Outcome(verdict, full_name, birth, gender, card, booking, reasons)
 
 
 @functools.lru_cache(maxsize=1024)
