@@ -86,17 +86,18 @@ def _entry(
     hmac_key: bytes, latency_ms: float,
 ) -> AuditEntry:  # fmt: skip
     subject = _subject(claim, record)
-    return AuditEntry(
-        at=ctx.started,
-        agency_id=ctx.agency_id,
-        request_id=ctx.request_id,
-        kind=ctx.kind,
-        purpose=claim.purpose or ctx.purpose,
-        subject=subject_of(hmac_key, subject),
-        verdict=REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
-        latency_ms=latency_ms,
-        key_id=ctx.key_id,
-        terminal=claim.terminal,
+    return AuditEntry(  # by position (the field order of AuditEntry): once per batch item
+        ctx.started,
+        ctx.agency_id,
+        ctx.request_id,
+        ctx.kind,
+        claim.purpose or ctx.purpose,
+        subject_of(hmac_key, subject),
+        REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
+        None,  # fields: a verify discloses none
+        latency_ms,
+        ctx.key_id,
+        claim.terminal,
     )
 
 
