@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from verify.domain.cards import check_card
 from verify.domain.dates import match_date
@@ -85,7 +87,7 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
 
 
 @functools.lru_cache(maxsize=1024)
-def _field_json(result: FieldResult | None) -> dict[str, object]:
+def _field_wire(result: FieldResult | None) -> dict[str, object]:
     """The wire form of a field result. Results repeat (they are small frozen values), so
     the dicts are memoised: they are shared and must be treated as read-only."""
     out: dict[str, object] = {"result": (result or NOT_PROVIDED).result.value}
@@ -94,8 +96,33 @@ def _field_json(result: FieldResult | None) -> dict[str, object]:
     return out
 
 
-def _card_json(card: CardCheck | None) -> dict[str, object]:
+def _card_wire(card: CardCheck | None) -> dict[str, object]:
     return {"result": (card or CardCheck(CardResult.NOT_PROVIDED)).result.value}
+
+
+class _ByIdentity:
+    """Wire forms of the shared result values, found by identity: hashing a frozen dataclass
+    of enums runs three Python-level ``__hash__`` calls, ``id()`` none. Each entry keeps its
+    value alive, so no other object can take its id; at most ``limit`` entries (the shared
+    values, which come first, number a few dozen)."""
+
+    def __init__(self, wire: Callable[[Any], dict[str, object]], limit: int = 256) -> None:
+        self._wire = wire
+        self._limit = limit
+        self._known: dict[int, tuple[object, dict[str, object]]] = {}
+
+    def __call__(self, value: object) -> dict[str, object]:
+        known = self._known.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        wire = self._wire(value)
+        if len(self._known) < self._limit:
+            self._known[id(value)] = (value, wire)
+        return wire
+
+
+_field_json = _ByIdentity(_field_wire)
+_card_json = _ByIdentity(_card_wire)
 
 
 def outcome_to_json(outcome: Outcome) -> dict[str, object]:
