@@ -97,6 +97,8 @@ def _provided(obj: object) -> dict[str, object]:
     if type(obj) is not dict and not isinstance(obj, Mapping):  # skip the ABC check for JSON
         raise ValidationError("invalid_request", "the request body must be a JSON object")
     if _KNOWN.issuperset(obj):  # the usual body: every key known (so a str)
+        if type(obj) is dict and None not in obj.values():
+            return obj  # read only from here on: no copy (one allocation less per item)
         return {key: value for key, value in obj.items() if value is not None}
     for key in obj:
         if not isinstance(key, str):

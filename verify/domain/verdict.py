@@ -42,13 +42,23 @@ def _fails(result: FieldResult, accept_partial: bool) -> bool:
 
 
 def _reasons(
-    named: tuple[tuple[str, FieldResult | None], ...],
+    fields: tuple[FieldResult, FieldResult | None, FieldResult, FieldResult],
     card: CardCheck,
     claim: Claim,
     deceased: bool,
 ) -> tuple[str, ...]:
+    """The reasons against a match, in the stable order (plain ifs: no per-call table)."""
     accept_partial = claim.accept_partial
-    reasons = [name for name, result in named if result and _fails(result, accept_partial)]
+    full_name, booking_name, date_of_birth, gender = fields
+    reasons: list[str] = []
+    if _fails(full_name, accept_partial):
+        reasons.append("full_name")
+    if booking_name is not None and _fails(booking_name, accept_partial):
+        reasons.append("booking_name")
+    if _fails(date_of_birth, accept_partial):
+        reasons.append("date_of_birth")
+    if _fails(gender, accept_partial):
+        reasons.append("gender")
     if card.result in CARD_REASONS:
         reasons.append(CARD_REASONS[card.result])
     if claim.require_card and claim.card_issue_date is None:
@@ -75,13 +85,8 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     birth = match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED
     gender = NOT_PROVIDED if claim.gender is None else _GENDER[claim.gender is record.gender]
     card = check_card(record.cards, claim.card_issue_date, today)
-    named = (
-        ("full_name", full_name),
-        ("booking_name", booking),
-        ("date_of_birth", birth),
-        ("gender", gender),
-    )
-    reasons = _reasons(named, card, claim, record.status is LifeStatus.DECEASED)
+    fields = (full_name, booking, birth, gender)
+    reasons = _reasons(fields, card, claim, record.status is LifeStatus.DECEASED)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
     return Outcome(verdict, full_name, birth, gender, card, booking, reasons)
 
