@@ -110,7 +110,8 @@ def _answer(number: int, claim: Claim, outcome: Answer, problem: ProblemBody) ->
     if not isinstance(outcome, TooManyAttempts):
         return {"line": number, **outcome_to_json(outcome), "reference": claim.reference}
     body = {"line": number, **problem(outcome.code, outcome.detail, None)}
-    body["retry_after"] = max(1, math.ceil(outcome.retry_after or 1))
+    if outcome.retry_after is not None:  # none when no wait would help (attempts_exceed_quota)
+        body["retry_after"] = max(1, math.ceil(outcome.retry_after))
     body["reference"] = claim.reference
     return body
 
