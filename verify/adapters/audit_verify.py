@@ -21,10 +21,21 @@ import orjson
 from verify.adapters.audit_chain import CANON_COLUMNS, ZERO_LINK, canonical, link
 from verify.adapters.pg import Conn
 
-_COLS = ", ".join(CANON_COLUMNS)
+# a time Python cannot hold (infinite, or past year 9999) is read as NULL and named, never
+# a crash of the check: only an insert out of band writes one
+_DATED = "(isfinite(at) AND at > '0001-01-02' AND at < '9999-12-31')"
+_COLS = ", ".join(
+    f"CASE WHEN {_DATED} THEN at END AS at" if c == "at" else c for c in CANON_COLUMNS
+)
 _ROWS_SQL = f"""
 SELECT chain_id, chain_batch, chain_link, seq, {_COLS} FROM audit_log
 WHERE at >= $1 AND at < $2
+ORDER BY chain_id NULLS FIRST, chain_batch, seq
+"""
+# all days: every row, whatever its time (a row dated before 1970, after 9999 or at
+# 'infinity' would otherwise never be checked: the serving role can insert one)
+_ALL_ROWS_SQL = f"""
+SELECT chain_id, chain_batch, chain_link, seq, {_COLS} FROM audit_log
 ORDER BY chain_id NULLS FIRST, chain_batch, seq
 """
 _BEFORE_SQL = """
@@ -109,8 +120,20 @@ async def _batches(
     conn: Conn, start: dt.datetime, end: dt.datetime, report: Report
 ) -> AsyncIterator[_Batch]:
     current: _Batch | None = None
-    async for r in conn.cursor(_ROWS_SQL, start, end, prefetch=5000):
+    everything = (start, end) == (_FAR_PAST, _FAR_FUTURE)
+    rows = (
+        conn.cursor(_ALL_ROWS_SQL, prefetch=5000)
+        if everything
+        else conn.cursor(_ROWS_SQL, start, end, prefetch=5000)
+    )
+    async for r in rows:
         report.rows += 1
+        if r["at"] is None:
+            where = "-" if r["chain_id"] is None else str(r["chain_id"])
+            report.breaks.append(
+                Break(where, r["seq"], "a row dated outside any day (out of band)")
+            )
+            continue
         if r["chain_id"] is None:
             report.breaks.append(Break("-", r["seq"], "a row in no chain (added out of band)"))
             continue
