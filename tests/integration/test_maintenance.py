@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
+import orjson
 import pytest
 
 from tests.conftest import b64
@@ -283,3 +284,49 @@ async def test_rows_dated_beyond_the_look_ahead_stay_and_are_reported(
 
 async def _bounds(pool: asyncpg.Pool) -> list[Partition]:
     return [Partition(*r) for r in await pool.fetch("SELECT name, lo, hi FROM audit_partitions()")]
+
+
+@pytest.mark.parametrize("link_kept", [True, False])
+async def test_a_batch_across_a_zone_partitions_bound_stays_verifiable_after_its_drop(
+    env: None, writer: PgAuditWriter, pg_pool: asyncpg.Pool, capsys: pytest.CaptureFixture[str],
+    link_kept: bool,
+) -> None:  # fmt: skip
+    """A batch holds one UTC day at most, but a partition of a server's time zone (before
+    006) does not hold whole UTC days: migration 006 chained the older rows in batches that
+    run across its bounds. Dropping it past retention left the rest of such a batch, which
+    no longer hashed to its link: `audit verify` failed on an intact audit."""
+    day = dt.datetime.now(UTC).date() - dt.timedelta(days=200)
+    plus7 = "+07:00"
+    await _only_partitions(
+        pg_pool,
+        {
+            f"audit_log_{d:%Y%m%d}": (f"{d} 00:00{plus7}", f"{d + dt.timedelta(1)} 00:00{plus7}")
+            for d in (day, day + dt.timedelta(days=1))
+        },
+    )
+    bound = _utc(day, 17)  # audit_log_{day} ends here, audit_log_{day + 1} begins
+    before, after = bound - dt.timedelta(seconds=1), bound + dt.timedelta(seconds=1)
+    await writer.record([_entry(_utc(day, 10), 0)])
+    # one group commit across the bound; its link is on its last row (highest seq)
+    across = (
+        [_entry(after, 1), _entry(before, 2)]
+        if not link_kept
+        else [_entry(before, 1), _entry(after, 2)]
+    )
+    await writer.record(across)
+    await writer.record([_entry(_utc(day, 18), 3)])
+    batches = await pg_pool.fetchval("SELECT count(DISTINCT chain_batch) FROM audit_log")
+    chains = await pg_pool.fetchval("SELECT count(DISTINCT chain_id) FROM audit_log")
+    assert (batches, chains) == (3, 1)  # one chain: the crossing batch is number 2
+
+    async with pg_pool.acquire() as conn:  # retention: audit_log_{day} ends before the cutoff
+        report = await run_maintenance(conn, retention_days=180, today=day + dt.timedelta(days=181))
+    assert report.dropped == [f"audit_log_{day:%Y%m%d}"]
+    cut = await pg_pool.fetchval("SELECT cut FROM audit_partition_drops")
+    assert [v["batch"] for v in orjson.loads(cut).values()] == [2]
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "2 rows" in out and "1 batches cut by a retention drop" in out
+    # the rest of the cut batch is still protected where it can be: its link
+    await pg_pool.execute("UPDATE audit_log SET verdict = 'no_match' WHERE request_id = 'r-3'")
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 1

@@ -29,13 +29,27 @@ DAYS_AHEAD = 7
 CHANGE_LOG_KEEP = dt.timedelta(days=1)
 
 _DROP_RECORD_SQL = """
-INSERT INTO audit_partition_drops (day, partition, rows, heads)
+INSERT INTO audit_partition_drops (day, partition, rows, heads, cut)
 SELECT $1, $2, (SELECT count(*) FROM {table}),
-       coalesce(jsonb_object_agg(h.chain_id::text, jsonb_build_object(
-           'batch', h.chain_batch, 'link', encode(h.chain_link, 'hex'))), '{{}}'::jsonb)
-FROM (SELECT DISTINCT ON (chain_id) chain_id, chain_batch, chain_link FROM {table}
-      WHERE chain_link IS NOT NULL ORDER BY chain_id, chain_batch DESC) h
+       (SELECT coalesce(jsonb_object_agg(h.chain_id::text, jsonb_build_object(
+                   'batch', h.chain_batch, 'link', encode(h.chain_link, 'hex'))), '{{}}'::jsonb)
+        FROM (SELECT DISTINCT ON (chain_id) chain_id, chain_batch, chain_link FROM {table}
+              WHERE chain_link IS NOT NULL ORDER BY chain_id, chain_batch DESC) h),
+       (SELECT coalesce(jsonb_object_agg(c.chain_id::text, jsonb_build_object(
+                   'batch', c.chain_batch, 'link', encode(c.link, 'hex'))), '{{}}'::jsonb)
+        FROM (SELECT a.chain_id, a.chain_batch,
+                     (array_agg(a.chain_link) FILTER (WHERE a.chain_link IS NOT NULL))[1] AS link
+              FROM audit_log a
+              JOIN (SELECT DISTINCT ON (chain_id) chain_id, chain_batch FROM {table}
+                    WHERE chain_id IS NOT NULL ORDER BY chain_id, chain_batch DESC) last
+                USING (chain_id, chain_batch)
+              WHERE a.at >= $3::timestamptz AND a.at < $4::timestamptz + interval '1 day'
+              GROUP BY a.chain_id, a.chain_batch
+              HAVING bool_or(a.at >= $4::timestamptz)) c)
 """
+# ``cut`` (migration 020): a chain's last batch in the partition that goes on after its
+# upper bound (a zone-based partition from before 006), with its link from wherever its
+# last row is. A batch spans one UTC day at most: the next day is as far as it can go.
 
 _PARTITIONS_SQL = "SELECT name, lo, hi FROM audit_partitions()"  # the default excluded
 _DEFAULT_ROWS_SQL = "SELECT count(*) FROM audit_log_default"
@@ -76,7 +90,10 @@ def expired_partitions(
 async def _drop_recorded(conn: Conn, partition: Partition) -> None:
     # the name comes from the catalogue (audit_partitions): quoted as an identifier
     table = '"' + partition.name.replace('"', '""') + '"'
-    await conn.execute(_DROP_RECORD_SQL.format(table=table), partition.day, partition.name)
+    await conn.execute(
+        _DROP_RECORD_SQL.format(table=table), partition.day, partition.name, partition.lo,
+        partition.hi,
+    )  # fmt: skip
     await conn.execute(f"DROP TABLE {table}")
 
 

@@ -140,6 +140,13 @@ END $$;
 -- zone-based partition, and a partition made again for rows found later in the default).
 ALTER TABLE audit_partition_drops DROP CONSTRAINT audit_partition_drops_pkey;
 ALTER TABLE audit_partition_drops ADD PRIMARY KEY (partition, dropped_at);
+-- A batch holds one UTC day at most, so a UTC-day partition holds whole batches; a
+-- zone-based one (before 006) does not: the batches 006 made of the older rows, up to
+-- 1,000 rows of a UTC day each, run across its bounds. Dropping it leaves the rest of
+-- such a batch, whose link cannot be recomputed without the dropped rows: `cut` records
+-- each, {"<chain_id>": {"batch": n, "link": "<hex>"}}, so that `audit verify` takes the
+-- rest of the batch by that link and goes on checking the chain after it.
+ALTER TABLE audit_partition_drops ADD COLUMN cut jsonb NOT NULL DEFAULT '{}';
 
 REVOKE EXECUTE ON FUNCTION audit_partitions() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION audit_uncovered(timestamptz, timestamptz) FROM PUBLIC;
