@@ -137,7 +137,8 @@ def _item(claim: Claim, outcome: Answer, position: tuple[str, int]) -> dict[str,
     if not isinstance(outcome, TooManyAttempts):
         return answer(claim, outcome)
     body = {position[0]: position[1], **problem_body(outcome.code, outcome.detail)}
-    body["retry_after"] = max(1, math.ceil(outcome.retry_after or 1))
+    if outcome.retry_after is not None:  # none when no wait would help (attempts_exceed_quota)
+        body["retry_after"] = max(1, math.ceil(outcome.retry_after))
     if claim.reference is not None:
         body["reference"] = claim.reference
     return body
