@@ -31,17 +31,19 @@
 -- (an UPDATE to the same values) writes nothing and logs nothing, as before. former_ids keeps
 -- its triggers. TRUNCATE id_cards clears the arrays.
 --
+-- GRANTS. The serving role reads the new columns through its table-level SELECT on citizens
+-- (005), which covers columns added later, and calls none of these functions: nothing to grant.
+--
 -- BULK LOADS. `verify seed` disables the user triggers of the register tables for its load
 -- (015) and writes the arrays in the citizens COPY itself (seed_copy.py), so no trigger and
 -- no second pass run. A load that disables triggers itself must fill the arrays the same way
 -- or call citizens_sync_cards(ids) before it commits.
 --
--- UPGRADE. The backfill below rewrites every person with a card, in one statement (hash
--- aggregate of id_cards joined to citizens), with citizens' version and change-log triggers
--- disabled for it: the records do not change, so cached answers stay valid and 10M change
--- rows are not logged. Measured: 1M people / 1.17M cards in ~6 s on the shared 2-core dev
--- machine, so about a minute per 10M people (the table is locked for writes meanwhile;
--- readers keep reading). Autovacuum reclaims the old row versions afterwards.
+-- UPGRADE. This migration only adds the empty columns, the functions and the triggers (a
+-- moment of ACCESS EXCLUSIVE lock); 014, in a transaction of its own, fills the arrays of the
+-- persons already in the register without blocking readers. The servers of the previous
+-- release keep reading id_cards meanwhile; the new ones start after `verify migrate` ends
+-- (deploy/k8s/migrate-job.yaml runs before the Deployment rolls).
 
 ALTER TABLE citizens
     ADD COLUMN card_issue  date[],
@@ -114,19 +116,3 @@ CREATE TRIGGER id_cards_sync_delete AFTER DELETE ON id_cards
     FOR EACH STATEMENT EXECUTE FUNCTION id_cards_sync_deleted();
 CREATE TRIGGER id_cards_sync_truncate AFTER TRUNCATE ON id_cards
     FOR EACH STATEMENT EXECUTE FUNCTION id_cards_sync_truncated();
-
--- The backfill of an existing register (see UPGRADE above).
-ALTER TABLE citizens DISABLE TRIGGER citizens_version;
-ALTER TABLE citizens DISABLE TRIGGER zz_change_log;
-UPDATE citizens c
-SET card_issue = k.issue, card_expiry = k.expiry, card_status = k.status
-FROM (
-    SELECT id_number,
-           array_agg(issue_date ORDER BY issue_date) AS issue,
-           array_agg(expiry_date ORDER BY issue_date) AS expiry,
-           array_agg(status ORDER BY issue_date) AS status
-    FROM id_cards GROUP BY id_number
-) k
-WHERE c.id_number = k.id_number;
-ALTER TABLE citizens ENABLE TRIGGER citizens_version;
-ALTER TABLE citizens ENABLE TRIGGER zz_change_log;
