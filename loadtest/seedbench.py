@@ -96,7 +96,8 @@ def pgbench(url: str, env: dict[str, str]) -> dict[str, object]:
 def seed(url: str, env: dict[str, str], count: int, verify: Path) -> dict[str, object]:
     database = f"seedbench_{count}"
     asyncio.run(_recreate(url, database))
-    db_env = {**env, "VERIFY_DATABASE_URL": stack.database_url(url, database)}
+    db_url = stack.database_url(url, database)
+    db_env = {**env, "VERIFY_DATABASE_URL": db_url, "VERIFY_ADMIN_DATABASE_URL": db_url}
     try:
         subprocess.run([str(verify), "migrate"], env=db_env, check=True, capture_output=True)
         cmd = [str(verify), "seed", "--count", str(count), "--seed", "1"]
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     verify = Path(sys.executable).parent / "verify"
     dev = stack.dev_up(verify, os.environ)
     env = {**os.environ, **dev.env}
-    url = env["VERIFY_DATABASE_URL"]
+    # the owner's URL: creating databases, migrating and seeding are not the serving role's
+    url = env.get("VERIFY_ADMIN_DATABASE_URL") or env["VERIFY_DATABASE_URL"]
     try:
         base = pgbench(url, env)
         print(f"pgbench -i -s {PGBENCH_SCALE}: {base['rows_per_s']:,} rows/s", file=sys.stderr)
