@@ -33,7 +33,7 @@ import orjson
 
 from loadtest.bench.claims import _sample
 from loadtest.bench.procs import Server, cpu_seconds, running
-from loadtest.bench.stack import create_key, dev_up, ensure_register
+from loadtest.bench.stack import create_key, database_url, dev_up, ensure_register
 from verify.devservers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,8 +103,11 @@ def main() -> int:
     dev = dev_up(VERIFY, env)
     env.update(dev.env)
     url, _ = ensure_register(VERIFY, env, database="verify_jobbench", count=args.register, seed=1)
+    owner = env.get("VERIFY_ADMIN_DATABASE_URL") or env["VERIFY_DATABASE_URL"]
     env.update(
         VERIFY_DATABASE_URL=url,
+        # the key goes in the bench's database, where `verify serve` looks for it
+        VERIFY_ADMIN_DATABASE_URL=database_url(owner, "verify_jobbench"),
         VERIFY_JOB_CHUNK_LINES=str(args.chunk_lines),
         VERIFY_JOB_CONCURRENCY=str(args.concurrency),
         VERIFY_LOG_LEVEL="WARNING",

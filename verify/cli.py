@@ -196,6 +196,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
+    from verify.adapters.job_retention import prune_jobs
     from verify.adapters.maintenance import run_maintenance
 
     settings = _settings()
@@ -211,6 +212,12 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             f"audit partitions: {report.created} created, {len(report.dropped)} dropped "
             f"(retention {settings.audit_retention_days} days); "
             f"{report.changes_pruned} change-log rows pruned"
+        )
+        jobs = await prune_jobs(conn, retention_days=settings.job_retention_days)
+        print(
+            f"bulk jobs: {jobs.jobs} finished more than {settings.job_retention_days} days ago "
+            f"deleted ({jobs.result_rows} results rows, {jobs.input_rows} input rows, "
+            f"{jobs.batches} batches)"
         )
         return 0
 
@@ -277,7 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--quiet", action="store_true", help="print only the export lines")
     dev.set_defaults(func=cmd_dev)
     sub.add_parser("migrate", help="apply schema migrations").set_defaults(func=cmd_migrate)
-    maint = sub.add_parser("maintenance", help="audit partitions: create ahead, drop expired")
+    maint = sub.add_parser(
+        "maintenance", help="audit partitions: create ahead, drop expired; delete expired bulk jobs"
+    )
     maint.set_defaults(func=cmd_maintenance)
     from verify import cli_audit  # its module imports this one
 

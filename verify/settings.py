@@ -92,6 +92,7 @@ class Settings:
     job_slice_s: float = 30.0
     job_stale_s: float = 60.0
     job_drain_s: float = 25.0
+    job_retention_days: int = 7  # finished jobs (results, input left) deleted by maintenance
     worker_metrics_port: int = 9102
     timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
@@ -168,6 +169,7 @@ class Settings:
             job_slice_s=r.opt("VERIFY_JOB_SLICE", _seconds, 30.0),
             job_stale_s=r.opt("VERIFY_JOB_STALE", _seconds, 60.0),
             job_drain_s=r.opt("VERIFY_JOB_DRAIN", _seconds, 25.0),
+            job_retention_days=r.opt("VERIFY_JOB_RETENTION_DAYS", _positive_int, 7),
             worker_metrics_port=r.opt("VERIFY_WORKER_METRICS_PORT", _port, 9102),
             timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )

@@ -20,9 +20,15 @@ from verify.worker import ChunkAuditOnly, attempt_limiter
 
 
 async def run_to_end(
-    settings: Settings, job_id: str, today: Callable[[], dt.date], concurrency: int = 2
+    settings: Settings,
+    job_id: str,
+    today: Callable[[], dt.date],
+    concurrency: int = 2,
+    max_chunks: int | None = None,
 ) -> SliceEnd:
-    """What `verify worker` does for one job, in this process, until no chunk is left."""
+    """What `verify worker` does for one job, in this process, until no chunk is left (or,
+    with ``max_chunks``, once that many chunks are done)."""
+    done: list[int] = []
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=6)
     assert pool is not None
     lookup = DirectRegister(PgRegister([pool], timeout=5.0))
@@ -33,10 +39,14 @@ async def run_to_end(
             lambda: dt.datetime.now(dt.UTC), attempts=attempt_limiter(settings, redis),
             attempts_per_day=settings.subject_attempts_per_day,
         )  # fmt: skip
-        deps = RunnerDeps(verify, PgChunkSource(pool, timeout=5.0), problem_body)
+        deps = RunnerDeps(
+            verify, PgChunkSource(pool, timeout=5.0), problem_body,
+            on_chunk=lambda counts, seconds: done.append(1),
+        )  # fmt: skip
         return await run_slice(
-            job_id, deps, stop=lambda: False, slice_s=60, concurrency=concurrency
-        )
+            job_id, deps, stop=lambda: max_chunks is not None and len(done) >= max_chunks,
+            slice_s=60, concurrency=concurrency,
+        )  # fmt: skip
     finally:
         await lookup.aclose()
         await redis.aclose()

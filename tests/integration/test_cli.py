@@ -74,7 +74,9 @@ def test_seed_if_empty_and_maintenance(env: None, capsys: pytest.CaptureFixture[
     assert "seed skipped" in capsys.readouterr().out
     assert main(["seed", "--count", "500", "--seed", "3"]) == 2
     assert main(["maintenance"]) == 0
-    assert "audit partitions" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "audit partitions" in out
+    assert "bulk jobs: 0 finished more than 7 days ago deleted" in out  # retention ran
 
 
 def test_missing_settings_exit_2(

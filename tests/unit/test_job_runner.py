@@ -205,3 +205,30 @@ async def test_each_line_is_an_attempt_and_a_refused_line_gets_its_problem_in_pl
     assert refused == [(7, 1)]
     assert attempts.spent[7, AN] == 2
     assert [e.verdict for e in source.audit][-1] == "too_many_attempts"  # probing is audited
+
+
+async def test_result_lines_are_exactly_the_json_of_their_answers() -> None:
+    """The outcome's JSON is made once per distinct outcome of a chunk and the line around it
+    by hand: each line must still be the JSON object, key order and bytes, that encoding
+    ``{"line": n, **outcome_to_json(o), "reference": r}`` gives."""
+    references = [None, 'ref "7" \\ ✓', "đơn-2026/11", None]
+    bodies = [
+        orjson.dumps({**c.body, **({"reference": r} if r is not None else {})})
+        for n, c in enumerate(CASES)
+        for r in [references[n % len(references)]]
+    ]
+    source = FakeSource([(list(range(1, len(bodies) + 1)), bodies)])
+    assert await _run(source) is SliceEnd.EXHAUSTED
+    lines = source.done[0][0].splitlines(keepends=True)
+    assert len(lines) == len(CASES)
+    verdicts = 0
+    for n, (case, raw) in enumerate(zip(CASES, lines, strict=True)):
+        result = orjson.loads(raw)
+        assert orjson.dumps(result) + b"\n" == raw, case.name
+        assert result["line"] == n + 1
+        if "verdict" in result:
+            verdicts += 1
+            assert list(result) == ["line", "verdict", "fields", "reasons", "reference"]
+            given = references[n % len(references)]
+            assert result["reference"] == (given or case.body.get("reference"))
+    assert verdicts > len(CASES) // 2

@@ -134,8 +134,9 @@ class PgJobStore:
             row = await conn.fetchrow(sql, key, *args, timeout=self._timeout)
         return job_from_row(row) if row is not None else None
 
-    async def results(self, job_id: str) -> AsyncIterator[bytes]:
-        """A connection per page: a slow reader of the results holds none."""
+    async def results(self, job_id: str, *, prefix: bool = False) -> AsyncIterator[bytes]:
+        """A connection per page: a slow reader of the results holds none. Chunks are
+        numbered from 0, so with ``prefix`` the first gap in their numbers ends it."""
         key, after = uuid.UUID(job_id), -1
         while True:
             async with connection(self._pool, self._timeout) as conn:
@@ -143,7 +144,9 @@ class PgJobStore:
                     _RESULTS, key, after, RESULT_PAGE_CHUNKS, timeout=self._timeout
                 )
             for row in rows:
+                if prefix and row["chunk_no"] != after + 1:
+                    return
                 yield row["results"]
+                after = row["chunk_no"]
             if len(rows) < RESULT_PAGE_CHUNKS:
                 return
-            after = rows[-1]["chunk_no"]

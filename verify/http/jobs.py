@@ -2,8 +2,10 @@
 
 The upload is read a network read at a time and written to Postgres a chunk at a time
 (memory bounded whatever its size); 202 is answered once all of it is committed.
-Results are served once the job is finished (done, cancelled or failed): while it is
-queued or running, GET .../results is a 409 ``job_not_finished`` with ``Retry-After``.
+Results of a finished job (done, cancelled or failed) are every line done. While the job
+is queued or running, GET .../results streams the lines done so far with no line
+missing among them (the chunks before the first one not done yet), and says so:
+``X-Results-Partial: true`` (``false`` once the job has ended).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from verify.http.ops import json_response
 from verify.http.routes import principal
 from verify.service.job_input import Chunk, splitter_for
 from verify.service.jobs import (
+    ACTIVE,
     NewJob,
     cancel_job,
-    finished_job,
     get_job,
     submit_job,
 )
@@ -115,17 +117,19 @@ async def delete_job(request: web.Request) -> web.Response:
 async def get_job_results(request: web.Request) -> web.StreamResponse:
     who = principal(request, "verify")
     store = request.app[JOB_STORE]
-    job = await finished_job(who.agency_id, request.match_info["job_id"], store)
+    job = await get_job(who.agency_id, request.match_info["job_id"], store)
+    partial = job.state in ACTIVE
     as_csv = "text/csv" in request.headers.get("Accept", "")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8" if as_csv else "application/x-ndjson",
             "X-Job-State": job.state.value,
+            "X-Results-Partial": "true" if partial else "false",
         }
     )
     await response.prepare(request)
     first = True
-    async for blob in store.results(job.id):
+    async for blob in store.results(job.id, prefix=partial):
         await response.write(results_csv(blob, header=first) if as_csv else blob)
         first = False
     if as_csv and first:

@@ -67,12 +67,16 @@ _CSV_PATTERN = (
     f"[^\\r\\n]*{NON_WS}[^\\r\\n]*(?:\\r?\\n[^\\r\\n]*)*$"
 )
 
-_RESULT_LINE = {
-    "oneOf": [
-        {"$ref": "#/components/schemas/VerifyResult"},
-        {"$ref": "#/components/schemas/Problem"},
-    ],
-    "description": "With `line`: the record's line in the upload (1-based).",
+_RESULT_LINES = {  # NDJSON as the stream's answer is described: one line per item
+    "type": "array",
+    "description": "One NDJSON line per item, in input order.",
+    "items": {
+        "oneOf": [
+            {"$ref": "#/components/schemas/VerifyResult"},
+            {"$ref": "#/components/schemas/Problem"},
+        ],
+        "description": "With `line`: the record's line in the upload (1-based).",
+    },
 }
 
 JOB_PATHS: dict[str, Any] = {
@@ -122,7 +126,11 @@ JOB_PATHS: dict[str, Any] = {
     },
     "/v1/jobs/{job_id}": {
         "get": {
-            "summary": "A job's state, progress and counts by verdict. Scope: verify.",
+            "summary": (
+                "A job's state, progress and counts by verdict. Scope: verify. A job "
+                "finished more than VERIFY_JOB_RETENTION_DAYS (7) days ago is deleted with "
+                "its results: 404 not_found, as for an unknown job or another agency's."
+            ),
             "parameters": [_JOB_ID],
             "responses": {"200": _job("The job"), **_problems("401", "403", "404", "503")},
         },
@@ -142,16 +150,33 @@ JOB_PATHS: dict[str, Any] = {
         "get": {
             "summary": (
                 "One result per record, in input order, each with its `line`: NDJSON, or CSV "
-                "with Accept: text/csv. Served once the job is done, cancelled or failed "
-                "(then: the lines that were done); 409 job_not_finished with Retry-After "
-                "while it is queued or running. X-Job-State gives the state. Scope: verify."
+                "with Accept: text/csv. A finished job (done, cancelled, failed) serves every "
+                "line done; a queued or running one the lines done so far with none missing "
+                "(up to the first chunk not done yet) and X-Results-Partial: true: ask again "
+                "later for the rest. X-Job-State gives the state. Scope: verify. "
+                "404 once the job is deleted (VERIFY_JOB_RETENTION_DAYS after it ended)."
             ),
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {
                     "description": "The results, streamed chunk by chunk",
+                    "headers": {
+                        "X-Job-State": {
+                            "description": "The job's state when the answer started",
+                            "schema": {
+                                "enum": ["queued", "running", "done", "failed", "cancelled"]
+                            },
+                        },
+                        "X-Results-Partial": {
+                            "description": (
+                                "true: the job was still queued or running, these are the "
+                                "lines done so far (a prefix of the results, none missing)"
+                            ),
+                            "schema": {"enum": ["true", "false"]},
+                        },
+                    },
                     "content": {
-                        "application/x-ndjson": {"schema": _RESULT_LINE},
+                        "application/x-ndjson": {"schema": _RESULT_LINES},
                         "text/csv": {
                             "schema": {
                                 "type": "string",
@@ -164,7 +189,7 @@ JOB_PATHS: dict[str, Any] = {
                         },
                     },
                 },
-                **_problems("401", "403", "404", "409", "503"),
+                **_problems("401", "403", "404", "503"),
             },
         }
     },

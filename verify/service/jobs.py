@@ -37,10 +37,6 @@ class JobNotFound(ServiceError):
     code = "not_found"
 
 
-class JobNotFinished(ServiceError):
-    code = "job_not_finished"
-
-
 class JobTooLarge(ServiceError):
     code = "job_too_large"
 
@@ -89,8 +85,10 @@ class JobStore(Protocol):
 
     async def cancel(self, agency_id: int, job_id: str) -> Job | None: ...
 
-    def results(self, job_id: str) -> AsyncIterator[bytes]:
-        """The NDJSON results of the job's finished chunks, a chunk at a time, in order."""
+    def results(self, job_id: str, *, prefix: bool = False) -> AsyncIterator[bytes]:
+        """The NDJSON results of the job's finished chunks, a chunk at a time, in order.
+        ``prefix``: only the chunks before the first one not done yet (a running job's
+        results so far, with no line missing among them)."""
         ...
 
 
@@ -139,15 +137,4 @@ async def cancel_job(agency_id: int, job_id: str, store: JobStore) -> Job:
     job = await store.cancel(agency_id, job_id)
     if job is None:
         raise JobNotFound("no such job")
-    return job
-
-
-async def finished_job(agency_id: int, job_id: str, store: JobStore) -> Job:
-    """The job, once its results are final (done, cancelled or failed)."""
-    job = await get_job(agency_id, job_id, store)
-    if job.state in ACTIVE:
-        raise JobNotFinished(
-            f"the job is {job.state.value}: {job.lines_done:,} of {job.lines_total:,} lines done",
-            retry_after=5.0,
-        )
     return job
