@@ -31,6 +31,8 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
+from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.job_queue import ArqJobQueue, arq_redis, queue_name
 from verify.adapters.jobs import PgJobStore
 from verify.adapters.pg import PgRegister, create_pool, ping, pool_stats
@@ -170,24 +172,21 @@ async def _register(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
-    """Rate limits on a Redis client of their own (their breaker trips independently)."""
+    """Rate limits and the probing limit on a Redis client of their own (their breaker trips
+    independently of the cache's): the charges of both in one event-loop tick go to Redis
+    as one round trip, under one deadline."""
     settings = app[SETTINGS]
     client = create_client(cache_settings_from(settings))
-    app[LIMITER] = RateLimiter(
-        client,
-        prefix=settings.redis_key_prefix,
-        breaker=Breaker(),
-        deadline_s=4 * settings.redis_timeout_s,
+    batcher = ChargeBatcher(
+        redis_sender(client), breaker=Breaker(), deadline_s=4 * settings.redis_timeout_s
     )
+    app[LIMITER] = RateLimiter(batcher, prefix=settings.redis_key_prefix)
     app[ATTEMPTS] = RedisAttemptLimiter(
-        client,
-        prefix=settings.redis_key_prefix,
-        hmac_key=settings.hmac_key.value,
-        breaker=Breaker(),
-        deadline_s=4 * settings.redis_timeout_s,
+        batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
     )
     app[REDIS_PING] = client.ping
     yield
+    await batcher.aclose()
     await client.aclose()
 
 

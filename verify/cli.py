@@ -210,9 +210,15 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
             return 0
         print(
             f"audit partitions: {report.created} created, {len(report.dropped)} dropped "
-            f"(retention {settings.audit_retention_days} days); "
-            f"{report.changes_pruned} change-log rows pruned"
+            f"(retention {settings.audit_retention_days} days), {report.moved} rows moved "
+            f"out of audit_log_default; {report.changes_pruned} change-log rows pruned"
         )
+        if report.in_default:
+            print(
+                f"warning: {report.in_default} audit rows in audit_log_default are dated "
+                "beyond the partitions' look-ahead (a clock far ahead?): see the README",
+                file=sys.stderr,
+            )
         jobs = await prune_jobs(conn, retention_days=settings.job_retention_days)
         print(
             f"bulk jobs: {jobs.jobs} finished more than {settings.job_retention_days} days ago "

@@ -54,6 +54,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 f"audit intact ({scope}): {report.batches:,} batches, {report.rows:,} rows "
                 f"in {report.chains:,} chains checked"
                 + (f", {len(expected):,} exported heads matched" if expected else "")
+                + (
+                    f"; {report.cut:,} batches cut by a retention drop taken by their "
+                    "recorded links"
+                    if report.cut
+                    else ""
+                )
             )
             return 0
         print(f"audit BROKEN ({scope}): first broken link: {report.breaks[0]}", file=sys.stderr)

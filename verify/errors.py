@@ -9,6 +9,7 @@ from __future__ import annotations
 from verify.domain.errors import ValidationError
 
 __all__ = [
+    "AttemptsExceedQuota",
     "BodyTooLarge",
     "DatabaseUnavailable",
     "ForbiddenScope",
@@ -51,6 +52,13 @@ class TooManyAttempts(ServiceError):
     """Too many verify attempts on one person by one agency within a rolling day."""
 
     code = "too_many_attempts"
+
+
+class AttemptsExceedQuota(TooManyAttempts):
+    """More attempts on one person in one request than the rolling day allows at all:
+    refused as a whole, and no wait would change that (so no ``retry_after``)."""
+
+    code = "attempts_exceed_quota"
 
 
 class Overloaded(ServiceError):

@@ -157,6 +157,7 @@ class RequestObserver:
         self._requests: dict[tuple[str, str, str], Any] = {}
         self._durations: dict[tuple[str, str], Any] = {}
         self._agencies: dict[str, Any] = {}
+        self._verdicts: dict[tuple[str, str], Any] = {}
 
     def observe(
         self, route: str, method: str, status: int, elapsed: float, agency: str | None
@@ -173,6 +174,13 @@ class RequestObserver:
         histogram.observe(elapsed)
         if agency is not None:
             self._agency(agency, status)
+
+    def verdicts(self, kind: str, verdict: str, n: int = 1) -> None:
+        """Count ``n`` answers of ``kind`` (single, batch_item, stream) with ``verdict``."""
+        child = self._verdicts.get((kind, verdict))
+        if child is None:
+            child = self._verdicts[kind, verdict] = self._m.verdicts.labels(kind, verdict)
+        child.inc(n)
 
     def _agency(self, agency: str, status: int) -> None:
         child = self._agencies.get(agency)

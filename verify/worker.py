@@ -37,6 +37,8 @@ from cache.redis_client import RedisClient, create_client
 from verify import logs
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.clock import LocalToday, utc_now
+from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
 from verify.adapters.pg import DB_ERRORS, PgRegister, create_pool
@@ -100,11 +102,13 @@ async def _open(ctx: dict[str, Any]) -> None:
 
 def attempt_limiter(s: Settings, client: RedisClient) -> RedisAttemptLimiter:
     """The per-person probing limit on the same Redis buckets as `verify serve`'s (a job's
-    lines and the agency's API calls spend one allowance)."""
-    return RedisAttemptLimiter(
-        client, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value, breaker=Breaker(),
-        deadline_s=4 * s.redis_timeout_s,
-    )  # fmt: skip
+    lines and the agency's API calls spend one allowance); the charges of all chunks in
+    flight go to Redis in one round trip per event-loop tick (each bounded by the deadline:
+    none outlives the worker's close)."""
+    batcher = ChargeBatcher(
+        redis_sender(client), breaker=Breaker(), deadline_s=4 * s.redis_timeout_s
+    )
+    return RedisAttemptLimiter(batcher, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value)
 
 
 async def _close(ctx: dict[str, Any]) -> None:

@@ -85,6 +85,28 @@ async def test_batch_items_past_the_limit_get_their_problem(client: Client, toke
     assert "verdict" in results[3]
 
 
+async def test_a_batch_over_a_whole_days_attempts_is_told_no_wait_helps(
+    client: Client, token: str, pg_pool: asyncpg.Pool
+) -> None:
+    """51 items on one person, 50 a day: they can never pass together, so no retry_after
+    (it said about half an hour, and the same batch was refused again after it)."""
+    items = [{"id_number": PERSON, "gender": "male", "reference": f"r{i}"} for i in range(51)]
+    items.append({"id_number": OTHER, "gender": "female"})
+    response = await client.post("/v1/verify/batch", json={"items": items}, headers=_bearer(token))
+    results = (await response.json())["results"]
+    for i in range(51):
+        assert results[i]["code"] == "attempts_exceed_quota" and results[i]["status"] == 422
+        assert results[i]["index"] == i and results[i]["reference"] == f"r{i}"
+        assert "retry_after" not in results[i] and "verdict" not in results[i]
+    assert "verdict" in results[51]
+    # nothing was charged: the person's whole day is still there
+    assert set(await _attempts(client, token, PERSON, LIMIT)) == {200}
+    refused = await pg_pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE verdict = 'too_many_attempts'"
+    )
+    assert refused == 51  # audited as refused attempts, so probing shows in the history
+
+
 async def test_stream_lines_past_the_limit_get_their_problem(client: Client, token: str) -> None:
     assert set(await _attempts(client, token, PERSON, LIMIT)) == {200}
     lines = b"".join(

@@ -127,6 +127,30 @@ async def test_a_changed_or_deleted_row_names_its_link(
     assert (report.breaks[0].chain, report.breaks[0].batch) == (chain, batch)
 
 
+@pytest.mark.parametrize("at", ["infinity", "-infinity", "10000-01-01 00:00+00", "1900-01-01"])
+async def test_a_row_dated_out_of_any_range_is_still_checked(
+    writer: PgAuditWriter, pg_pool: asyncpg.Pool, settings: Settings, at: str
+) -> None:
+    """`audit verify` of all days read 1970 to 9999 only: a row the serving role inserted
+    with a time outside that (it lands in audit_log_default) was never looked at."""
+    await write(writer, [entry(n) for n in range(5)])
+    serving = await asyncpg.connect(settings.database_url)
+    try:
+        await serving.execute(
+            "INSERT INTO audit_log (at, agency_id, request_id, kind, purpose, subject)"
+            f" VALUES ('{at}', 1, 'forged', 'verify', 'kyc', '\\x01')"
+        )
+    finally:
+        await serving.close()
+    report = await check(pg_pool)
+    assert report.rows == 6 and not report.intact
+    assert [b.reason for b in report.breaks] == [
+        "a row in no chain (added out of band)"
+        if at == "1900-01-01"
+        else "a row dated outside any day (out of band)"
+    ]
+
+
 async def test_an_inserted_row_is_caught(writer: PgAuditWriter, pg_pool: asyncpg.Pool) -> None:
     await write(writer, [entry(n) for n in range(20)])
     chain, batch = await _batch_of(pg_pool, "req-5")

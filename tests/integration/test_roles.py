@@ -66,6 +66,12 @@ async def test_serving_role_appends_and_reads_the_audit(serving: asyncpg.Connect
         "UPDATE citizens SET full_name = 'x'",
         "DELETE FROM citizen_changes",
         "SELECT audit_ensure_partitions(1)",
+        # migration 020: making partitions and moving rows out of the default (owner only)
+        "SELECT audit_make_partition(now() - interval '1 year', now() - interval '364 days')",
+        "SELECT * FROM audit_partitions()",
+        "SELECT * FROM audit_uncovered(now(), now() + interval '1 day')",
+        "SELECT * FROM audit_partition_gaps(1)",
+        "DELETE FROM audit_partition_drops",
         "ALTER ROLE verify_app SUPERUSER",
     ],
 )

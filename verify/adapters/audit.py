@@ -60,13 +60,14 @@ class PgAuditWriter:
         on_commit: Callable[[int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
+        new_chain: Callable[[], Chain] = Chain,
     ) -> None:
         self._pool = pool
         self._timeout = timeout
         # last in, first out: a quiet writer keeps extending one chain
         self._chains: asyncio.LifoQueue[Chain] = asyncio.LifoQueue()
         for _ in range(max_in_flight):
-            self._chains.put_nowait(Chain())
+            self._chains.put_nowait(new_chain())
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
@@ -123,7 +124,8 @@ class PgAuditWriter:
         try:
             records, batch, head = chain.seal(rows)
         except Exception as e:  # a bug must fail the requests, never hang them
-            log.exception("audit rows could not be sealed")
+            # its kind only: a message or traceback can carry the row's values
+            log.error("audit rows could not be sealed", extra={"error": type(e).__name__})
             return e
         error = await self._copy(records)
         if error is None:
@@ -142,7 +144,7 @@ class PgAuditWriter:
             log.warning("audit copy failed", extra={"error": type(e).__name__})
             return e
         except Exception as e:  # a bug must fail the requests, never hang them
-            log.exception("audit copy failed unexpectedly")
+            log.error("audit copy failed unexpectedly", extra={"error": type(e).__name__})
             return e
         if self._on_commit is not None:
             self._on_commit(len(rows), time.perf_counter() - start)

@@ -6,7 +6,9 @@ rows (verify/adapters/audit_chain.py) and compared with the link stored on its l
 A changed, deleted or added row changes a batch's link, a deleted batch leaves a gap in
 its chain's numbers, and a row outside any chain is named as such. A chain cut short at
 its end is only visible against heads exported earlier and kept elsewhere
-(``audit heads``, then ``audit verify --heads FILE``).
+(``audit heads``, then ``audit verify --heads FILE``). A batch that a drop past retention
+cut (a partition of the server's time zone, from before 006) is taken by the link the drop
+recorded: what is left of it cannot be recomputed, the batches after it are.
 """
 
 from __future__ import annotations
@@ -21,17 +23,28 @@ import orjson
 from verify.adapters.audit_chain import CANON_COLUMNS, ZERO_LINK, canonical, link
 from verify.adapters.pg import Conn
 
-_COLS = ", ".join(CANON_COLUMNS)
+# a time Python cannot hold (infinite, or past year 9999) is read as NULL and named, never
+# a crash of the check: only an insert out of band writes one
+_DATED = "(isfinite(at) AND at > '0001-01-02' AND at < '9999-12-31')"
+_COLS = ", ".join(
+    f"CASE WHEN {_DATED} THEN at END AS at" if c == "at" else c for c in CANON_COLUMNS
+)
 _ROWS_SQL = f"""
 SELECT chain_id, chain_batch, chain_link, seq, {_COLS} FROM audit_log
 WHERE at >= $1 AND at < $2
+ORDER BY chain_id NULLS FIRST, chain_batch, seq
+"""
+# all days: every row, whatever its time (a row dated before 1970, after 9999 or at
+# 'infinity' would otherwise never be checked: the serving role can insert one)
+_ALL_ROWS_SQL = f"""
+SELECT chain_id, chain_batch, chain_link, seq, {_COLS} FROM audit_log
 ORDER BY chain_id NULLS FIRST, chain_batch, seq
 """
 _BEFORE_SQL = """
 SELECT chain_link FROM audit_log
 WHERE chain_id = $1 AND chain_batch = $2 AND chain_link IS NOT NULL AND at < $3 AND at >= $4
 """
-_DROPS_SQL = "SELECT day, heads FROM audit_partition_drops ORDER BY day"
+_DROPS_SQL = "SELECT day, heads, cut FROM audit_partition_drops ORDER BY day"
 _HEADS_SQL = """
 SELECT DISTINCT ON (day, chain_id) (at AT TIME ZONE 'UTC')::date AS day, chain_id,
        chain_batch, chain_link
@@ -80,6 +93,7 @@ class Report:
     batches: int = 0
     rows: int = 0
     chains: int = 0
+    cut: int = 0  # batches a retention drop cut, taken by the link recorded then
     breaks: list[Break] = field(default_factory=list)
     # the links of the batches named by exported heads (only those: a day has millions)
     wanted: set[tuple[str, int]] = field(default_factory=set, repr=False)
@@ -109,8 +123,20 @@ async def _batches(
     conn: Conn, start: dt.datetime, end: dt.datetime, report: Report
 ) -> AsyncIterator[_Batch]:
     current: _Batch | None = None
-    async for r in conn.cursor(_ROWS_SQL, start, end, prefetch=5000):
+    everything = (start, end) == (_FAR_PAST, _FAR_FUTURE)
+    rows = (
+        conn.cursor(_ALL_ROWS_SQL, prefetch=5000)
+        if everything
+        else conn.cursor(_ROWS_SQL, start, end, prefetch=5000)
+    )
+    async for r in rows:
         report.rows += 1
+        if r["at"] is None:
+            where = "-" if r["chain_id"] is None else str(r["chain_id"])
+            report.breaks.append(
+                Break(where, r["seq"], "a row dated outside any day (out of band)")
+            )
+            continue
         if r["chain_id"] is None:
             report.breaks.append(Break("-", r["seq"], "a row in no chain (added out of band)"))
             continue
@@ -126,12 +152,16 @@ async def _batches(
         yield current
 
 
+Links = dict[str, dict[int, bytes]]  # chain -> batch -> link
+
+
 class _Anchors:
     """The link before a chain's first batch in scope: batch 0 (the chain's start), the
-    previous day's rows (with --day), or the heads recorded when a partition was dropped."""
+    previous day's rows (with --day), or the heads recorded when a partition was dropped;
+    and the batches a drop cut (``cuts``, migration 020), with their recorded links."""
 
-    def __init__(self, conn: Conn, start: dt.datetime, drops: dict[str, dict[int, bytes]]) -> None:
-        self._conn, self._start, self._drops = conn, start, drops
+    def __init__(self, conn: Conn, start: dt.datetime, drops: Links, cuts: Links) -> None:
+        self._conn, self._start, self._drops, self.cuts = conn, start, drops, cuts
 
     @property
     def dropped(self) -> dict[str, dict[int, bytes]]:
@@ -156,13 +186,27 @@ class _Anchors:
         return None
 
 
-async def _dropped_heads(conn: Conn) -> dict[str, dict[int, bytes]]:
-    heads: dict[str, dict[int, bytes]] = {}
+async def _dropped_heads(conn: Conn) -> tuple[Links, Links]:
+    """The heads and the cut batches recorded by the drops past retention."""
+    heads: Links = {}
+    cuts: Links = {}
     for row in await conn.fetch(_DROPS_SQL):
-        recorded = orjson.loads(row["heads"])
-        for chain, head in recorded.items():
-            heads.setdefault(chain, {})[int(head["batch"])] = bytes.fromhex(head["link"])
-    return heads
+        for column, links in (("heads", heads), ("cut", cuts)):
+            for chain, head in orjson.loads(row[column]).items():
+                if head["link"] is not None:
+                    links.setdefault(chain, {})[int(head["batch"])] = bytes.fromhex(head["link"])
+    return heads, cuts
+
+
+def _check_cut(batch: _Batch, recorded: bytes) -> str | None:
+    """The rest of a batch a drop cut: its rows cannot be recomputed without the dropped
+    ones; its link, when its last row is still there, must be the one recorded."""
+    *inner, stored = batch.links
+    if any(x is not None for x in inner):
+        return "a link inside the batch (its last row was deleted)"
+    if stored is not None and stored != recorded:
+        return "differs from the link recorded when the partition before it was dropped"
+    return None
 
 
 def _check(batch: _Batch, prev: bytes) -> tuple[bytes | None, str | None]:
@@ -186,7 +230,7 @@ async def verify_audit(
     heads = list(heads)
     report = Report(wanted={(h.chain, h.batch) for h in heads})
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        anchors = _Anchors(conn, start, await _dropped_heads(conn))
+        anchors = _Anchors(conn, start, *await _dropped_heads(conn))
         broken: set[str] = set()
         last: dict[str, tuple[int, bytes]] = {}
         async for batch in _batches(conn, start, end, report):
@@ -206,6 +250,15 @@ async def _follow(
     batch: _Batch, last: dict[str, tuple[int, bytes]], anchors: _Anchors, report: Report
 ) -> str | None:
     previous = last.get(batch.chain)
+    cut = anchors.cuts.get(batch.chain, {}).get(batch.number) if previous is None else None
+    if cut is not None:  # the chain's first batch in scope, cut by a drop past retention
+        reason = _check_cut(batch, cut)
+        if reason is None:
+            last[batch.chain] = (batch.number, cut)
+            report.cut += 1
+            if (batch.chain, batch.number) in report.wanted:
+                report.seen[(batch.chain, batch.number)] = cut
+        return reason
     if previous is None:
         prev = await anchors.before(batch.chain, batch.number)
         if prev is None:

@@ -14,6 +14,9 @@ from verify.domain.model import Card, CardCheck, CardResult, CardState
 
 RENEWAL_AGES = (14, 25, 40, 60)
 GRACE_YEARS = 2  # a card issued this close before a renewal age skips it
+# the answers (frozen values): shared rather than built per claim
+CHECKS = {result: CardCheck(result) for result in CardResult}
+_WITHDRAWN = (CardState.LOST, CardState.REVOKED)
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:
@@ -64,14 +67,17 @@ def check_card(cards: tuple[Card, ...], presented: dt.date | None, today: dt.dat
     older card than the latest issued), expired. Uses the stored expiry dates.
     """
     if presented is None:
-        return CardCheck(CardResult.NOT_PROVIDED)
-    card = next((c for c in cards if c.issue_date == presented), None)
-    if card is None:
-        return CardCheck(CardResult.UNKNOWN_CARD)
-    if card.state in (CardState.LOST, CardState.REVOKED):
-        return CardCheck(CardResult.REVOKED)
-    if card.issue_date < max(c.issue_date for c in cards):
-        return CardCheck(CardResult.SUPERSEDED)
+        return CHECKS[CardResult.NOT_PROVIDED]
+    for card in cards:  # plain loops: this runs for every claim with a card
+        if card.issue_date == presented:
+            break
+    else:
+        return CHECKS[CardResult.UNKNOWN_CARD]
+    if card.state in _WITHDRAWN:
+        return CHECKS[CardResult.REVOKED]
+    for other in cards:
+        if other.issue_date > presented:
+            return CHECKS[CardResult.SUPERSEDED]
     if is_expired(card, today):
-        return CardCheck(CardResult.EXPIRED)
-    return CardCheck(CardResult.VALID)
+        return CHECKS[CardResult.EXPIRED]
+    return CHECKS[CardResult.VALID]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from verify.domain.errors import ValidationError
@@ -13,6 +14,12 @@ MAX_YEAR = 2300
 
 _ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _YEAR = re.compile(r"[0-9]{4}")
+_ISO_LENGTH = 10
+# the answers (frozen values): shared rather than built per claim
+_EXACT = FieldResult(FieldOutcome.MATCH, Rule.EXACT)
+_YEAR_ONLY = FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
+_SWAPPED = FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
+_NO_MATCH = FieldResult(FieldOutcome.NO_MATCH)
 _DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 
 
@@ -29,9 +36,24 @@ def _calendar_date(year: str, month: str, day: str, field: str, expected: str) -
         raise _invalid(field, f"a real calendar date ({expected})") from None
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _iso_day(raw: str) -> dt.date | None:
+    """The day a well-formed ``YYYY-MM-DD`` in range names, else None. Memoised: the days
+    asked about repeat (births, card issues) and every claim has one or two."""
+    found = _ISO_DAY.fullmatch(raw)
+    if found is None or not MIN_YEAR <= int(found[1]) <= MAX_YEAR:
+        return None
+    try:
+        return dt.date(int(found[1]), int(found[2]), int(found[3]))
+    except ValueError:
+        return None
+
+
 def parse_partial_date(raw: object, field: str) -> PartialDate:
     """``YYYY-MM-DD`` or ``YYYY`` (ASCII digits only, years 1850-2300), else ``invalid_date``."""
     expected = "YYYY-MM-DD or YYYY"
+    if isinstance(raw, str) and len(raw) == _ISO_LENGTH and (day := _iso_day(raw)) is not None:
+        return PartialDate(day)
     if isinstance(raw, str) and _YEAR.fullmatch(raw):
         day = _calendar_date(raw, "1", "1", field, expected)
         return PartialDate(day, Precision.YEAR)
@@ -44,6 +66,9 @@ def parse_date(raw: object, field: str) -> dt.date:
 
 
 def _parse_iso(raw: object, field: str, expected: str) -> dt.date:
+    known = _iso_day(raw) if isinstance(raw, str) else None
+    if known is not None:
+        return known
     found = _ISO_DAY.fullmatch(raw) if isinstance(raw, str) else None
     if found is None:
         raise _invalid(field, expected)
@@ -69,12 +94,10 @@ def _swapped(day: dt.date) -> dt.date | None:
 def match_date(claim: PartialDate, register: PartialDate) -> FieldResult:
     """Equal -> match/exact; year-only on either side, same year -> match/year_only;
     day and month swapped -> partial/day_month_swapped; otherwise no_match."""
-    if claim == register:
-        return FieldResult(FieldOutcome.MATCH, Rule.EXACT)
-    if Precision.YEAR in (claim.precision, register.precision):
-        if claim.year == register.year:
-            return FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
-        return FieldResult(FieldOutcome.NO_MATCH)
+    if claim.value == register.value and claim.precision == register.precision:
+        return _EXACT
+    if claim.precision == Precision.YEAR or register.precision == Precision.YEAR:
+        return _YEAR_ONLY if claim.value.year == register.value.year else _NO_MATCH
     if _swapped(claim.value) == register.value:
-        return FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
-    return FieldResult(FieldOutcome.NO_MATCH)
+        return _SWAPPED
+    return _NO_MATCH

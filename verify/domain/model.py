@@ -127,15 +127,12 @@ class Claim:
 
     def checks_something(self) -> bool:
         """Whether the claim gives anything to compare (an ID alone checks nothing)."""
-        return any(
-            value is not None
-            for value in (
-                self.full_name,
-                self.birth,
-                self.gender,
-                self.card_issue_date,
-                self.booking_name,
-            )
+        return (
+            self.full_name is not None
+            or self.birth is not None
+            or self.gender is not None
+            or self.card_issue_date is not None
+            or self.booking_name is not None
         )
 
 

@@ -22,6 +22,7 @@ name one guess at a time.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from verify.domain.errors import ValidationError
@@ -116,6 +117,18 @@ def match_name(claim: str, register: str) -> FieldResult:
     return _structural(claim_w, register_w, marked)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _well_formed(raw: str) -> str | None:
+    """The claimed name as :func:`parse_name` returns it, or None when it is not a name.
+    Memoised: names repeat across claims (and both errors are told apart on the slow path)."""
+    if has_forbidden_character(raw) or len(raw) > MAX_NAME_LENGTH:
+        return None
+    normalised = normalise(raw)
+    if not normalised or not skeleton(normalised):
+        return None
+    return " ".join(unicodedata.normalize("NFC", raw).split())
+
+
 def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
     """A claimed name: a string of at most 200 characters with at least one letter and no
     control or format character (NUL, BEL, zero-width space, bidi override), else
@@ -123,6 +136,9 @@ def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
     normalises)."""
     if not isinstance(raw, str):
         raise ValidationError(code, f"{field} must be a string", field)
+    well_formed = _well_formed(raw)
+    if well_formed is not None:
+        return well_formed
     if has_forbidden_character(raw):
         detail = f"{field} must not contain control or format characters"
         raise ValidationError(code, detail, field)

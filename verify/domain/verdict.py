@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from verify.domain.cards import check_card
 from verify.domain.dates import match_date
@@ -29,11 +31,8 @@ CARD_REASONS = {
 }
 
 
-def _gender(claim: Claim, record: CitizenRecord) -> FieldResult:
-    if claim.gender is None:
-        return NOT_PROVIDED
-    same = claim.gender is record.gender
-    return FieldResult(FieldOutcome.MATCH if same else FieldOutcome.NO_MATCH)
+_GENDER = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
+NOT_FOUND = Outcome(Verdict.NOT_FOUND)
 
 
 def _fails(result: FieldResult, accept_partial: bool) -> bool:
@@ -42,25 +41,31 @@ def _fails(result: FieldResult, accept_partial: bool) -> bool:
     )
 
 
-def _reasons(outcome: Outcome, claim: Claim, deceased: bool) -> tuple[str, ...]:
-    named = (
-        ("full_name", outcome.full_name),
-        ("booking_name", outcome.booking_name),
-        ("date_of_birth", outcome.date_of_birth),
-        ("gender", outcome.gender),
-    )
-    reasons = [name for name, result in named if result and _fails(result, claim.accept_partial)]
-    if outcome.card is not None and outcome.card.result in CARD_REASONS:
-        reasons.append(CARD_REASONS[outcome.card.result])
+def _reasons(
+    fields: tuple[FieldResult, FieldResult | None, FieldResult, FieldResult],
+    card: CardCheck,
+    claim: Claim,
+    deceased: bool,
+) -> tuple[str, ...]:
+    """The reasons against a match, in the stable order (plain ifs: no per-call table)."""
+    accept_partial = claim.accept_partial
+    full_name, booking_name, date_of_birth, gender = fields
+    reasons: list[str] = []
+    if _fails(full_name, accept_partial):
+        reasons.append("full_name")
+    if booking_name is not None and _fails(booking_name, accept_partial):
+        reasons.append("booking_name")
+    if _fails(date_of_birth, accept_partial):
+        reasons.append("date_of_birth")
+    if _fails(gender, accept_partial):
+        reasons.append("gender")
+    if card.result in CARD_REASONS:
+        reasons.append(CARD_REASONS[card.result])
     if claim.require_card and claim.card_issue_date is None:
         reasons.append("card_not_provided")
     if deceased:
         reasons.append("deceased")
     return tuple(reasons)
-
-
-def _name(claimed: str | None, register: str) -> FieldResult:
-    return match_name(claimed, register) if claimed else NOT_PROVIDED
 
 
 def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outcome:
@@ -69,32 +74,25 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     The verdict is ``match`` iff there is no reason against it; reasons come in a
     stable order: full_name, booking_name, date_of_birth, gender, the card's
     (``card_not_provided`` when the claim requires a card and gives none), deceased.
+    Every field result is a shared frozen value and the outcome is built once: this
+    runs for every item of every batch.
     """
     if record is None:
-        return Outcome(Verdict.NOT_FOUND)
-    fields = Outcome(
-        Verdict.NO_MATCH,
-        full_name=_name(claim.full_name, record.full_name),
-        date_of_birth=match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED,
-        gender=_gender(claim, record),
-        card=check_card(record.cards, claim.card_issue_date, today),
-        booking_name=_name(claim.booking_name, record.full_name) if claim.booking_name else None,
-    )
-    reasons = _reasons(fields, claim, record.status is LifeStatus.DECEASED)
+        return NOT_FOUND
+    register_name = record.full_name
+    full_name = match_name(claim.full_name, register_name) if claim.full_name else NOT_PROVIDED
+    booking = match_name(claim.booking_name, register_name) if claim.booking_name else None
+    birth = match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED
+    gender = NOT_PROVIDED if claim.gender is None else _GENDER[claim.gender is record.gender]
+    card = check_card(record.cards, claim.card_issue_date, today)
+    fields = (full_name, booking, birth, gender)
+    reasons = _reasons(fields, card, claim, record.status is LifeStatus.DECEASED)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
-    return Outcome(
-        verdict,
-        full_name=fields.full_name,
-        date_of_birth=fields.date_of_birth,
-        gender=fields.gender,
-        card=fields.card,
-        booking_name=fields.booking_name,
-        reasons=reasons,
-    )
+    return Outcome(verdict, full_name, birth, gender, card, booking, reasons)
 
 
 @functools.lru_cache(maxsize=1024)
-def _field_json(result: FieldResult | None) -> dict[str, object]:
+def _field_wire(result: FieldResult | None) -> dict[str, object]:
     """The wire form of a field result. Results repeat (they are small frozen values), so
     the dicts are memoised: they are shared and must be treated as read-only."""
     out: dict[str, object] = {"result": (result or NOT_PROVIDED).result.value}
@@ -103,8 +101,33 @@ def _field_json(result: FieldResult | None) -> dict[str, object]:
     return out
 
 
-def _card_json(card: CardCheck | None) -> dict[str, object]:
+def _card_wire(card: CardCheck | None) -> dict[str, object]:
     return {"result": (card or CardCheck(CardResult.NOT_PROVIDED)).result.value}
+
+
+class _ByIdentity:
+    """Wire forms of the shared result values, found by identity: hashing a frozen dataclass
+    of enums runs three Python-level ``__hash__`` calls, ``id()`` none. Each entry keeps its
+    value alive, so no other object can take its id; at most ``limit`` entries (the shared
+    values, which come first, number a few dozen)."""
+
+    def __init__(self, wire: Callable[[Any], dict[str, object]], limit: int = 256) -> None:
+        self._wire = wire
+        self._limit = limit
+        self._known: dict[int, tuple[object, dict[str, object]]] = {}
+
+    def __call__(self, value: object) -> dict[str, object]:
+        known = self._known.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        wire = self._wire(value)
+        if len(self._known) < self._limit:
+            self._known[id(value)] = (value, wire)
+        return wire
+
+
+_field_json = _ByIdentity(_field_wire)
+_card_json = _ByIdentity(_card_wire)
 
 
 def outcome_to_json(outcome: Outcome) -> dict[str, object]:

@@ -112,7 +112,9 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
             "type": "integer",
             "description": (
                 "Seconds until the item may be retried (an item refused with 429 "
-                "`too_many_attempts`: the per-person probing limit)."
+                "`too_many_attempts`: the per-person probing limit). Absent from 422 "
+                "`attempts_exceed_quota`: the request held more attempts on one person than "
+                "a rolling day allows, so no wait would let them through; send fewer."
             ),
         },
     },

@@ -38,7 +38,9 @@ JOB_SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": (
                 "Lines done by verdict; invalid: lines answered with a problem (unreadable, "
-                "or refused by the per-person probing limit: `too_many_attempts`)."
+                "or refused by the per-person probing limit: `too_many_attempts`, or "
+                "`attempts_exceed_quota` when one chunk held more lines on one person than "
+                "a rolling day allows)."
             ),
             "properties": {
                 k: {"type": "integer"} for k in ("match", "no_match", "not_found", "invalid")

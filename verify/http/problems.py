@@ -23,6 +23,7 @@ _STATUS: dict[str, tuple[int, str]] = {
     "job_too_large": (413, "Payload Too Large"),
     "too_many_items": (413, "Payload Too Large"),
     "unsupported_media_type": (415, "Unsupported Media Type"),
+    "attempts_exceed_quota": (422, "Unprocessable Content"),
     "rate_limited": (429, "Too Many Requests"),
     "too_many_attempts": (429, "Too Many Requests"),
     "overloaded": (503, "Service Unavailable"),

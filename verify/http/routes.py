@@ -16,7 +16,7 @@ from verify.domain.verdict import outcome_to_json
 from verify.errors import TooManyAttempts
 from verify.http import ops
 from verify.http.appkeys import LIMITER, METRICS, SETTINGS, VERIFY_DEPS
-from verify.http.middleware import PRINCIPAL, REQUEST_ID
+from verify.http.middleware import OBSERVER, PRINCIPAL, REQUEST_ID
 from verify.http.ops import json_response
 from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
@@ -75,7 +75,7 @@ async def post_verify(request: web.Request) -> web.Response:
     if isinstance(outcome, TooManyAttempts):
         app[METRICS].attempts_refused.labels(str(who.agency_id)).inc()
         raise outcome
-    app[METRICS].verdicts.labels("single", outcome.verdict.value).inc()
+    app[OBSERVER].verdicts("single", outcome.verdict.value)
     return json_response({"request_id": request[REQUEST_ID], **answer(claim, outcome)})
 
 
@@ -117,6 +117,14 @@ async def answer_all(
     claims = [p for p in parsed if isinstance(p, Claim)]
     outcomes = await verify_audited(claims, ctx, app[VERIFY_DEPS])
     _count(app, ctx, outcomes)
+    return answer_all_items(parsed, outcomes, positions)
+
+
+def answer_all_items(
+    parsed: list[Parsed], outcomes: list[Answer], positions: Sequence[tuple[str, int]] | None = None
+) -> list[dict[str, object]]:
+    """The wire items of ``parsed``: each claim's answer (``outcomes`` in claim order) in
+    place, the problems of the items that were not claims as they are."""
     answered = iter(outcomes)
     where = positions or [("index", i) for i in range(len(parsed))]
     return [
@@ -129,7 +137,8 @@ def _item(claim: Claim, outcome: Answer, position: tuple[str, int]) -> dict[str,
     if not isinstance(outcome, TooManyAttempts):
         return answer(claim, outcome)
     body = {position[0]: position[1], **problem_body(outcome.code, outcome.detail)}
-    body["retry_after"] = max(1, math.ceil(outcome.retry_after or 1))
+    if outcome.retry_after is not None:  # none when no wait would help (attempts_exceed_quota)
+        body["retry_after"] = max(1, math.ceil(outcome.retry_after))
     if claim.reference is not None:
         body["reference"] = claim.reference
     return body
@@ -140,8 +149,9 @@ def _count(app: web.Application, ctx: RequestContext, outcomes: list[Answer]) ->
     if refused:
         app[METRICS].attempts_refused.labels(str(ctx.agency_id)).inc(refused)
     verdicts = Counter(o.verdict.value for o in outcomes if not isinstance(o, TooManyAttempts))
+    observer = app[OBSERVER]
     for verdict, n in verdicts.items():
-        app[METRICS].verdicts.labels(ctx.kind, verdict).inc(n)
+        observer.verdicts(ctx.kind, verdict, n)
 
 
 async def post_verify_batch(request: web.Request) -> web.Response:

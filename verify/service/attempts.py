@@ -6,7 +6,10 @@ on one person at once, and regains one every ``86400 / per_day`` seconds (GCRA
 with a day's period): with the default 50, such a search takes over a week.
 Attempts are counted on the person the register resolved (a former 9-digit
 number counts as the person's 12-digit number), and a batch carrying more
-attempts on one person than remain is refused for that person as a whole.
+attempts on one person than remain is refused for that person as a whole, with the
+wait after which they would fit. A batch carrying more attempts on one person than
+the whole day allows would never fit: it is refused with ``attempts_exceed_quota``,
+no wait, and is not charged (the limiter is not even asked).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from verify.domain.gcra import MICROS, Decision, Quota
-from verify.errors import TooManyAttempts
+from verify.domain.gcra import MICROS, Decision, Quota, exceeds_burst
+from verify.errors import AttemptsExceedQuota, TooManyAttempts
 
 ATTEMPTS_PERIOD_S = 86_400
 
@@ -25,7 +28,8 @@ class AttemptLimiter(Protocol):
     async def spend(
         self, agency_id: int, costs: Mapping[str, int], quota: Quota
     ) -> dict[str, Decision]:
-        """Charge each person's attempts (``costs``: ID number -> attempts); a decision each."""
+        """Charge each person's attempts (``costs``: ID number -> attempts); a decision each.
+        Every cost fits in the quota (``charge_attempts`` refuses the others itself)."""
         ...
 
 
@@ -37,18 +41,35 @@ async def charge_attempts(
     agency_id: int, subjects: Sequence[str], limiter: AttemptLimiter, per_day: int
 ) -> list[TooManyAttempts | None]:
     """For each subject (in order): None when allowed, else the refusal with its wait."""
+    rule = quota(per_day)
     costs = Counter(subjects)
-    decisions = await limiter.spend(agency_id, costs, quota(per_day))
     refusals: dict[str, TooManyAttempts] = {
-        subject: _refusal(decision, per_day)
+        subject: _never(cost, per_day)
+        for subject, cost in costs.items()
+        if exceeds_burst(rule, cost)
+    }
+    fitting = {subject: cost for subject, cost in costs.items() if subject not in refusals}
+    decisions = await limiter.spend(agency_id, fitting, rule) if fitting else {}
+    refusals |= {
+        subject: _refusal(decision, fitting[subject], per_day)
         for subject, decision in decisions.items()
         if not decision.allowed
     }
     return [refusals.get(subject) for subject in subjects]
 
 
-def _refusal(decision: Decision, per_day: int) -> TooManyAttempts:
+def _refusal(decision: Decision, cost: int, per_day: int) -> TooManyAttempts:
+    if not decision.ever:  # a limiter deciding by the domain's rule said so itself
+        return _never(cost, per_day)
     return TooManyAttempts(
         f"too many verify attempts on this person today (at most {per_day} a rolling day)",
         retry_after=decision.retry_after_us / MICROS,
+    )
+
+
+def _never(cost: int, per_day: int) -> AttemptsExceedQuota:
+    return AttemptsExceedQuota(
+        f"this request holds {cost} verify attempts on one person, more than the {per_day} "
+        f"a rolling day allows: none was made, and no wait would let them all through; "
+        f"send at most {per_day}"
     )

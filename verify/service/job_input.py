@@ -157,13 +157,13 @@ class CsvSplitter:
 
     def _physical(self, line: str) -> None:
         self._number += 1
-        line = line.removesuffix("\r")
         if not self._record:
             self._start = self._number
         self._record.append(line)
         self._quotes += line.count('"')
         if self._quotes % 2 == 0:
-            text = "\n".join(self._record)
+            # the record's own CRLF ends it; one inside a quoted field is the field's
+            text = "\n".join(self._record).removesuffix("\r")
             self._record, self._quotes = [], 0
             self._complete(text)
 

@@ -107,7 +107,8 @@ def _decode(number: int, raw: bytes, purpose: str, problem: ProblemBody) -> Pars
 def _refusal(number: int, claim: Claim, refused: TooManyAttempts, problem: ProblemBody) -> bytes:
     """A line refused by the probing limit: its problem in place, as a batch item's."""
     body = {"line": number, **problem(refused.code, refused.detail, None)}
-    body["retry_after"] = max(1, math.ceil(refused.retry_after or 1))
+    if refused.retry_after is not None:  # none when no wait would help (attempts_exceed_quota)
+        body["retry_after"] = max(1, math.ceil(refused.retry_after))
     body["reference"] = claim.reference
     return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
 

@@ -86,18 +86,33 @@ def _entry(
     hmac_key: bytes, latency_ms: float,
 ) -> AuditEntry:  # fmt: skip
     subject = _subject(claim, record)
-    return AuditEntry(
-        at=ctx.started,
-        agency_id=ctx.agency_id,
-        request_id=ctx.request_id,
-        kind=ctx.kind,
-        purpose=claim.purpose or ctx.purpose,
-        subject=subject_of(hmac_key, subject),
-        verdict=REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
-        latency_ms=latency_ms,
-        key_id=ctx.key_id,
-        terminal=claim.terminal,
+    return AuditEntry(  # by position (the field order of AuditEntry): once per batch item
+        ctx.started,
+        ctx.agency_id,
+        ctx.request_id,
+        ctx.kind,
+        claim.purpose or ctx.purpose,
+        subject_of(hmac_key, subject),
+        REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
+        None,  # fields: a verify discloses none
+        latency_ms,
+        ctx.key_id,
+        claim.terminal,
     )
+
+
+def audit_entries(
+    claims: Sequence[Claim],
+    answered: Sequence[tuple[Answer, CitizenRecord | None]],
+    ctx: RequestContext,
+    hmac_key: bytes,
+    latency_ms: float,
+) -> list[AuditEntry]:
+    """One audit entry per answer, in claim order."""
+    return [
+        _entry(ctx, claim, answer, record, hmac_key, latency_ms)
+        for claim, (answer, record) in zip(claims, answered, strict=True)
+    ]
 
 
 async def verify_audited(
@@ -113,10 +128,7 @@ async def verify_audited(
     evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
     answered = await limit_attempts(claims, evaluated, ctx, deps)
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
-    entries = [
-        _entry(ctx, claim, answer, record, deps.hmac_key, latency_ms)
-        for claim, (answer, record) in zip(claims, answered, strict=True)
-    ]
+    entries = audit_entries(claims, answered, ctx, deps.hmac_key, latency_ms)
     if entries:
         await deps.audit.record(entries)
     return [answer for answer, _ in answered]

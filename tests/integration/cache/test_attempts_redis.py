@@ -10,6 +10,8 @@ import pytest
 from cache.breaker import Breaker
 from cache.redis_client import create_client
 from verify.adapters.attempts import RedisAttemptLimiter
+from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_redis import redis_sender
 from verify.bootstrap import cache_settings_from
 from verify.domain.gcra import Quota
 from verify.settings import Settings
@@ -24,14 +26,14 @@ async def limiter(cache_settings: Settings) -> AsyncIterator[RedisAttemptLimiter
     loose = dataclasses.replace(cache_settings, redis_timeout_s=1.0)
     client = create_client(cache_settings_from(loose))
     fallbacks: list[int] = []
+    batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=2.0)
     yield RedisAttemptLimiter(
-        client,
+        batcher,
         prefix=cache_settings.redis_key_prefix,
         hmac_key=cache_settings.hmac_key.value,
-        breaker=Breaker(),
         on_fallback=lambda: fallbacks.append(1),
-        deadline_s=2.0,
     )
+    await batcher.aclose()
     await client.aclose()
     assert fallbacks == [], "Redis was not used"
 

@@ -9,6 +9,8 @@ import pytest
 
 from cache.breaker import Breaker
 from cache.redis_client import RedisClient, create_client
+from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.ratelimit import RateLimiter
 from verify.bootstrap import cache_settings_from
 from verify.devservers import Redis
@@ -25,11 +27,9 @@ async def limiters() -> AsyncIterator[Callable[[Settings, list[int]], RateLimite
     def make(settings: Settings, fallbacks: list[int]) -> RateLimiter:
         client = create_client(cache_settings_from(settings))
         clients.append(client)
+        batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=0.2)
         return RateLimiter(
-            client,
-            prefix=settings.redis_key_prefix,
-            breaker=Breaker(),
-            on_fallback=lambda: fallbacks.append(1),
+            batcher, prefix=settings.redis_key_prefix, on_fallback=lambda: fallbacks.append(1)
         )
 
     yield make

@@ -49,3 +49,35 @@ def test_a_strict_quota_needs_the_whole_cost() -> None:
     tat = decide(None, 0, quota, 49, strict=True).tat_us
     assert not decide(tat, 0, quota, 2, strict=True).allowed
     assert decide(tat, 0, quota, 1, strict=True).allowed
+
+
+def test_a_strict_cost_above_the_burst_is_refused_without_a_wait() -> None:
+    """Waiting cannot help a strict charge larger than the whole quota: its refusal must not
+    name a wait (it said 'retry after 1.7 days', and then refused again)."""
+    quota = Quota(50, 86_400)
+    for tat in (None, 0, 10 * quota.interval_us):
+        refused = decide(tat, 0, quota, 51, strict=True)
+        assert (refused.allowed, refused.ever, refused.retry_after_us) == (False, False, 0)
+    assert refused.tat_us == 10 * quota.interval_us  # the state is unchanged
+    waited = decide(None, 0, quota, 1, strict=True).tat_us
+    later = decide(waited, 10 * 86_400 * MICROS, quota, 51, strict=True)
+    assert not later.allowed and not later.ever
+    full = decide(None, 0, quota, 50, strict=True)
+    assert full.allowed and full.ever  # the whole quota at once still fits
+    busy = decide(full.tat_us, 0, quota, 1, strict=True)
+    assert not busy.allowed and busy.ever and busy.retry_after_us == quota.interval_us
+
+
+@given(st.integers(1, 100), st.integers(0, 10**12), st.integers(0, 10**12), st.integers(1, 300))
+def test_a_refusal_that_names_a_wait_is_allowed_after_it(
+    count: int, tat: int, now: int, cost: int
+) -> None:
+    quota = Quota(count, 86_400)
+    refused = decide(tat, now, quota, cost, strict=True)
+    if refused.allowed:
+        return
+    if not refused.ever:
+        assert cost > count
+        return
+    after = now + refused.retry_after_us
+    assert refused.retry_after_us > 0 and decide(tat, after, quota, cost, strict=True).allowed

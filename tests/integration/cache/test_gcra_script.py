@@ -1,0 +1,105 @@
+"""``gcra_many.lua`` on a real Redis and a 3-node cluster gives the decisions of
+``verify.domain.gcra.decide``, charge by charge, keys repeated and rules mixed in one batch."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cache.breaker import Breaker
+from cache.redis_client import create_client
+from verify.adapters.gcra_batch import Charge, ChargeBatcher
+from verify.adapters.gcra_redis import redis_sender
+from verify.bootstrap import cache_settings_from
+from verify.domain.gcra import Decision, Limit, Quota, Rule, decide
+from verify.settings import Settings
+
+RULES: list[Rule] = [
+    Limit(1, 3),
+    Limit(10, 1),
+    Limit(1000, 50),
+    Quota(3, 86_400),
+    Quota(50, 86_400),
+]
+charges = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from(RULES), st.integers(1, 60), st.booleans()),
+    min_size=1,
+    max_size=40,
+)
+
+
+def expected(batch: list[Charge]) -> list[Decision]:
+    """The domain's rule on one clock reading (the script reads Redis's TIME once); every key
+    starts empty, so the answers do not depend on the reading."""
+    now, tat, out = 10**15, dict[str, int](), []
+    for key, rule, cost, strict in batch:
+        d = decide(tat.get(key), now, rule, cost, strict=strict)
+        if d.allowed:
+            tat[key] = d.tat_us
+        out.append(Decision(d.allowed, 0, d.retry_after_us))
+    return out
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(charges)
+async def test_the_script_decides_as_the_domain(
+    cache_settings: Settings, made: list[tuple[int, Rule, int, bool]]
+) -> None:
+    loose = dataclasses.replace(cache_settings, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(loose))
+    run = uuid.uuid4().hex  # fresh keys per example, spread over slots on the cluster
+    batch = [
+        Charge(f"{cache_settings.redis_key_prefix}:rl:v1:prop-{run}-{k}", rule, cost, strict)
+        for k, rule, cost, strict in made
+    ]
+    try:
+        send = redis_sender(client)
+        batcher = ChargeBatcher(send, breaker=Breaker(), deadline_s=5.0)
+        got = await batcher.charge(batch)
+    finally:
+        await client.aclose()
+    assert got == expected(batch)
+
+
+async def test_two_batches_share_the_state_and_it_expires(cache_settings: Settings) -> None:
+    loose = dataclasses.replace(cache_settings, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(loose))
+    key = f"{cache_settings.redis_key_prefix}:rl:v1:ttl-{uuid.uuid4().hex}"
+    try:
+        batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=5.0)
+        limit = Limit(10, 2)  # 100 ms a unit
+        first = await asyncio.gather(
+            *(batcher.charge([Charge(key, limit, 1, False)]) for _ in "ab")
+        )
+        assert [d is not None and d.allowed for [d] in first] == [True, True]
+        [refused] = await batcher.charge([Charge(key, limit, 1, False)])
+        assert refused is not None and not refused.allowed
+        assert 0 < refused.retry_after_us <= 100_000
+        ttl_ms = await client.pttl(key)
+        assert 1_000 < ttl_ms <= 1_200  # the bucket's refill time plus a second
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("size", [1, 1_000])
+async def test_a_batch_at_the_cap_is_decided(cache_settings: Settings, size: int) -> None:
+    loose = dataclasses.replace(cache_settings, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(loose))
+    run = uuid.uuid4().hex
+    batch = [
+        Charge(f"{cache_settings.redis_key_prefix}:pa:v1:big-{run}-{i}", Quota(3, 86_400), 1, True)
+        for i in range(size)
+    ]
+    try:
+        batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=5.0)
+        got = await batcher.charge(batch)
+    finally:
+        await client.aclose()
+    assert all(d is not None and d.allowed for d in got)

@@ -1,0 +1,80 @@
+"""Dates of a claim: parsing (strict) and matching against the register."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from verify.domain.errors import ValidationError
+from verify.domain.model import FieldOutcome, FieldResult, PartialDate, Precision, Rule
+
+MIN_YEAR = 1850
+MAX_YEAR = 2300
+
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_YEAR = re.compile(r"[0-9]{4}")
+_DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
+
+
+def _invalid(field: str, expected: str) -> ValidationError:
+    return ValidationError("invalid_date", f"{field} must be {expected}", field)
+
+
+def _calendar_date(year: str, month: str, day: str, field: str, expected: str) -> dt.date:
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        raise _invalid(field, f"{expected} with a year from {MIN_YEAR} to {MAX_YEAR}")
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        raise _invalid(field, f"a real calendar date ({expected})") from None
+
+
+def parse_partial_date(raw: object, field: str) -> PartialDate:
+    """``YYYY-MM-DD`` or ``YYYY`` (ASCII digits only, years 1850-2300), else ``invalid_date``."""
+    expected = "YYYY-MM-DD or YYYY"
+    if isinstance(raw, str) and _YEAR.fullmatch(raw):
+        day = _calendar_date(raw, "1", "1", field, expected)
+        return PartialDate(day, Precision.YEAR)
+    return PartialDate(_parse_iso(raw, field, expected))
+
+
+def parse_date(raw: object, field: str) -> dt.date:
+    """A full ``YYYY-MM-DD`` date, else ``invalid_date``."""
+    return _parse_iso(raw, field, "YYYY-MM-DD")
+
+
+def _parse_iso(raw: object, field: str, expected: str) -> dt.date:
+    found = _ISO_DAY.fullmatch(raw) if isinstance(raw, str) else None
+    if found is None:
+        raise _invalid(field, expected)
+    year, month, day = found.groups()
+    return _calendar_date(year, month, day, field, expected)
+
+
+def parse_ddmmyyyy(raw: str, field: str) -> dt.date:
+    """A ``DDMMYYYY`` date as the card's QR code writes it, else ``invalid_date``."""
+    found = _DDMMYYYY.fullmatch(raw)
+    if found is None:
+        raise _invalid(field, "DDMMYYYY")
+    day, month, year = found.groups()
+    return _calendar_date(year, month, day, field, "DDMMYYYY")
+
+
+def _swapped(day: dt.date) -> dt.date | None:
+    if day.day == day.month or day.day > 12:
+        return None
+    return dt.date(day.year, day.day, day.month)
+
+
+def match_date(claim: PartialDate, register: PartialDate) -> FieldResult:
+    """Equal -> match/exact; year-only on either side, same year -> match/year_only;
+    day and month swapped -> partial/day_month_swapped; otherwise no_match."""
+    if claim == register:
+        return FieldResult(FieldOutcome.MATCH, Rule.EXACT)
+    if Precision.YEAR in (claim.precision, register.precision):
+        if claim.year == register.year:
+            return FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
+        return FieldResult(FieldOutcome.NO_MATCH)
+    if _swapped(claim.value) == register.value:
+        return FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
+    return FieldResult(FieldOutcome.NO_MATCH)

@@ -1,0 +1,207 @@
+"""The per-tick coalescing of GCRA charges, against an in-memory Redis-like callable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from verify.adapters.attempts import RedisAttemptLimiter
+from verify.adapters.gcra_batch import Buckets, Charge, ChargeBatcher
+from verify.adapters.gcra_local import LocalLimiter
+from verify.adapters.ratelimit import RateLimiter
+from verify.domain.gcra import Decision, Limit, Quota, decide
+
+ONE = Limit(rate_per_s=10, burst=1)  # one unit, then 100 ms per unit
+TWO = Limit(rate_per_s=10, burst=2)
+
+
+class FakeRedis:
+    """``gcra_many.lua`` as Python: the domain's rule, key by key in order, one clock reading
+    per call; ``gate`` holds a call until set, ``error`` makes calls fail."""
+
+    def __init__(self) -> None:
+        self.now_us = 1_000_000_000
+        self.tat: dict[str, int] = {}
+        self.calls: list[list[str]] = []
+        self.gate: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.reply_size: int | None = None
+        self.called = asyncio.Event()
+
+    async def __call__(self, charges: Sequence[Charge]) -> Sequence[int]:
+        self.calls.append([charge.key for charge in charges])
+        self.called.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        flat: list[int] = []
+        for key, rule, cost, strict in charges:
+            d = decide(self.tat.get(key), self.now_us, rule, cost, strict=strict)
+            if d.allowed:
+                self.tat[key] = d.tat_us
+            flat += (1 if d.allowed else 0, d.retry_after_us)
+        return flat[: self.reply_size] if self.reply_size is not None else flat
+
+
+class FakeBreaker:
+    def __init__(self, *, open_: bool = False) -> None:
+        self.open = open_
+        self.events: list[str] = []
+
+    def allow(self) -> bool:
+        return not self.open
+
+    def success(self) -> None:
+        self.events.append("success")
+
+    def failure(self) -> None:
+        self.events.append("failure")
+
+    def abandon(self) -> None:
+        self.events.append("abandon")
+
+
+def batcher(
+    redis: FakeRedis, breaker: FakeBreaker, *, deadline_s: float = 1.0, max_batch: int = 1000
+) -> ChargeBatcher:
+    return ChargeBatcher(redis, breaker=breaker, deadline_s=deadline_s, max_batch=max_batch)
+
+
+def charge(key: str, cost: int = 1, rule: Limit = ONE) -> Charge:
+    return Charge(key, rule, cost, False)
+
+
+async def test_the_callers_of_one_tick_make_one_call_in_order() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    b = batcher(redis, breaker)
+    answers = await asyncio.gather(
+        b.charge([charge("a")]), b.charge([charge("b"), charge("c")]), b.charge([charge("d")])
+    )
+    assert redis.calls == [["a", "b", "c", "d"]]
+    assert [[r is not None and r.allowed for r in rs] for rs in answers] == [
+        [True],
+        [True, True],
+        [True],
+    ]
+    assert breaker.events == ["success"]
+    await b.charge([charge("a")])  # a later tick: a call of its own
+    assert redis.calls[1:] == [["a"]]
+
+
+async def test_two_charges_on_one_key_in_a_batch_see_each_other() -> None:
+    redis = FakeRedis()
+    b = batcher(redis, FakeBreaker())
+    first, second, third = await asyncio.gather(
+        b.charge([charge("k")]), b.charge([charge("k")]), b.charge([charge("k", rule=TWO)])
+    )
+    assert len(redis.calls) == 1
+    assert first[0] == Decision(True, 0, 0)
+    assert second[0] == Decision(False, 0, 100_000)  # the first took the only unit
+    # TWO has room for one more unit than ONE: the third sees both earlier charges' TAT
+    assert third[0] == Decision(True, 0, 0)
+
+
+async def test_a_failed_call_leaves_every_caller_to_its_local_limiter() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.error = ConnectionError("gone")
+    b = batcher(redis, breaker)
+    fallbacks: list[str] = []
+    one = RateLimiter(b, prefix="t", on_fallback=lambda: fallbacks.append("rate"))
+    two = RedisAttemptLimiter(
+        b, prefix="t", hmac_key=b"k" * 32, on_fallback=lambda: fallbacks.append("attempts")
+    )
+    quota = Quota(2, 86_400)
+    rate, spent = await asyncio.gather(
+        one.check("key", ONE, 1), two.spend(1, {"001090000001": 3, "001090000002": 1}, quota)
+    )
+    assert len(redis.calls) == 1 and breaker.events == ["failure"]  # once per batch
+    assert sorted(fallbacks) == ["attempts", "rate"]
+    assert rate.allowed
+    assert not spent["001090000001"].allowed  # strict locally too: 3 never fit in 2
+    assert spent["001090000002"].allowed
+    assert not (await one.check("key", ONE, 1)).allowed  # the local bucket holds the state
+
+
+async def test_an_open_breaker_sends_nothing() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker(open_=True)
+    buckets = Buckets(batcher(redis, breaker), local=LocalLimiter())
+    decisions = await buckets.charge([charge("a"), charge("a")])
+    assert redis.calls == [] and breaker.events == []
+    assert [d.allowed for d in decisions] == [True, False]
+
+
+async def test_a_stalled_redis_costs_one_deadline_then_local() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()  # never set
+    b = batcher(redis, breaker, deadline_s=0.05)
+    fallbacks: list[int] = []
+    buckets = Buckets(b, local=LocalLimiter(), on_fallback=lambda: fallbacks.append(1))
+    answers = await asyncio.gather(*(buckets.charge([charge(f"k{i}")]) for i in range(3)))
+    assert all(d.allowed for [d] in answers)
+    assert breaker.events == ["failure"] and fallbacks == [1, 1, 1]
+
+
+async def test_a_malformed_answer_counts_as_a_failure() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.reply_size = 1
+    assert await batcher(redis, breaker).charge([charge("a")]) == [None]
+    assert breaker.events == ["failure"]
+
+
+async def test_a_caller_giving_up_does_not_cancel_the_batch_for_the_others() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = batcher(redis, breaker)
+    quitter = asyncio.create_task(b.charge([charge("a")]))
+    stayer = asyncio.create_task(b.charge([charge("b")]))
+    await redis.called.wait()
+    quitter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+    redis.gate.set()
+    [decision] = await stayer
+    assert decision is not None and decision.allowed
+    assert redis.calls == [["a", "b"]] and breaker.events == ["success"]
+    assert "a" in redis.tat  # the quitter's charge was made all the same
+
+
+async def test_a_batch_above_the_cap_is_split_in_order() -> None:
+    redis = FakeRedis()
+    b = batcher(redis, FakeBreaker(), max_batch=2)
+    first, second = await asyncio.gather(
+        b.charge([charge("a"), charge("b"), charge("a")]), b.charge([charge("c"), charge("d")])
+    )
+    assert redis.calls == [["a", "b"], ["a", "c"], ["d"]]
+    assert [d is not None and d.allowed for d in first] == [True, True, False]
+    assert [d is not None and d.allowed for d in second] == [True, True]
+
+
+async def test_no_charge_no_call() -> None:
+    redis = FakeRedis()
+    assert await batcher(redis, FakeBreaker()).charge([]) == []
+    assert redis.calls == []
+
+
+async def test_close_waits_for_the_batch_in_flight() -> None:
+    redis = FakeRedis()
+    redis.gate = asyncio.Event()
+    b = batcher(redis, FakeBreaker())
+    caller = asyncio.create_task(b.charge([charge("a")]))
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(b.aclose())
+    await asyncio.sleep(0)
+    assert not closing.done()
+    redis.gate.set()
+    await closing
+    assert caller.done() and (await caller)[0] is not None
+
+
+async def test_without_redis_the_limiters_are_local() -> None:
+    fallbacks: list[int] = []
+    limiter = RateLimiter(None, prefix="t", on_fallback=lambda: fallbacks.append(1))
+    assert (await limiter.check("k", ONE, 1)).allowed
+    assert not (await limiter.check("k", ONE, 1)).allowed
+    assert fallbacks == [1, 1]
