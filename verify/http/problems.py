@@ -18,7 +18,6 @@ _STATUS: dict[str, tuple[int, str]] = {
     "purpose_not_allowed": (403, "Forbidden"),
     "not_found": (404, "Not Found"),
     "method_not_allowed": (405, "Method Not Allowed"),
-    "job_not_finished": (409, "Conflict"),
     "body_too_large": (413, "Payload Too Large"),
     "job_too_large": (413, "Payload Too Large"),
     "too_many_items": (413, "Payload Too Large"),
