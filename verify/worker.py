@@ -88,27 +88,34 @@ async def _open(ctx: dict[str, Any]) -> None:
     rt.chunks = PgChunkSource(pool, timeout=s.db_timeout_s)
     today = LocalToday(zoneinfo.ZoneInfo(s.timezone))  # Vietnam's calendar day
     redis = create_client(cache_settings_from(s))  # the probing limit's, as serve's
+    batcher = charge_batcher(s, redis)
+    attempts = RedisAttemptLimiter(batcher, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value)
     verify = VerifyDeps(
         register, ChunkAuditOnly(), s.hmac_key.value, today, utc_now,
-        attempts=attempt_limiter(s, redis), attempts_per_day=s.subject_attempts_per_day,
+        attempts=attempts, attempts_per_day=s.subject_attempts_per_day,
     )  # fmt: skip
     rt.deps = RunnerDeps(
         verify, rt.chunks, problem_body, rt.metrics.observe_chunk, rt.metrics.observe_refused
     )
-    rt.closers += [register.aclose, pool.close, redis.aclose]
+    # closed last to first: the batcher's charges in flight end before its Redis client
+    rt.closers += [register.aclose, pool.close, redis.aclose, batcher.aclose]
     loop = asyncio.get_running_loop()
     ctx["sweeper"] = loop.create_task(_sweep_forever(rt, ctx["redis"]), name="job-sweeper")
 
 
+def charge_batcher(s: Settings, client: RedisClient) -> ChargeBatcher:
+    """The per-person probing limit's charges, on the same Redis buckets as `verify serve`'s
+    (a job's lines and the agency's API calls spend one allowance): those of all chunks in
+    flight go to Redis in one round trip per event-loop tick, each bounded by the deadline;
+    the worker's close waits for any in flight (``aclose``) before closing the client."""
+    return ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=4 * s.redis_timeout_s)
+
+
 def attempt_limiter(s: Settings, client: RedisClient) -> RedisAttemptLimiter:
-    """The per-person probing limit on the same Redis buckets as `verify serve`'s (a job's
-    lines and the agency's API calls spend one allowance); the charges of all chunks in
-    flight go to Redis in one round trip per event-loop tick (each bounded by the deadline:
-    none outlives the worker's close)."""
-    batcher = ChargeBatcher(
-        redis_sender(client), breaker=Breaker(), deadline_s=4 * s.redis_timeout_s
+    """A probing limiter on its own batcher (tests' workers in process)."""
+    return RedisAttemptLimiter(
+        charge_batcher(s, client), prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value
     )
-    return RedisAttemptLimiter(batcher, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value)
 
 
 async def _close(ctx: dict[str, Any]) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
 
 from verify.adapters.job_retention import prune_jobs
-from verify.adapters.jobs import PgJobStore
+from verify.adapters.jobs import RESULT_PAGE_CHUNKS, PgJobStore
+from verify.service.jobs import JobNotFound
 
 CHUNKS = 5
 
@@ -83,3 +85,30 @@ async def test_expired_jobs_go_in_bounded_batches_and_the_rest_stays(
     async with pg_pool.acquire() as conn:
         again = await prune_jobs(conn, retention_days=7)
     assert again.jobs == again.batches == 0
+
+
+async def test_a_job_deleted_while_its_results_are_read_ends_the_read_with_an_error(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    """Results are read a page (a connection) at a time: a job deleted by retention between
+    two pages must not look like a job whose results were all there."""
+    agency = await pg_pool.fetchval("INSERT INTO agencies (name) VALUES ('mof') RETURNING id")
+    job_id = await _job(pg_pool, agency, "done", 8)
+    store = PgJobStore(pg_pool, timeout=5.0)
+    read = []
+    with pytest.raises(JobNotFound):
+        async for blob in store.results(job_id):
+            read.append(blob)
+            if len(read) == 1:  # the first page is read: retention runs now
+                async with pg_pool.acquire() as conn:
+                    await prune_jobs(conn, retention_days=7)
+    assert len(read) == RESULT_PAGE_CHUNKS  # the first page, then the error
+
+
+async def test_a_job_whose_results_are_all_read_ends_without_an_error(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    agency = await pg_pool.fetchval("INSERT INTO agencies (name) VALUES ('moj') RETURNING id")
+    job_id = await _job(pg_pool, agency, "done", 1)
+    read = [blob async for blob in PgJobStore(pg_pool, timeout=5.0).results(job_id)]
+    assert len(read) == CHUNKS

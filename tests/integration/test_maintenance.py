@@ -330,3 +330,36 @@ async def test_a_batch_across_a_zone_partitions_bound_stays_verifiable_after_its
     # the rest of the cut batch is still protected where it can be: its link
     await pg_pool.execute("UPDATE audit_log SET verdict = 'no_match' WHERE request_id = 'r-3'")
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
+
+
+async def test_a_utc_day_partition_records_no_cut_batch_when_dropped(
+    writer: PgAuditWriter, pg_pool: asyncpg.Pool
+) -> None:
+    """A UTC-day partition never cuts a batch (a batch spans one UTC day at most), so its
+    drop records no ``cut``: a row inserted into it with the chain columns of the next
+    day's batch (the serving role may INSERT any column) must not make that batch one
+    that `audit verify` takes by its link instead of recomputing it."""
+    day = dt.datetime.now(UTC).date() - dt.timedelta(days=200)
+    await _only_partitions(
+        pg_pool,
+        {
+            f"audit_log_{d:%Y%m%d}": (f"{d} 00:00+00:00", f"{d + dt.timedelta(1)} 00:00+00:00")
+            for d in (day, day + dt.timedelta(days=1))
+        },
+    )
+    await writer.record([_entry(_utc(day, 10), 0)])
+    await writer.record([_entry(_utc(day + dt.timedelta(days=1), 10), 1)])
+    cols = await pg_pool.fetchval(
+        "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+        "WHERE attrelid = 'audit_log'::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+    chosen = ", ".join("$1" if c == "at" else c for c in cols.split(", "))
+    # a copy of the next day's row, dated in the day that expires, chain columns and all
+    await pg_pool.execute(
+        f"INSERT INTO audit_log ({cols}) SELECT {chosen} FROM audit_log WHERE request_id = 'r-1'",
+        _utc(day, 23),
+    )
+    async with pg_pool.acquire() as conn:
+        report = await run_maintenance(conn, retention_days=180, today=day + dt.timedelta(days=181))
+    assert report.dropped == [f"audit_log_{day:%Y%m%d}"]
+    assert orjson.loads(await pg_pool.fetchval("SELECT cut FROM audit_partition_drops")) == {}

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from tests.integration.test_citizen_cards import MISMATCHES as CARD_ARRAYS_WRONG
 from tests.support.wait import eventually
 from verify.adapters.seed import SeedError, register_is_empty, seed_register, unfinished_seed
 from verify.adapters.seed_gen import CHUNK_SIZE, Population, chunk_sizes
@@ -94,6 +95,8 @@ async def test_a_parallel_seed_puts_back_every_key_index_and_trigger(
         conn, count=COUNT, seed=7, today=TODAY, progress=False, parallel=True, dsn=db_url
     )
     assert [tuple(r) for r in await conn.fetch(_SCHEMA)] == before  # triggers enabled: 'O'
+    # migration 013: the cards are on every citizen row, written by the COPY itself
+    assert await conn.fetchval(CARD_ARRAYS_WRONG) == 0
     # the foreign keys come back NOT VALID (enforced for new rows); the rows pass them
     assert (
         await conn.fetchval(
@@ -112,6 +115,7 @@ async def test_a_parallel_seed_puts_back_every_key_index_and_trigger(
 _SEED_CHILD = """
 import asyncio, datetime, sys
 import asyncpg
+from tests.integration.test_citizen_cards import MISMATCHES as CARD_ARRAYS_WRONG
 from verify.adapters.seed import seed_register
 
 async def main():
@@ -239,6 +243,19 @@ async def test_shares_are_roughly_real(seeded: asyncpg.Connection) -> None:
     assert 0.3 < formers / adults_before_2000 < 0.5
 
 
+async def test_every_person_has_their_cards_on_the_row(seeded: asyncpg.Connection) -> None:
+    """Migration 013's arrays, from the inline seed's COPY (the triggers were bypassed)."""
+    assert await seeded.fetchval(CARD_ARRAYS_WRONG) == 0
+    counts = await seeded.fetchrow(
+        "SELECT count(card_issue) AS people, sum(cardinality(card_issue)) AS cards,"
+        " count(*) FILTER (WHERE array_position(card_expiry, NULL) IS NOT NULL) AS never"
+        " FROM citizens"
+    )
+    assert counts is not None
+    assert counts["cards"] == await seeded.fetchval("SELECT count(*) FROM id_cards")
+    assert counts["people"] > COUNT * 0.7 and counts["never"] > 0
+
+
 async def test_refuses_a_register_that_is_not_empty(seeded: asyncpg.Connection) -> None:
     assert not await register_is_empty(seeded)
     with pytest.raises(SeedError, match="not empty"):
@@ -261,6 +278,7 @@ async def test_without_superuser_the_triggers_run_and_versions_stay_1(
         assert not report.triggers_bypassed
         # 002: cards inserted with their person in one transaction bump no version
         assert await conn.fetchval("SELECT max(version) FROM citizens") == 1
+        assert await conn.fetchval(CARD_ARRAYS_WRONG) == 0
     finally:
         await conn.execute("RESET ROLE")
         await conn.execute(f"DROP OWNED BY {role}")

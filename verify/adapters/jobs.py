@@ -18,7 +18,7 @@ import asyncpg
 from verify.adapters.pg import connection
 from verify.errors import Overloaded
 from verify.service.job_input import Chunk
-from verify.service.jobs import Job, JobState, NewJob
+from verify.service.jobs import Job, JobNotFound, JobState, NewJob
 
 RESULT_PAGE_CHUNKS = 4
 
@@ -48,6 +48,7 @@ WITH cancelled AS (
 )
 SELECT * FROM cancelled
 """
+_EXISTS = "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1)"
 _RESULTS = """
 SELECT chunk_no, results FROM job_results
 WHERE job_id = $1 AND chunk_no > $2 ORDER BY chunk_no LIMIT $3
@@ -143,6 +144,12 @@ class PgJobStore:
                 rows = await conn.fetch(
                     _RESULTS, key, after, RESULT_PAGE_CHUNKS, timeout=self._timeout
                 )
+                # the last page: were the results all there, or was the job deleted by
+                # retention between two pages (its results gone with it)?
+                if len(rows) < RESULT_PAGE_CHUNKS and not await conn.fetchval(
+                    _EXISTS, key, timeout=self._timeout
+                ):
+                    raise JobNotFound("the job was deleted (retention) while being read")
             for row in rows:
                 if prefix and row["chunk_no"] != after + 1:
                     return

@@ -35,7 +35,16 @@ SELECT $1, $2, (SELECT count(*) FROM {table}),
                    'batch', h.chain_batch, 'link', encode(h.chain_link, 'hex'))), '{{}}'::jsonb)
         FROM (SELECT DISTINCT ON (chain_id) chain_id, chain_batch, chain_link FROM {table}
               WHERE chain_link IS NOT NULL ORDER BY chain_id, chain_batch DESC) h),
-       (SELECT coalesce(jsonb_object_agg(c.chain_id::text, jsonb_build_object(
+       {cut}
+"""
+# ``cut`` (migration 020): a chain's last batch in the partition that goes on after its
+# upper bound (a zone-based partition from before 006), with its link from wherever its
+# last row is. A batch spans one UTC day at most: the next day is as far as it can go.
+# Only for a partition whose bound is not a UTC midnight: a UTC-day partition never cuts
+# a batch, and recording cuts there would let a row the serving role inserted with chain
+# columns of its choosing (and dated before the bound) make a forged batch "cut" and so
+# accepted by its link after the drop.
+_CUT_SQL = """(SELECT coalesce(jsonb_object_agg(c.chain_id::text, jsonb_build_object(
                    'batch', c.chain_batch, 'link', encode(c.link, 'hex'))), '{{}}'::jsonb)
         FROM (SELECT a.chain_id, a.chain_batch,
                      (array_agg(a.chain_link) FILTER (WHERE a.chain_link IS NOT NULL))[1] AS link
@@ -45,11 +54,9 @@ SELECT $1, $2, (SELECT count(*) FROM {table}),
                 USING (chain_id, chain_batch)
               WHERE a.at >= $3::timestamptz AND a.at < $4::timestamptz + interval '1 day'
               GROUP BY a.chain_id, a.chain_batch
-              HAVING bool_or(a.at >= $4::timestamptz)) c)
-"""
-# ``cut`` (migration 020): a chain's last batch in the partition that goes on after its
-# upper bound (a zone-based partition from before 006), with its link from wherever its
-# last row is. A batch spans one UTC day at most: the next day is as far as it can go.
+              HAVING bool_or(a.at >= $4::timestamptz)) c)"""
+# (it names $3 and $4 all the same: the statement's parameters are the same either way)
+_NO_CUT_SQL = "(SELECT '{}'::jsonb WHERE $3::timestamptz <= $4::timestamptz)"
 
 _PARTITIONS_SQL = "SELECT name, lo, hi FROM audit_partitions()"  # the default excluded
 _DEFAULT_ROWS_SQL = "SELECT count(*) FROM audit_log_default"
@@ -90,9 +97,11 @@ def expired_partitions(
 async def _drop_recorded(conn: Conn, partition: Partition) -> None:
     # the name comes from the catalogue (audit_partitions): quoted as an identifier
     table = '"' + partition.name.replace('"', '""') + '"'
+    hi = partition.hi.astimezone(dt.UTC)
+    cut = _NO_CUT_SQL if hi.time() == dt.time() else _CUT_SQL.format(table=table)
     await conn.execute(
-        _DROP_RECORD_SQL.format(table=table), partition.day, partition.name, partition.lo,
-        partition.hi,
+        _DROP_RECORD_SQL.format(table=table, cut=cut), partition.day, partition.name,
+        partition.lo, partition.hi,
     )  # fmt: skip
     await conn.execute(f"DROP TABLE {table}")
 

@@ -27,6 +27,8 @@ from verify.adapters.seed_names import STREETS, WARDS, SeedTables
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 PG_EPOCH = 10_957  # 2000-01-01 in days since 1970-01-01
+DATE_OID, TEXT_OID = 1082, 25
+ARRAY_HEADER = 24  # field length, ndim, has-null flag, element type, dimension, lower bound
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -49,7 +51,10 @@ class Vocab:
         return cls(padded, np.arange(width) < lengths[:, None], lengths)
 
 
-def assemble(n: int, segments: list[tuple[U8 | Vocab, I64 | None]]) -> bytes:
+Segment = tuple["U8 | Vocab", "I64 | None"]
+
+
+def assemble(n: int, segments: list[Segment]) -> bytes:
     """Rows of ``n`` records from segments, in order.
 
     A fixed segment is ``(matrix, widths)``: an (n, w) byte matrix of which each row's first
@@ -72,6 +77,25 @@ def assemble(n: int, segments: list[tuple[U8 | Vocab, I64 | None]]) -> bytes:
             mask[:, cols] = True if idx is None else np.arange(width) < idx[:, None]
         col += width
     return buf[mask].tobytes()
+
+
+def _array_header(
+    count: I64, oid: int, body: I64, has_null: npt.NDArray[np.bool_] | I64
+) -> Segment:
+    """The field length and array header of a 1-D array of ``count`` elements whose elements
+    take ``body`` bytes; only the length (-1: NULL) where ``count`` is 0."""
+    has = count > 0
+    fixed = _fixed(len(count), [
+        ("len", ">i4", np.where(has, ARRAY_HEADER - 4 + body, -1)), ("ndim", ">i4", 1),
+        ("null", ">i4", has_null), ("oid", ">i4", oid), ("dim", ">i4", count), ("lb", ">i4", 1),
+    ])  # fmt: skip
+    return fixed, np.where(has, ARRAY_HEADER, 4)
+
+
+def _element(length: I64, days: I64) -> U8:
+    """A date element: its length (4, or -1 for a NULL element: then only those 4 bytes count)
+    and the day number."""
+    return _fixed(len(days), [("l", ">i4", length), ("d", ">i4", days)])
 
 
 def _fixed(n: int, fields: list[tuple[str, str, object]]) -> U8:
@@ -100,9 +124,9 @@ class Encoder:
         self.n_province = len(t.province_names)
         self.place = Vocab.of([f"{w}, {p}".encode() for w in WARDS for p in t.province_names])
         self.code_ints = np.asarray([int(c) for c in t.codes], np.int64)
-        self.status = Vocab.of(
-            [struct.pack("!i", len(s)) + s.encode() for s in seed_cards.STATUSES]
-        )
+        status = [struct.pack("!i", len(s)) + s.encode() for s in seed_cards.STATUSES]
+        self.status = Vocab.of(status)
+        self.status_slot = Vocab.of([*status, b""])  # last: no card in this slot
 
     def citizens(self, chunk: ChunkData) -> bytes:
         p = chunk.people
@@ -111,7 +135,7 @@ class Encoder:
         street = p.house * self.n_street + p.street
         place = p.ward * self.n_province + p.home
         fixed = _fixed(n, [
-            ("fields", ">i2", 8), ("l0", ">i4", 8), ("id", ">i8", p.id_number),
+            ("fields", ">i2", 11), ("l0", ">i4", 8), ("id", ">i8", p.id_number),
             ("l2", ">i4", 4), ("birth", ">i4", p.birth - PG_EPOCH),
             ("l3", ">i4", 1), ("year_only", "u1", p.year_only),
             ("l4", ">i4", 1), ("gender", "u1", np.where(p.female, ord("F"), ord("M"))),
@@ -123,8 +147,46 @@ class Encoder:
         ])  # fmt: skip
         return assemble(n, [
             (fixed, None), (self.name, name), (address_len, None), (self.street, street),
-            (self.place, place),
+            (self.place, place), *self._card_arrays(chunk),
         ])  # fmt: skip
+
+    def _card_arrays(self, chunk: ChunkData) -> list[Segment]:
+        """card_issue, card_expiry, card_status (migration 013): each person's cards by issue
+        date as three one-dimensional arrays, NULL without a card. Slot j of every row is a
+        segment of its own, empty past the person's card count: K passes, K the most cards
+        anyone in the chunk has."""
+        n, c = len(chunk.people.id_number), chunk.cards
+        by_id = np.argsort(chunk.people.id_number, kind="stable")
+        row = by_id[np.searchsorted(chunk.people.id_number, c.id_number, sorter=by_id)]
+        order = np.lexsort((c.issue, row))
+        row = row[order]
+        count = np.bincount(row, minlength=n)
+        starts = np.cumsum(count) - count
+        slot = np.arange(len(row)) - starts[row]
+        k = int(count.max()) if len(row) else 0
+        issue = np.zeros((n, k), np.int64)
+        issue[row, slot] = c.issue[order] - PG_EPOCH
+        never = np.ones((n, k), np.bool_)
+        never[row, slot] = c.expiry[order] == seed_cards.NEVER
+        expiry = np.zeros((n, k), np.int64)
+        expiry[row, slot] = np.where(never[row, slot], 0, c.expiry[order] - PG_EPOCH)
+        status = np.full((n, k), len(seed_cards.STATUSES), np.int64)
+        status[row, slot] = c.status[order]
+        present = np.arange(k) < count[:, None]  # (n, k)
+        expiry_width = np.where(present, np.where(never, 4, 8), 0)
+        out: list[Segment] = [_array_header(count, DATE_OID, 8 * count, np.zeros(n, np.int64))]
+        out += [(_element(np.full(n, 4), issue[:, j]), 8 * present[:, j]) for j in range(k)]
+        out.append(_array_header(
+            count, DATE_OID, expiry_width.sum(axis=1), np.any(present & never, axis=1)
+        ))  # fmt: skip
+        out += [
+            (_element(np.where(never[:, j], -1, 4), expiry[:, j]), expiry_width[:, j])
+            for j in range(k)
+        ]
+        text = self.status_slot.length[status].sum(axis=1)
+        out.append(_array_header(count, TEXT_OID, text, np.zeros(n, np.int64)))
+        out += [(self.status_slot, status[:, j]) for j in range(k)]
+        return out
 
     def cards(self, chunk: ChunkData) -> bytes:
         c = chunk.cards

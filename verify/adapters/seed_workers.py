@@ -32,6 +32,9 @@ COPY_CITIZEN_COLUMNS = (  # the order of seed_copy's binary rows: fixed-width fi
     "province_code",
     "full_name",
     "address",
+    "card_issue",  # the cards of the person, as arrays (migration 013)
+    "card_expiry",
+    "card_status",
 )
 CARD_COLUMNS = ("id_number", "issue_date", "expiry_date", "status")
 FORMER_COLUMNS = ("former_id", "id_number")

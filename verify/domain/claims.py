@@ -53,11 +53,12 @@ def _gender(raw: object, field: str) -> Gender:
 @functools.lru_cache(maxsize=256)
 def _good_purpose(raw: str) -> bool:
     """Memoised: a relying party uses a handful of purposes, on every claim."""
-    return len(raw) <= MAX_PURPOSE and _PURPOSE.fullmatch(raw) is not None
+    return _PURPOSE.fullmatch(raw) is not None
 
 
 def parse_purpose(raw: object, field: str = "purpose") -> str:
-    if not isinstance(raw, str) or not _good_purpose(raw):
+    # the length first: only a purpose that may be good reaches the memo
+    if not isinstance(raw, str) or len(raw) > MAX_PURPOSE or not _good_purpose(raw):
         raise _invalid(field, f"1 to {MAX_PURPOSE} characters of A-Z a-z 0-9 _ . : -")
     return raw
 

@@ -66,7 +66,8 @@ def parse_date(raw: object, field: str) -> dt.date:
 
 
 def _parse_iso(raw: object, field: str, expected: str) -> dt.date:
-    known = _iso_day(raw) if isinstance(raw, str) else None
+    # only a value of the right length reaches the memo: an oversized one is never kept
+    known = _iso_day(raw) if isinstance(raw, str) and len(raw) == _ISO_LENGTH else None
     if known is not None:
         return known
     found = _ISO_DAY.fullmatch(raw) if isinstance(raw, str) else None

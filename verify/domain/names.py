@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from typing import NoReturn
 
 from verify.domain.errors import ValidationError
 from verify.domain.model import FieldOutcome, FieldResult, Rule
@@ -136,17 +137,21 @@ def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
     normalises)."""
     if not isinstance(raw, str):
         raise ValidationError(code, f"{field} must be a string", field)
+    if len(raw) > MAX_NAME_LENGTH:  # before any memo: an oversized value is never kept
+        _refuse(raw, field, code)
     well_formed = _well_formed(raw)
     if well_formed is not None:
         return well_formed
+    _refuse(raw, field, code)
+
+
+def _refuse(raw: str, field: str, code: str) -> NoReturn:
+    """The error of a claimed name that is not well formed (control characters first)."""
     if has_forbidden_character(raw):
         detail = f"{field} must not contain control or format characters"
         raise ValidationError(code, detail, field)
     # the length is the caller's own (as the OpenAPI maxLength counts it), not the
     # case-folded form's, which may be longer ("ß" folds to "ss")
-    normalised = normalise(raw)
-    if len(raw) > MAX_NAME_LENGTH or not normalised or not skeleton(normalised):
-        raise ValidationError(
-            code, f"{field} must be a name of 1 to {MAX_NAME_LENGTH} characters", field
-        )
-    return " ".join(unicodedata.normalize("NFC", raw).split())
+    raise ValidationError(
+        code, f"{field} must be a name of 1 to {MAX_NAME_LENGTH} characters", field
+    )

@@ -18,6 +18,7 @@ from aiohttp import StreamReader, web
 
 from verify.domain.claims import parse_purpose
 from verify.domain.errors import ValidationError
+from verify.errors import ServiceError
 from verify.http.appkeys import SETTINGS
 from verify.http.job_format import job_json, results_csv
 from verify.http.jobs_keys import JOB_QUEUE, JOB_STORE
@@ -129,9 +130,17 @@ async def get_job_results(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     first = True
-    async for blob in store.results(job.id, prefix=partial):
-        await response.write(results_csv(blob, header=first) if as_csv else blob)
-        first = False
+    try:
+        async for blob in store.results(job.id, prefix=partial):
+            await response.write(results_csv(blob, header=first) if as_csv else blob)
+            first = False
+    except ServiceError:
+        # the status line is sent: a cut connection (no last chunk) is the only honest end
+        # left, so a reader never takes a truncated body for all the results
+        response.force_close()
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     if as_csv and first:
         await response.write(results_csv(b"", header=True))
     await response.write_eof()

@@ -84,10 +84,12 @@ BEGIN
     FROM pg_attribute
     WHERE attrelid = 'audit_log'::regclass AND attnum > 0 AND NOT attisdropped;
     EXECUTE format('CREATE TABLE %I (LIKE audit_log INCLUDING DEFAULTS)', name);
-    EXECUTE format('INSERT INTO %I (%s) SELECT %s FROM audit_log_default '
-                   'WHERE at >= $1 AND at < $2', name, cols, cols) USING lo, hi;
+    -- one statement, one snapshot: every row deleted is the row inserted (two statements
+    -- could delete a row committed between them without its copy)
+    EXECUTE format('WITH gone AS (DELETE FROM audit_log_default WHERE at >= $1 AND at < $2 '
+                   'RETURNING %s) INSERT INTO %I (%s) SELECT %s FROM gone',
+                   cols, name, cols, cols) USING lo, hi;
     GET DIAGNOSTICS moved = ROW_COUNT;
-    DELETE FROM audit_log_default WHERE at >= lo AND at < hi;
     EXECUTE format('ALTER TABLE audit_log ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                    name, lo, hi);
     RETURN moved;
