@@ -72,9 +72,25 @@ class Metrics:
         )
         self.overloaded = Gauge(
             "verify_admission_overloaded",
-            "1 while the admission queue is in overload (CoDel: a standing queue), else 0.",
+            "1 while the process is in overload (a standing interactive queue, or an event "
+            "loop late by more than its target, for 100 ms), else 0.",
             registry=r,
             multiprocess_mode="max",
+        )
+        self.loop_lag = Histogram(
+            "verify_event_loop_lag_seconds",
+            "How late the event loop ran admission's heartbeat (every 10 ms while requests "
+            "run or wait): time a request spends in socket buffers and the loop's ready "
+            "queue, which the admission queue cannot see.",
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.admission_limit = Gauge(
+            "verify_admission_limit",
+            "Requests a process runs at once now: the adaptive limit, at most "
+            "VERIFY_MAX_CONCURRENCY, lowered while the event loop runs late.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.client_gone = Counter(
             "verify_http_client_gone_requests",

@@ -50,6 +50,11 @@ from verify.service.ports import Audit
 from verify.settings import Settings
 
 SHUTDOWN_TIMEOUT_S = 10.0
+# aiohttp's default listen backlog is 128: a burst of new connections beyond it (a flood,
+# clients reconnecting together after a restart) has its handshakes dropped and retried by
+# the kernel after 1, 2, 4 s, a wait no admission queue sees. The kernel caps it at
+# net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 async def _log_flusher(handler: logging.Handler, app: web.Application) -> AsyncIterator[None]:
@@ -110,7 +115,8 @@ async def _serve_until_drained(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG)
+        await site.start()
         app[STARTING].clear()
         print(f"verify: listening on http://{host}:{port}", file=sys.stderr)  # ops: own site
         await stop.wait()

@@ -71,6 +71,8 @@ class Settings:
     queue_target_s: float = 0.005
     queue_timeout_s: float = 0.5
     overload_queue_timeout_s: float = 0.25
+    bulk_queue_timeout_s: float = 5.0
+    loop_lag_target_s: float = 0.05
     drain_s: float = 5.0
     # requests in progress per API key and process: under VERIFY_MAX_CONCURRENCY, so that
     # one agency cannot hold every admission slot
@@ -151,6 +153,8 @@ class Settings:
             queue_target_s=r.opt("VERIFY_QUEUE_TARGET", _seconds, 0.005),
             queue_timeout_s=r.opt("VERIFY_QUEUE_TIMEOUT", _seconds, 0.5),
             overload_queue_timeout_s=r.opt("VERIFY_OVERLOAD_QUEUE_TIMEOUT", _seconds, 0.25),
+            bulk_queue_timeout_s=r.opt("VERIFY_BULK_QUEUE_TIMEOUT", _seconds, 5.0),
+            loop_lag_target_s=r.opt("VERIFY_LOOP_LAG_TARGET", _seconds, 0.05),
             drain_s=r.opt("VERIFY_DRAIN_SECONDS", _drain_seconds, 5.0),
             max_concurrent_per_key=r.opt("VERIFY_MAX_CONCURRENT_PER_KEY", _positive_int, 32),
             stream_max_s=r.opt("VERIFY_STREAM_MAX_SECONDS", _seconds, 300.0),

@@ -1,4 +1,6 @@
-"""Admission control with a clock the test drives: slots, lanes, CoDel's overload state."""
+"""Admission control with a clock the test drives: slots, lanes, CoDel's overload state,
+the event loop's lag. The heartbeat's timer never fires by itself here (a tick of an
+hour): the tests advance the clock and call ``heartbeat``/``sweep``."""
 
 from __future__ import annotations
 
@@ -18,11 +20,19 @@ class Clock:
         return self.now
 
 
-def make(clock: Clock, **config: float) -> tuple[Admission, list[tuple[Lane, str]]]:
+DRIVEN: dict[str, float | None] = {"tick_s": 3600.0, "lag_target_s": None}
+
+
+def config(**given: float | None) -> AdmissionConfig:
+    defaults: dict[str, float | None] = {"limit": 2, "bulk_limit": 1, "max_wait_s": 5.0}
+    return AdmissionConfig(**{**defaults, **DRIVEN, **given})  # type: ignore[arg-type]
+
+
+def make(clock: Clock, **given: float | None) -> tuple[Admission, list[tuple[Lane, str]]]:
     shed: list[tuple[Lane, str]] = []
-    defaults: dict[str, float] = {"limit": 2, "bulk_limit": 1, "max_wait_s": 5.0}
-    cfg = AdmissionConfig(**{**defaults, **config})  # type: ignore[arg-type]
-    admission = Admission(cfg, clock=clock, on_shed=lambda lane, why: shed.append((lane, why)))
+    admission = Admission(
+        config(**given), clock=clock, on_shed=lambda lane, why: shed.append((lane, why))
+    )
     return admission, shed
 
 
@@ -81,19 +91,33 @@ async def test_interactive_waiters_go_before_bulk_waiters() -> None:
 
 
 async def test_bulk_never_holds_more_than_its_slots() -> None:
-    admission, shed = make(Clock(), limit=4, bulk_limit=1, max_wait_s=0.01)
+    clock = Clock()
+    admission, shed = make(clock, limit=4, bulk_limit=1, bulk_wait_s=0.01)
     await admission.acquire(Lane.BULK)
-    with pytest.raises(Overloaded):
-        await admission.acquire(Lane.BULK)  # waits its 10 ms for the bulk slot, then shed
+    second = asyncio.create_task(admission.acquire(Lane.BULK))
+    await settle()
     await admission.acquire(Lane.INTERACTIVE)  # interactive slots are still free
+    clock.now += 0.01
+    admission.sweep()
+    with pytest.raises(Overloaded):
+        await second  # waited its 10 ms for the bulk slot, then shed
     assert shed == [(Lane.BULK, "queue_timeout")]
 
 
 async def test_a_request_that_waits_too_long_is_shed_with_retry_after() -> None:
-    admission, shed = make(Clock(), limit=1, max_wait_s=0.01)
+    clock = Clock()
+    admission, shed = make(clock, limit=1, max_wait_s=0.01)
     await admission.acquire(Lane.INTERACTIVE)
+    task = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    clock.now += 0.005
+    admission.sweep()
+    await settle()
+    assert not task.done()  # its time is not up yet
+    clock.now += 0.006
+    admission.sweep()
     with pytest.raises(Overloaded) as caught:
-        await admission.acquire(Lane.INTERACTIVE)
+        await task
     assert caught.value.retry_after == 1.0
     assert shed == [(Lane.INTERACTIVE, "queue_timeout")]
     assert admission.queued(Lane.INTERACTIVE) == 0
@@ -120,11 +144,7 @@ async def _standing_queue(admission: Admission, clock: Clock) -> list[asyncio.Ta
 async def test_a_standing_queue_turns_overload_on_and_an_empty_one_off() -> None:
     clock = Clock()
     states: list[bool] = []
-    admission = Admission(
-        AdmissionConfig(limit=2, bulk_limit=1, max_wait_s=5.0),
-        clock=clock,
-        on_state=states.append,
-    )
+    admission = Admission(config(), clock=clock, on_state=states.append)
     waiters = await _standing_queue(admission, clock)
     assert admission.overloaded
     assert states == [True]
@@ -171,3 +191,199 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_takes_no_slot() -> None:
     assert admission.queued(Lane.INTERACTIVE) == 0
     admission.release(Lane.INTERACTIVE)
     assert admission.in_flight == 0
+
+
+async def test_bulk_waiting_for_its_own_slots_is_not_overload() -> None:
+    """A back office sending more batches than the bulk lane runs at once queues in its
+    lane; that is no overload of the service, so later batches wait too, not refused."""
+    clock = Clock()
+    admission, shed = make(clock, limit=4, bulk_limit=1)
+    await admission.acquire(Lane.BULK)
+    waiting = [asyncio.create_task(admission.acquire(Lane.BULK)) for _ in range(3)]
+    await settle()
+    for _ in range(3):  # three whole intervals in which every bulk waiter kept waiting
+        clock.now += admission.config.interval_s
+        admission.sweep()
+    assert not admission.overloaded
+    late = asyncio.create_task(admission.acquire(Lane.BULK))  # waits its turn
+    await settle()
+    assert admission.queued(Lane.BULK) == 4
+    assert shed == []
+    for _ in range(4):
+        admission.release(Lane.BULK)
+        await settle()
+    await asyncio.gather(*waiting, late)
+    assert shed == []
+    assert admission.in_flight == 1
+
+
+async def test_bulk_waits_its_own_timeout_not_the_interactive_one() -> None:
+    clock = Clock()
+    admission, shed = make(clock, limit=4, bulk_limit=1, max_wait_s=0.5, bulk_wait_s=5.0)
+    await admission.acquire(Lane.BULK)
+    waiting = asyncio.create_task(admission.acquire(Lane.BULK))
+    await settle()
+    clock.now += 1.0
+    admission.sweep()
+    await settle()
+    assert not waiting.done()
+    clock.now += 4.0
+    admission.sweep()
+    with pytest.raises(Overloaded):
+        await waiting
+    assert shed == [(Lane.BULK, "queue_timeout")]
+
+
+async def test_interactive_requests_run_while_the_bulk_lane_queues() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=3, bulk_limit=1)
+    await admission.acquire(Lane.BULK)
+    waiting = asyncio.create_task(admission.acquire(Lane.BULK))
+    await settle()
+    clock.now += 2 * admission.config.interval_s
+    await admission.acquire(Lane.INTERACTIVE)  # at once: the bulk queue is not in its way
+    assert admission.queued(Lane.BULK) == 1
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+
+
+async def test_overloaded_waiters_are_shed_after_the_overload_wait_oldest_first() -> None:
+    clock = Clock()
+    admission, shed = make(clock, overload_wait_s=0.25)
+    waiters = await _standing_queue(admission, clock)
+    assert admission.overloaded
+    # the two oldest got slots (LIFO once overloaded: see above); two wait since t=100
+    newer = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    clock.now = 100.25
+    admission.sweep()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert sum(isinstance(t.exception(), Overloaded) for t in waiters) == 2
+    assert not newer.done()  # it came at t=100.2: 50 ms left
+    assert shed == [(Lane.INTERACTIVE, "queue_timeout")] * 2
+    newer.cancel()
+    await asyncio.gather(newer, return_exceptions=True)
+
+
+async def test_a_late_event_loop_is_overload_even_with_an_empty_queue() -> None:
+    """Requests that wait in socket buffers and the loop's ready queue never reach the
+    admission queue; the heartbeat's lag sees them."""
+    clock = Clock()
+    lags: list[float] = []
+    states: list[bool] = []
+    admission = Admission(
+        config(limit=8, tick_s=0.01, lag_target_s=0.05),
+        clock=clock,
+        on_state=states.append,
+        on_lag=lags.append,
+    )
+    await admission.acquire(Lane.INTERACTIVE)  # a request runs: the heartbeat is armed
+
+    def beats(late_by: float, n: int) -> None:
+        for _ in range(n):
+            clock.now += admission.config.tick_s + late_by
+            admission.heartbeat()
+
+    beats(0.0, 11)  # on time for a whole interval
+    assert states == []
+    beats(0.06, 5)  # every beat of a whole interval 60 ms late
+    assert lags[-1] == pytest.approx(0.06)
+    assert states == [True]
+    assert admission.queued(Lane.INTERACTIVE) == 0
+    with pytest.raises(Overloaded):
+        await admission.acquire(Lane.BULK)  # overload refuses bulk on arrival
+    admission.release(Lane.INTERACTIVE)
+    await admission.acquire(Lane.BULK)  # no interactive request to protect: bulk runs
+    beats(0.0, 11)
+    assert states == [True, False]
+
+
+async def test_one_late_beat_is_not_overload() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=8, tick_s=0.01, lag_target_s=0.05)
+    await admission.acquire(Lane.INTERACTIVE)
+    for late_by in (0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0):
+        clock.now += admission.config.tick_s + late_by
+        admission.heartbeat()
+    assert not admission.overloaded  # the interval's smallest lag was 0
+
+
+async def test_the_heartbeat_stops_when_idle() -> None:
+    clock = Clock()
+    admission, _ = make(clock, tick_s=0.01)
+    await admission.acquire(Lane.INTERACTIVE)
+    admission.release(Lane.INTERACTIVE)
+    admission.heartbeat()  # nothing runs, nothing waits, no overload: not re-armed
+    assert admission._beat is None
+
+
+async def test_a_late_loop_lowers_the_limit_and_a_punctual_busy_one_raises_it() -> None:
+    clock = Clock()
+    limits: list[int] = []
+    admission = Admission(
+        config(limit=20, min_limit=4, tick_s=0.01, lag_target_s=0.02),
+        clock=clock,
+        on_limit=limits.append,
+    )
+    await admission.acquire(Lane.INTERACTIVE)
+
+    def interval(late_by: float) -> None:
+        for _ in range(10):
+            clock.now += admission.config.tick_s + late_by
+            admission.heartbeat()
+
+    interval(0.0)  # sets the first interval's boundary
+    for _ in range(30):
+        interval(0.05)
+    assert admission.limit == 4  # down to the floor, a tenth at a time
+    assert limits[:3] == [18, 16, 14]
+    for _ in range(3):
+        interval(0.0)
+    assert admission.limit == 4  # punctual, but the slots were never all taken
+    for _ in range(3):  # every slot taken, one more waits: the limit binds
+        await admission.acquire(Lane.INTERACTIVE)
+    waiter = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    interval(0.0)
+    assert admission.limit == 5
+    await settle()
+    assert waiter.done()  # the new slot went to the waiter
+    interval(0.0)
+    assert admission.limit == 5  # nobody waited since
+    assert admission.limit <= admission.config.limit
+
+
+async def test_the_limit_never_exceeds_the_configured_one() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=2, tick_s=0.01, lag_target_s=0.02)
+    for _ in range(2):
+        await admission.acquire(Lane.INTERACTIVE)
+    waiter = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    for _ in range(30):
+        clock.now += 0.01
+        admission.heartbeat()
+    assert admission.limit == 2
+    clock.now += 1.0  # the loop stalls a whole second: back off, but not below the floor
+    for _ in range(30):
+        clock.now += 0.05
+        admission.heartbeat()
+    assert admission.limit == 2  # the floor (min_limit 4) is capped by the configured limit
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+
+
+async def test_bulk_holds_at_most_half_of_a_lowered_limit() -> None:
+    clock = Clock()
+    admission, _ = make(clock, limit=8, bulk_limit=8, min_limit=4, tick_s=0.01)
+    admission.limit = 4  # as a late loop leaves it
+    for _ in range(2):
+        await admission.acquire(Lane.BULK)
+    third = asyncio.create_task(admission.acquire(Lane.BULK))
+    await settle()
+    assert not third.done()  # two of four slots: the rest are the counters'
+    await admission.acquire(Lane.INTERACTIVE)
+    await admission.acquire(Lane.INTERACTIVE)
+    assert admission.in_flight == 4
+    third.cancel()
+    await asyncio.gather(third, return_exceptions=True)

@@ -52,6 +52,8 @@ def _admission(settings: Settings, metrics: Metrics) -> Admission:
         target_s=settings.queue_target_s,
         max_wait_s=settings.queue_timeout_s,
         overload_wait_s=settings.overload_queue_timeout_s,
+        bulk_wait_s=settings.bulk_queue_timeout_s,
+        lag_target_s=settings.loop_lag_target_s,
     )
     shed = {(lane, r): metrics.shed.labels(lane, r) for lane in Lane for r in SHED_REASONS}
     waits = {lane: metrics.queue_wait.labels(lane) for lane in Lane}
@@ -60,9 +62,12 @@ def _admission(settings: Settings, metrics: Metrics) -> Admission:
         if seconds > 0:  # only requests that queued: the others cost no histogram update
             waits[lane].observe(seconds)
 
+    metrics.admission_limit.set(config.limit)
     return Admission(
         config,
         on_shed=lambda lane, reason: shed[lane, reason].inc(),
         on_wait=on_wait,
         on_state=lambda overloaded: metrics.overloaded.set(1 if overloaded else 0),
+        on_lag=metrics.loop_lag.observe,
+        on_limit=metrics.admission_limit.set,
     )
