@@ -22,7 +22,11 @@ from verify.domain.name_tones import canonical_tones
 
 APOSTROPHES = "\u2019\u2018\u02bc\u00b4`"  # ’ ‘ ʼ ´ `
 HYPHENS = "\u2010\u2011\u2013\u2014"  # ‐ ‑ – —
-_LOOK_ALIKES = {"\u00d0": "đ", "\u00f0": "đ", "\u0189": "đ", "\u0256": "đ"}  # Ð ð Ɖ ɖ
+# Ð ð Ɖ ɖ read as đ; a dotless ı (a Turkish keyboard's) as i: its capital is I, so a name
+# typed in capitals must still match it
+_LOOK_ALIKES = {
+    "\u00d0": "đ", "\u00f0": "đ", "\u0189": "đ", "\u0256": "đ", "\u0131": "i",
+}  # fmt: skip
 _TRANSLATE = str.maketrans(
     {**_LOOK_ALIKES, **dict.fromkeys(APOSTROPHES, "'"), **dict.fromkeys(HYPHENS, "-")}
 )
