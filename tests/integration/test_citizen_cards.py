@@ -234,3 +234,43 @@ async def test_the_upgrade_fills_a_populated_register_without_changing_any_recor
         assert await conn.fetchval("SELECT max(seq) FROM citizen_changes") > changes
     finally:
         await conn.close(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "UPDATE id_cards SET status = 'lost' WHERE id_number = $1 AND issue_date = '2021-07-01'",
+        "INSERT INTO id_cards VALUES ($1, '2024-02-03', '2039-05-14', 'active')",
+    ],
+)
+async def test_concurrent_card_changes_of_one_person_are_both_on_the_row(
+    db_url: str, pg_pool: asyncpg.Pool, second: str
+) -> None:
+    """Two transactions change one person's cards at once: the second waits for the first's
+    row, and must then write the cards both made, not those of its first snapshot."""
+    id12 = new_id()
+    await add_citizen(pg_pool, id12, cards=(ISSUED,))
+    first_conn = await asyncpg.connect(db_url, timeout=10)
+    second_conn = await asyncpg.connect(db_url, timeout=10)
+    try:
+        first = first_conn.transaction()
+        await first.start()
+        await first_conn.execute(
+            "INSERT INTO id_cards VALUES ($1, '2025-01-02', '2040-05-14', 'active')", int(id12)
+        )
+        waiting = asyncio.create_task(second_conn.execute(second, int(id12)))
+        pid = second_conn.get_server_pid()
+
+        async def blocked() -> bool:  # on a lock the first transaction holds
+            return bool(await pg_pool.fetchval(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+            ))  # fmt: skip
+
+        await eventually(blocked, within=10, what="the second change waiting for the first")
+        assert not waiting.done()
+        await first.commit()
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        await first_conn.close(timeout=10)
+        await second_conn.close(timeout=10)
+    assert await pg_pool.fetchval(MISMATCHES) == 0

@@ -51,7 +51,16 @@ ALTER TABLE citizens
     ADD COLUMN card_status text[];
 
 -- The arrays of these persons from id_cards, written only where they differ.
+-- The rows are locked first, in a statement of their own: the UPDATE then reads id_cards
+-- with a snapshot taken after any concurrent card change of the same person committed
+-- (its UPDATE alone would wait for the row, then re-check it with the card list of its
+-- first snapshot: the other transaction's card lost, and the row stale until the next
+-- change). NO KEY UPDATE leaves the foreign keys' KEY SHARE locks alone (two card inserts
+-- for one person do not deadlock); ORDER BY makes two loads over the same persons lock in
+-- one order.
 CREATE FUNCTION citizens_sync_cards(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+    SELECT 1 FROM citizens WHERE id_number IN (SELECT unnest(ids))
+    ORDER BY id_number FOR NO KEY UPDATE;
     UPDATE citizens c
     SET card_issue = k.issue, card_expiry = k.expiry, card_status = k.status
     FROM (  -- a join, not `= ANY(ids)`: ids may hold a million numbers after a load
@@ -67,6 +76,8 @@ CREATE FUNCTION citizens_sync_cards(ids bigint[]) RETURNS void LANGUAGE sql AS $
       AND (c.card_issue, c.card_expiry, c.card_status)
           IS DISTINCT FROM (k.issue, k.expiry, k.status)
 $$;
+
+REVOKE EXECUTE ON FUNCTION citizens_sync_cards(bigint[]) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION citizens_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
