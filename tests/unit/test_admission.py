@@ -387,3 +387,25 @@ async def test_bulk_holds_at_most_half_of_a_lowered_limit() -> None:
     assert admission.in_flight == 4
     third.cancel()
     await asyncio.gather(third, return_exceptions=True)
+
+
+async def test_an_observer_that_raises_does_not_stop_the_heartbeat(
+    loop_errors_expected: None,
+) -> None:
+    """The heartbeat's sweep is what bounds every wait: a metric that raised once in the
+    timer's beat must not leave the queue without one (waiters would wait forever)."""
+    clock = Clock()
+    failures = [RuntimeError("a metric broke")]
+
+    def on_lag(lag: float) -> None:
+        if failures:
+            raise failures.pop()
+
+    admission = Admission(config(limit=1, max_wait_s=0.05, tick_s=0.01), clock=clock, on_lag=on_lag)
+    await admission.acquire(Lane.INTERACTIVE)  # the heartbeat's timer is armed (10 ms)
+    waiter = asyncio.create_task(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    clock.now += 0.1  # the waiter's time is up: the next beats shed it
+    with pytest.raises(Overloaded):
+        await asyncio.wait_for(waiter, 2)  # the first beat raised; the next one swept
+    assert not failures

@@ -296,15 +296,17 @@ class Admission:
     def heartbeat(self) -> None:
         """Measure how late the loop ran this beat, shed the waiters whose time is up, and
         beat again while there is work."""
-        lag = max(0.0, self._clock() - self._beat_due)
-        self._on_lag(lag)
-        if lag < self._lag_min:
-            self._lag_min = lag
         if self._beat is not None:
             self._beat.cancel()  # a beat driven from outside (tests) replaces the timer's
             self._beat = None
-        if self.in_flight or any(self._queues.values()) or self.overloaded:
-            self._arm()
+        try:
+            lag = max(0.0, self._clock() - self._beat_due)
+            if lag < self._lag_min:
+                self._lag_min = lag
+            self._on_lag(lag)
+        finally:  # re-armed whatever an observer raised: the sweep bounds every wait
+            if self.in_flight or any(self._queues.values()) or self.overloaded:
+                self._arm()
         self.sweep()
 
     def _shed(self, lane: Lane, reason: str) -> None:
