@@ -14,6 +14,9 @@
 -- dev machine at load average 10 (60 s in a second run at 11): so up to ~10 minutes per 10M
 -- people on such a machine, writes to the register waiting all along; a quiet or larger
 -- server is faster (not measured here). For 100M plan a maintenance window for writes.
+-- Run it with no register load (`verify load`) in progress: a load that has upserted
+-- citizens and then writes id_cards takes the two locks in the other order, and one of the
+-- two is aborted as a deadlock (the migration can simply be run again).
 
 LOCK TABLE id_cards IN SHARE MODE;
 ALTER TABLE citizens DISABLE TRIGGER citizens_version;
