@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import uuid
@@ -142,21 +143,31 @@ async def template_db(servers: Servers) -> str:
     return TEMPLATE_DB
 
 
+@contextlib.asynccontextmanager
+async def scratch_database(servers: Servers, template: str | None = None) -> AsyncIterator[str]:
+    """A database of its own (a copy of ``template``, else empty), dropped after: its URL."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    copy = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
+    await _admin(servers, f"CREATE DATABASE {name}{copy}")
+    try:
+        yield servers.db_url(name)
+    finally:
+        await _admin(servers, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def _admin(servers: Servers, sql: str) -> None:
+    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 async def db_url(servers: Servers, template_db: str) -> AsyncIterator[str]:
     """A freshly migrated database for this test alone."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
-    try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db} STRATEGY FILE_COPY")
-    finally:
-        await admin.close()
-    yield servers.db_url(name)
-    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    async with scratch_database(servers, template_db) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from tests.conftest import Servers
+from tests.conftest import Servers, scratch_database
 from tests.integration.cache.conftest import add_citizen, new_id
 from tests.support.wait import eventually
 from verify.adapters.migrate import available, migrate
@@ -173,18 +172,8 @@ async def test_moved_cards_bulk_statements_and_truncate_keep_every_person_right(
 @pytest.fixture
 async def blank_url(servers: Servers) -> AsyncIterator[str]:
     """An empty database (no migration applied)."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    yield servers.db_url(name)
-    admin = await asyncpg.connect(servers.pg_admin_url, timeout=10)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    async with scratch_database(servers) as url:
+        yield url
 
 
 async def test_the_upgrade_fills_a_populated_register_without_changing_any_record(
