@@ -77,7 +77,9 @@ CREATE FUNCTION citizens_sync_cards(ids bigint[]) RETURNS void LANGUAGE sql AS $
           IS DISTINCT FROM (k.issue, k.expiry, k.status)
 $$;
 
-REVOKE EXECUTE ON FUNCTION citizens_sync_cards(bigint[]) FROM PUBLIC;
+-- EXECUTE stays granted to PUBLIC: id_cards' triggers call it with the rights of whoever
+-- writes cards (a loader that is not a superuser, too); it can only write what that writer
+-- may, and the serving role may not write id_cards or citizens at all.
 
 CREATE OR REPLACE FUNCTION citizens_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
