@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED_COUNT ?= 100000
 
-.PHONY: install lock run test lint format bench seedbench loadtest clean
+.PHONY: install lock run test lint format bench seedbench loadtest counter-results clean
 
 # Dependencies come from hashed lock files (pip --require-hashes: a changed or substituted
 # file on the index fails the install), then the project itself without dependencies.
@@ -99,6 +99,11 @@ bench: install $(LOADTEST_STAMP)
 SEEDBENCH_COUNTS ?= 1000000,10000000
 seedbench: install
 	$(BIN)/python -m loadtest.seedbench --counts $(SEEDBENCH_COUNTS)
+
+# The counter page's latency report and screenshots, refreshed into loadtest/results (the test
+# suite writes them to its temporary directory). Run it on a quiet machine.
+counter-results: install
+	VERIFY_COUNTER_RESULTS=loadtest/results $(BIN)/pytest tests/e2e/test_counter_page.py -k scans -p no:cacheprovider --no-cov
 
 clean:
 	-$(BIN)/verify dev down

@@ -4,7 +4,9 @@ The app runs on the test's event loop against the real Postgres and Redis with t
 hand-made register; the browser is driven from a thread. A "scan" is what a keyboard-wedge
 scanner does: the card's QR text, then Enter, typed into the box that has the focus.
 Latency (Enter to the painted answer) is measured in the browser over 200 scans and
-reported, never asserted: loadtest/results/counter-latency.json.
+reported, never asserted: counter-latency.json and the two screenshots go to the test's
+temporary directory, or to the directory VERIFY_COUNTER_RESULTS names (``make
+counter-results`` refreshes the committed ones in loadtest/results).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from verify.domain.qr import build_qr
 from verify.service.auth import mint_key
 from verify.settings import Settings
 
-RESULTS = Path(__file__).resolve().parents[2] / "loadtest" / "results"
+RESULTS_ENV = "VERIFY_COUNTER_RESULTS"
 TERMINAL = "SGN T1 · Quầy 12"
 LATENCY_SCANS = 200
 P99_GOAL_MS = 100.0
@@ -163,7 +165,19 @@ async def _server_ms(db_url: str, since: dt.datetime) -> list[float]:
     return [float(r["latency_ms"]) for r in rows]
 
 
-def _report(answers: list[Answer], server_ms: list[float], browser: webdriver.Chrome) -> None:
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """Where this run's latency report and screenshots go: a run of the suite must not
+    rewrite the committed figures (they are refreshed on purpose, on a quiet machine)."""
+    chosen = os.environ.get(RESULTS_ENV)
+    folder = Path(chosen) if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _report(
+    answers: list[Answer], server_ms: list[float], browser: webdriver.Chrome, results: Path
+) -> None:
     painted = _summary([a.ms for a in answers])
     report = {
         "what": "counter page, headless Chromium: keydown Enter to the animation frame after "
@@ -180,8 +194,7 @@ def _report(answers: list[Answer], server_ms: list[float], browser: webdriver.Ch
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores (shared)",
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "counter-latency.json").write_text(json.dumps(report, indent=2) + "\n")
+    (results / "counter-latency.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\ncounter page, Enter to painted answer over {len(answers)} scans: p50 "
           f"{painted['p50_ms']} ms, p99 {painted['p99_ms']} ms (goal p99 <= {P99_GOAL_MS:.0f} "
           f"ms); breakdown {report['breakdown']}")  # fmt: skip
@@ -206,7 +219,7 @@ async def _history(server: TestServer, db_url: str, id_number: str) -> list[dict
 @pytest.mark.slow
 @pytest.mark.timeout(400)  # 200 timed scans and the answer states, ~100 s on a busy machine
 async def test_counter_scans_show_each_answer_and_the_history_shows_the_terminal(
-    browser: webdriver.Chrome, server: TestServer, loaded_db: str
+    browser: webdriver.Chrome, server: TestServer, loaded_db: str, results: Path
 ) -> None:
     page = await _page(browser, server, await _terminal_key(loaded_db))
     assert await asyncio.to_thread(page.focused_name) == "scan"
@@ -215,10 +228,10 @@ async def test_counter_scans_show_each_answer_and_the_history_shows_the_terminal
         _check(answer, scan)
         if scan is MATCH:
             assert "HỢP LỆ" in answer.text and "Nguyễn Văn An" in answer.text
-            await asyncio.to_thread(page.screenshot, RESULTS / "counter-match.png")
+            await asyncio.to_thread(page.screenshot, results / "counter-match.png")
         if scan is NAME_AND_BOOKING:
             assert "KHÔNG KHỚP" in answer.text
-            await asyncio.to_thread(page.screenshot, RESULTS / "counter-no-match.png")
+            await asyncio.to_thread(page.screenshot, results / "counter-no-match.png")
         if scan is NOT_FOUND:
             assert "KHÔNG TÌM THẤY" in answer.text
     assert await asyncio.to_thread(lambda: page.field("booking").get_attribute("value")) == ""
@@ -233,7 +246,7 @@ async def test_counter_scans_show_each_answer_and_the_history_shows_the_terminal
         answer = await asyncio.to_thread(page.scan, scan.qr)
         _check(answer, scan)
         answers.append(answer)
-    _report(answers, await _server_ms(loaded_db, since), browser)
+    _report(answers, await _server_ms(loaded_db, since), browser, results)
 
     newest = (await _history(server, loaded_db, AN))[0]
     assert newest["agency"] == "airport-sgn" and newest["terminal"] == TERMINAL
