@@ -27,7 +27,7 @@ class FakeRedis:
         self.calls: list[list[str]] = []
         self.gate: asyncio.Event | None = None
         self.error: BaseException | None = None
-        self.reply_size: int | None = None
+        self.malformed: list[int] | None = None  # the reply instead of the refusals
         self.called = asyncio.Event()
 
     async def __call__(self, charges: Sequence[Charge]) -> Sequence[int]:
@@ -37,13 +37,14 @@ class FakeRedis:
             await self.gate.wait()
         if self.error is not None:
             raise self.error
-        flat: list[int] = []
-        for key, rule, cost, strict in charges:
+        refused: list[int] = []  # the refused charges only: index, wait
+        for i, (key, rule, cost, strict) in enumerate(charges):
             d = decide(self.tat.get(key), self.now_us, rule, cost, strict=strict)
             if d.allowed:
                 self.tat[key] = d.tat_us
-            flat += (1 if d.allowed else 0, d.retry_after_us)
-        return flat[: self.reply_size] if self.reply_size is not None else flat
+            else:
+                refused += (i, d.retry_after_us)
+        return self.malformed if self.malformed is not None else refused
 
 
 class FakeBreaker:
@@ -144,9 +145,10 @@ async def test_a_stalled_redis_costs_one_deadline_then_local() -> None:
     assert breaker.events == ["failure"] and fallbacks == [1, 1, 1]
 
 
-async def test_a_malformed_answer_counts_as_a_failure() -> None:
+@pytest.mark.parametrize("reply", [[0], [1, 100], [-1, 100]])
+async def test_a_malformed_answer_counts_as_a_failure(reply: list[int]) -> None:
     redis, breaker = FakeRedis(), FakeBreaker()
-    redis.reply_size = 1
+    redis.malformed = reply  # odd length, or an index outside the batch
     assert await batcher(redis, breaker).charge([charge("a")]) == [None]
     assert breaker.events == ["failure"]
 
