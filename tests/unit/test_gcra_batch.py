@@ -3,66 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
+from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import Buckets, Charge, ChargeBatcher
 from verify.adapters.gcra_local import LocalLimiter
 from verify.adapters.ratelimit import RateLimiter
-from verify.domain.gcra import Decision, Limit, Quota, decide
+from verify.domain.gcra import Decision, Limit, Quota
 
 ONE = Limit(rate_per_s=10, burst=1)  # one unit, then 100 ms per unit
 TWO = Limit(rate_per_s=10, burst=2)
-
-
-class FakeRedis:
-    """``gcra_many.lua`` as Python: the domain's rule, key by key in order, one clock reading
-    per call; ``gate`` holds a call until set, ``error`` makes calls fail."""
-
-    def __init__(self) -> None:
-        self.now_us = 1_000_000_000
-        self.tat: dict[str, int] = {}
-        self.calls: list[list[str]] = []
-        self.gate: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self.malformed: list[int] | None = None  # the reply instead of the refusals
-        self.called = asyncio.Event()
-
-    async def __call__(self, charges: Sequence[Charge]) -> Sequence[int]:
-        self.calls.append([charge.key for charge in charges])
-        self.called.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        refused: list[int] = []  # the refused charges only: index, wait
-        for i, (key, rule, cost, strict) in enumerate(charges):
-            d = decide(self.tat.get(key), self.now_us, rule, cost, strict=strict)
-            if d.allowed:
-                self.tat[key] = d.tat_us
-            else:
-                refused += (i, d.retry_after_us)
-        return self.malformed if self.malformed is not None else refused
-
-
-class FakeBreaker:
-    def __init__(self, *, open_: bool = False) -> None:
-        self.open = open_
-        self.events: list[str] = []
-
-    def allow(self) -> bool:
-        return not self.open
-
-    def success(self) -> None:
-        self.events.append("success")
-
-    def failure(self) -> None:
-        self.events.append("failure")
-
-    def abandon(self) -> None:
-        self.events.append("abandon")
 
 
 def batcher(
