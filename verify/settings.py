@@ -87,7 +87,7 @@ class Settings:
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     # rate-limit tokens a process may lease from Redis per API key (at most a tenth of the
     # key's burst; 0: every request charged at Redis), and how long a lease lasts
-    rate_lease_max: int = 100
+    rate_lease_max: int = 1000
     rate_lease_ttl_s: float = 1.0
     log_level: str = "INFO"
     access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
@@ -169,7 +169,7 @@ class Settings:
             audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
-            rate_lease_max=r.opt("VERIFY_RATE_LEASE_MAX", _count, 100),
+            rate_lease_max=r.opt("VERIFY_RATE_LEASE_MAX", _count, 1000),
             rate_lease_ttl_s=r.opt("VERIFY_RATE_LEASE_TTL", _lease_seconds, 1.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
             access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),

@@ -3,10 +3,17 @@ redis-py's, and the script's refusals-only reply mapped back to the charges."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.connection import Connection
 
+from verify.adapters import attempts
+from verify.adapters.attempts import RedisAttemptLimiter, attempts_key
 from verify.adapters.gcra_batch import Charge
 from verify.adapters.gcra_redis import SHA, evalsha_command, refusals_of, script_runs
 from verify.domain.gcra import Limit, Quota
@@ -68,3 +75,32 @@ def test_refusals_are_mapped_to_the_charges() -> None:
     assert refusals_of([1, 500, 3, 7]) == [0, 500, 2, 7]
     assert refusals_of([2, 9], indices=[4, 8, 15]) == [8, 9]
     assert refusals_of([]) == []
+
+
+def _attempts_key_as_before(prefix: str, hmac_key: bytes, agency_id: int, id_number: str) -> str:
+    """The key's definition (hmac.new, urlsafe base64): Redis holds keys made by it."""
+    message = f"attempts:{agency_id}:{id_number}".encode("ascii")
+    mac = hmac.new(hmac_key, message, hashlib.sha256).digest()[:16]
+    return f"{prefix}:pa:v1:{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.integers(1, 10**9),
+    st.text("0123456789", min_size=9, max_size=12),
+)
+def test_the_fast_attempts_key_is_the_same_key(key: bytes, agency: int, number: str) -> None:
+    limiter = RedisAttemptLimiter(None, prefix="cv", hmac_key=key)
+    expected = _attempts_key_as_before("cv", key, agency, number)
+    assert attempts_key("cv", key, agency, number) == expected
+    assert limiter.key_of(agency, number) == expected == limiter.key_of(agency, number)
+
+
+def test_the_key_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(attempts, "KEY_MEMO_MAX", 3)
+    limiter = RedisAttemptLimiter(None, prefix="cv", hmac_key=b"k" * 32)
+    for i in range(10):
+        assert limiter.key_of(i % 2, f"00109000000{i}") == attempts_key(
+            "cv", b"k" * 32, i % 2, f"00109000000{i}"
+        )
+    assert sum(len(keys) for keys in limiter._keys.values()) <= 3

@@ -93,7 +93,7 @@ def test_the_default_key_rate() -> None:
 
 def test_the_rate_lease_settings() -> None:
     default = Settings.from_env(BASE)
-    assert (default.rate_lease_max, default.rate_lease_ttl_s) == (100, 1.0)
+    assert (default.rate_lease_max, default.rate_lease_ttl_s) == (1000, 1.0)
     off = Settings.from_env({**BASE, "VERIFY_RATE_LEASE_MAX": "0", "VERIFY_RATE_LEASE_TTL": "0.2"})
     assert (off.rate_lease_max, off.rate_lease_ttl_s) == (0, 0.2)
     for name, raw in [
