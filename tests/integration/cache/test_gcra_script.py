@@ -16,9 +16,10 @@ from redis.exceptions import ResponseError
 
 from cache.breaker import Breaker
 from cache.redis_client import create_client
-from verify.adapters.gcra_batch import Charge, ChargeBatcher
+from verify.adapters.gcra_batch import REDIS_ERRORS, Charge, ChargeBatcher
 from verify.adapters.gcra_redis import SCRIPT, SHA, redis_sender
 from verify.bootstrap import cache_settings_from
+from verify.devservers import Redis
 from verify.domain.gcra import Decision, Limit, Quota, Rule, decide
 from verify.settings import Settings
 
@@ -140,5 +141,35 @@ async def test_runs_not_covering_the_keys_are_refused_before_any_write(
             with pytest.raises(ResponseError, match="runs cover"):
                 await client.evalsha(SHA, 1, key, *args)
         assert await client.get(key) is None
+    finally:
+        await client.aclose()
+
+
+async def test_the_sender_recovers_from_a_redis_restart(
+    settings: Settings, own_redis: Redis
+) -> None:
+    """Its kept connections die with the server: one round trip fails, the next reconnects
+    and loads the script again (a restarted server has none)."""
+    own = dataclasses.replace(settings, redis_url=own_redis.url, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(own))
+    send = redis_sender(client)
+    limit = Limit(1, 3)
+    try:
+        assert await asyncio.gather(*(send([Charge("k", limit, 1, False)]) for _ in "ab")) == [
+            [],
+            [],
+        ]  # two in flight at once: two connections kept
+        own_redis.stop()
+        own_redis.start()
+        failed = 0
+        for _ in range(3):
+            try:
+                assert await send([Charge("k2", limit, 3, False)]) == []  # the whole burst
+                break
+            except REDIS_ERRORS:
+                failed += 1
+        assert failed <= 1
+        [index, wait] = await send([Charge("k2", limit, 1, False)])
+        assert index == 0 and 0 < wait <= 1_000_000
     finally:
         await client.aclose()
