@@ -85,6 +85,10 @@ class Settings:
     audit_retention_days: int = 180
     key_cache_ttl_s: float = 5.0
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
+    # rate-limit tokens a process may lease from Redis per API key (at most a tenth of the
+    # key's burst; 0: every request charged at Redis), and how long a lease lasts
+    rate_lease_max: int = 1000
+    rate_lease_ttl_s: float = 1.0
     log_level: str = "INFO"
     access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
     # bulk jobs (POST /v1/jobs, `verify worker`)
@@ -165,6 +169,8 @@ class Settings:
             audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
+            rate_lease_max=r.opt("VERIFY_RATE_LEASE_MAX", _count, 1000),
+            rate_lease_ttl_s=r.opt("VERIFY_RATE_LEASE_TTL", _lease_seconds, 1.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
             access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),
             job_chunk_lines=r.opt("VERIFY_JOB_CHUNK_LINES", _positive_int, 2000),
@@ -226,6 +232,21 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
         raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected an integer >= 0, got {raw!r}")
+    return value
+
+
+def _lease_seconds(raw: str) -> float:
+    # a lease's unspent tokens are lost to the key's other processes until it expires
+    value = _seconds(raw)
+    if value > 60:
+        raise ValueError(f"at most 60 seconds, got {raw!r}")
     return value
 
 

@@ -3,65 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
+from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import Buckets, Charge, ChargeBatcher
 from verify.adapters.gcra_local import LocalLimiter
 from verify.adapters.ratelimit import RateLimiter
-from verify.domain.gcra import Decision, Limit, Quota, decide
+from verify.domain.gcra import Decision, Limit, Quota
 
 ONE = Limit(rate_per_s=10, burst=1)  # one unit, then 100 ms per unit
 TWO = Limit(rate_per_s=10, burst=2)
-
-
-class FakeRedis:
-    """``gcra_many.lua`` as Python: the domain's rule, key by key in order, one clock reading
-    per call; ``gate`` holds a call until set, ``error`` makes calls fail."""
-
-    def __init__(self) -> None:
-        self.now_us = 1_000_000_000
-        self.tat: dict[str, int] = {}
-        self.calls: list[list[str]] = []
-        self.gate: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self.reply_size: int | None = None
-        self.called = asyncio.Event()
-
-    async def __call__(self, charges: Sequence[Charge]) -> Sequence[int]:
-        self.calls.append([charge.key for charge in charges])
-        self.called.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        flat: list[int] = []
-        for key, rule, cost, strict in charges:
-            d = decide(self.tat.get(key), self.now_us, rule, cost, strict=strict)
-            if d.allowed:
-                self.tat[key] = d.tat_us
-            flat += (1 if d.allowed else 0, d.retry_after_us)
-        return flat[: self.reply_size] if self.reply_size is not None else flat
-
-
-class FakeBreaker:
-    def __init__(self, *, open_: bool = False) -> None:
-        self.open = open_
-        self.events: list[str] = []
-
-    def allow(self) -> bool:
-        return not self.open
-
-    def success(self) -> None:
-        self.events.append("success")
-
-    def failure(self) -> None:
-        self.events.append("failure")
-
-    def abandon(self) -> None:
-        self.events.append("abandon")
 
 
 def batcher(
@@ -144,9 +97,10 @@ async def test_a_stalled_redis_costs_one_deadline_then_local() -> None:
     assert breaker.events == ["failure"] and fallbacks == [1, 1, 1]
 
 
-async def test_a_malformed_answer_counts_as_a_failure() -> None:
+@pytest.mark.parametrize("reply", [[0], [1, 100], [-1, 100]])
+async def test_a_malformed_answer_counts_as_a_failure(reply: list[int]) -> None:
     redis, breaker = FakeRedis(), FakeBreaker()
-    redis.reply_size = 1
+    redis.malformed = reply  # odd length, or an index outside the batch
     assert await batcher(redis, breaker).charge([charge("a")]) == [None]
     assert breaker.events == ["failure"]
 

@@ -89,3 +89,17 @@ def test_the_default_key_rate() -> None:
     assert Settings.from_env({**BASE, "VERIFY_DEFAULT_KEY_RATE": "5"}).default_key_rate == 5
     with pytest.raises(SettingsError, match="VERIFY_DEFAULT_KEY_RATE"):
         Settings.from_env({**BASE, "VERIFY_DEFAULT_KEY_RATE": "0"})
+
+
+def test_the_rate_lease_settings() -> None:
+    default = Settings.from_env(BASE)
+    assert (default.rate_lease_max, default.rate_lease_ttl_s) == (1000, 1.0)
+    off = Settings.from_env({**BASE, "VERIFY_RATE_LEASE_MAX": "0", "VERIFY_RATE_LEASE_TTL": "0.2"})
+    assert (off.rate_lease_max, off.rate_lease_ttl_s) == (0, 0.2)
+    for name, raw in [
+        ("VERIFY_RATE_LEASE_MAX", "-1"),
+        ("VERIFY_RATE_LEASE_TTL", "0"),
+        ("VERIFY_RATE_LEASE_TTL", "61"),
+    ]:
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**BASE, name: raw})

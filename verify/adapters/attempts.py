@@ -14,8 +14,7 @@ by itself once its bucket is full again (at most a day after the last attempt).
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import binascii
 import hmac
 from collections.abc import Callable, Mapping
 
@@ -25,13 +24,17 @@ from verify.domain.gcra import Decision, Quota
 
 KEY_VERSION = "v1"
 LOCAL_MAX_KEYS = 100_000  # per-process fallback while Redis is down
+KEY_MEMO_MAX = 100_000  # Redis keys of recent (agency, person) pairs, per process
 _HMAC_BYTES = 16
+_B64_CHARS = 22  # 16 bytes in base64, without its "==" padding
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def attempts_key(prefix: str, hmac_key: bytes, agency_id: int, id_number: str) -> str:
     message = f"attempts:{agency_id}:{id_number}".encode("ascii")
-    mac = hmac.new(hmac_key, message, hashlib.sha256).digest()[:_HMAC_BYTES]
-    return f"{prefix}:pa:{KEY_VERSION}:{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    mac = hmac.digest(hmac_key, message, "sha256")[:_HMAC_BYTES]  # one-shot: C all the way
+    text = binascii.b2a_base64(mac, newline=False)[:_B64_CHARS].translate(_URLSAFE).decode()
+    return f"{prefix}:pa:{KEY_VERSION}:{text}"
 
 
 class RedisAttemptLimiter:
@@ -48,14 +51,31 @@ class RedisAttemptLimiter:
         self._hmac_key = hmac_key
         local = local or LocalLimiter(max_keys=LOCAL_MAX_KEYS)
         self._buckets = Buckets(batcher, local=local, on_fallback=on_fallback)
+        # agency -> ID number -> its Redis key: a person verified again (a cached verify)
+        # costs no HMAC; process memory only, as the register cache's, and bounded
+        self._keys: dict[int, dict[str, str]] = {}
+        self._memo_size = 0
+
+    def key_of(self, agency_id: int, id_number: str) -> str:
+        keys = self._keys.get(agency_id)
+        if keys is None:
+            keys = self._keys[agency_id] = {}
+        key = keys.get(id_number)
+        if key is None:
+            if self._memo_size >= KEY_MEMO_MAX:
+                self._keys.clear()
+                self._memo_size = 0
+                keys = self._keys[agency_id] = {}
+            key = keys[id_number] = attempts_key(self._prefix, self._hmac_key, agency_id, id_number)
+            self._memo_size += 1
+        return key
 
     async def spend(
         self, agency_id: int, costs: Mapping[str, int], quota: Quota
     ) -> dict[str, Decision]:
-        prefix, hmac_key = self._prefix, self._hmac_key
+        key_of = self.key_of
         charges = [
-            Charge(attempts_key(prefix, hmac_key, agency_id, subject), quota, cost, True)
-            for subject, cost in costs.items()
+            Charge(key_of(agency_id, subject), quota, cost, True) for subject, cost in costs.items()
         ]
         decisions = await self._buckets.charge(charges)
         return dict(zip(costs, decisions, strict=True))

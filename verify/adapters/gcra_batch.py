@@ -40,8 +40,10 @@ class Charge(NamedTuple):
     strict: bool  # the whole cost must fit (the probing limit)
 
 
-# one call: the charges in order -> flat [allowed (0/1), retry_after_us] per charge
+# one call: the charges in order -> the refused ones, flat [index, retry_after_us, ...]
+# (index from 0 in the call's charges); every charge not named was allowed
 Send = Callable[[Sequence[Charge]], Awaitable[Sequence[int]]]
+ALLOWED = Decision(True, 0)  # what Redis answers of an allowed charge (its state stays there)
 Replies = list[Decision | None]  # None: Redis did not decide this charge
 Waiter = asyncio.Future[Replies]
 
@@ -141,13 +143,15 @@ class ChargeBatcher:
             log.exception("limiter batch failed")
             self._breaker.failure()
             return
-        if len(flat) != 2 * len(chunk):
-            log.error("limiter script answered %d values for %d charges", len(flat), len(chunk))
+        size = len(chunk)
+        if len(flat) % 2 or any(not 0 <= i < size for i in flat[::2]):
+            log.error("limiter script answered %d values for %d charges", len(flat), size)
             self._breaker.failure()
             return
         self._breaker.success()
-        for i in range(len(chunk)):
-            replies[offset + i] = Decision(flat[2 * i] == 1, 0, int(flat[2 * i + 1]))
+        replies[offset : offset + size] = [ALLOWED] * size
+        for n in range(0, len(flat), 2):
+            replies[offset + flat[n]] = Decision(False, 0, int(flat[n + 1]))
 
     async def aclose(self) -> None:
         """Wait for the batches queued or in flight (each bounded by the deadline)."""

@@ -8,6 +8,9 @@ The batcher (its Redis client, breaker and deadline) is handed in by the
 composition root; the key of an API key's state is ``{prefix}:rl:v1:{key_id}``
 (a key id, not personal data), under the same prefix as the cache's keys
 (``cache/keyspace.py``).
+
+This is the exact path, one charge per request; ``gcra_lease.py`` puts token leases
+in front of it (the limiter the composition root hands to HTTP).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class RateLimiter:
     ) -> None:
         self._prefix = f"{prefix}:rl:{KEY_VERSION}:"
         self._buckets = Buckets(batcher, local=local or LocalLimiter(), on_fallback=on_fallback)
+
+    def key_of(self, key_id: str) -> str:
+        """The Redis key of an API key's bucket (its leases charge the same one)."""
+        return self._prefix + key_id
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         charge = Charge(self._prefix + key_id, limit, cost, False)

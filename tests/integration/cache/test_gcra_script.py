@@ -1,5 +1,7 @@
 """``gcra_many.lua`` on a real Redis and a 3-node cluster gives the decisions of
-``verify.domain.gcra.decide``, charge by charge, keys repeated and rules mixed in one batch."""
+``verify.domain.gcra.decide``, charge by charge, keys repeated and rules mixed in one batch,
+packed as runs of one rule and cost (``script_runs``) and, on a standalone Redis, as a
+hand-written RESP command."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.exceptions import ResponseError
 
 from cache.breaker import Breaker
 from cache.redis_client import create_client
-from verify.adapters.gcra_batch import Charge, ChargeBatcher
-from verify.adapters.gcra_redis import redis_sender
+from verify.adapters.gcra_batch import REDIS_ERRORS, Charge, ChargeBatcher
+from verify.adapters.gcra_redis import SCRIPT, SHA, redis_sender
 from verify.bootstrap import cache_settings_from
+from verify.devservers import Redis
 from verify.domain.gcra import Decision, Limit, Quota, Rule, decide
 from verify.settings import Settings
 
@@ -37,6 +41,23 @@ charges = st.lists(
 )
 
 
+# as a tick's charges come: runs of one rule and cost (the script gets them as one run of
+# five numbers each), the same person or API key now and then more than once
+runs = st.lists(
+    st.tuples(st.integers(1, 30), st.sampled_from(RULES), st.integers(1, 5), st.booleans()).filter(
+        lambda r: not (r[3] and r[2] > r[1].burst)
+    ),
+    min_size=1,
+    max_size=6,
+).map(
+    lambda made: [
+        (key, rule, cost, strict)
+        for n, (count, rule, cost, strict) in enumerate(made)
+        for key in [(n * 7 + i) % 11 for i in range(count)]
+    ]
+)
+
+
 def expected(batch: list[Charge]) -> list[Decision]:
     """The domain's rule on one clock reading (the script reads Redis's TIME once); every key
     starts empty, so the answers do not depend on the reading."""
@@ -52,7 +73,7 @@ def expected(batch: list[Charge]) -> list[Decision]:
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(charges)
+@given(st.one_of(charges, runs))
 async def test_the_script_decides_as_the_domain(
     cache_settings: Settings, made: list[tuple[int, Rule, int, bool]]
 ) -> None:
@@ -107,3 +128,48 @@ async def test_a_batch_at_the_cap_is_decided(cache_settings: Settings, size: int
     finally:
         await client.aclose()
     assert all(d is not None and d.allowed for d in got)
+
+
+async def test_runs_not_covering_the_keys_are_refused_before_any_write(
+    cache_settings: Settings,
+) -> None:
+    client = create_client(cache_settings_from(cache_settings))
+    key = f"{cache_settings.redis_key_prefix}:rl:v1:runs-{uuid.uuid4().hex}"
+    try:
+        await client.script_load(SCRIPT)
+        for args in ([2, 1000, 10, 1, 0], [1, 1000, 10, 1]):  # two keys' worth; a short run
+            with pytest.raises(ResponseError, match="runs cover"):
+                await client.evalsha(SHA, 1, key, *args)
+        assert await client.get(key) is None
+    finally:
+        await client.aclose()
+
+
+async def test_the_sender_recovers_from_a_redis_restart(
+    settings: Settings, own_redis: Redis
+) -> None:
+    """Its kept connections die with the server: one round trip fails, the next reconnects
+    and loads the script again (a restarted server has none)."""
+    own = dataclasses.replace(settings, redis_url=own_redis.url, redis_timeout_s=1.0)
+    client = create_client(cache_settings_from(own))
+    send = redis_sender(client)
+    limit = Limit(1, 3)
+    try:
+        assert await asyncio.gather(*(send([Charge("k", limit, 1, False)]) for _ in "ab")) == [
+            [],
+            [],
+        ]  # two in flight at once: two connections kept
+        own_redis.stop()
+        own_redis.start()
+        failed = 0
+        for _ in range(3):
+            try:
+                assert await send([Charge("k2", limit, 3, False)]) == []  # the whole burst
+                break
+            except REDIS_ERRORS:
+                failed += 1
+        assert failed <= 1
+        [index, wait] = await send([Charge("k2", limit, 1, False)])
+        assert index == 0 and 0 < wait <= 1_000_000
+    finally:
+        await client.aclose()

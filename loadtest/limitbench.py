@@ -1,0 +1,203 @@
+"""The limiters' cost per request, in process, against a Redis of its own:
+`python -m loadtest.limitbench [--base DIR]`.
+
+What a verify asks of the limiters ("auth" in `make bench`'s stage table), on the project's
+own code: the API key's rate limit (``verify.service.limits.charge``) and the probing limit
+of its one subject (``charge_attempts``), for ``--concurrency`` requests at a time on one
+event loop (uvloop, as `verify serve`), all in flight together as a busy process has them.
+Scenarios:
+
+- ``empty``: the same requests doing nothing (the floor: tasks and gather);
+- ``rate``: the rate limit alone, on the limiter the composition root builds;
+- ``verify``: rate limit, then the probing limit (what a cached verify awaits);
+- ``batch``: the probing limit of a 1,000-item batch (1,000 people), per item.
+
+Each figure is this process's CPU time per request (or item), redis-py and the event loop
+included (Redis's own CPU is another process's), the best of ``--rounds``; and requests/s
+of wall time. ``--base DIR`` runs the same scenarios a second time with ``verify`` imported
+from DIR (e.g. ``git archive BASE verify cache | tar -x -C DIR``), alternating, and prints
+the ratios: the machine is shared, so compare within one invocation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+BURST_KEY_RATE = 10_000_000  # the bench's API key (loadtest/bench/stack.py): never reached
+
+
+async def _measure(
+    run_one: Callable[[], Awaitable[None]], concurrency: int, requests: int, rounds: int
+) -> tuple[float, float]:
+    """(best CPU µs per request, requests/s of that round)."""
+    best_cpu, best_rate = float("inf"), 0.0
+    for _ in range(rounds):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(requests // concurrency):
+            await asyncio.gather(*(run_one() for _ in range(concurrency)))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        done = requests // concurrency * concurrency
+        if cpu / done < best_cpu:
+            best_cpu, best_rate = cpu / done, done / wall
+    return best_cpu * 1e6, best_rate
+
+
+async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    # imported here: --base swaps the package these come from
+    from cache.breaker import Breaker
+    from cache.redis_client import create_client
+    from verify.adapters.attempts import RedisAttemptLimiter
+    from verify.adapters.gcra_batch import ChargeBatcher
+    from verify.adapters.gcra_redis import redis_sender
+    from verify.adapters.ratelimit import RateLimiter
+    from verify.bootstrap import cache_settings_from
+    from verify.service.attempts import charge_attempts
+    from verify.service.auth import Principal
+    from verify.service.limits import charge
+    from verify.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "VERIFY_DATABASE_URL": "postgresql://unused/unused",
+            "VERIFY_REDIS_URL": redis_url,
+            "VERIFY_HMAC_KEY": "a" * 64,
+            "VERIFY_CACHE_KEY": "b" * 64,
+            "VERIFY_REDIS_TIMEOUT": "1",
+        }
+    )
+    client = create_client(cache_settings_from(settings))
+    batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=4.0)
+    limiter: Any = RateLimiter(batcher, prefix="bench")
+    leases = "none"
+    try:  # the branch's composition: leases in front of the per-request path
+        from verify.adapters.gcra_lease import LeasedRateLimiter
+
+        limiter = LeasedRateLimiter(
+            limiter, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
+        )
+        leases = f"max {settings.rate_lease_max}"
+    except ImportError:
+        pass
+    attempts = RedisAttemptLimiter(batcher, prefix="bench", hmac_key=settings.hmac_key.value)
+    who = Principal(
+        "bench-key", 1, "bench", frozenset({"verify"}), BURST_KEY_RATE, 2 * BURST_KEY_RATE
+    )
+    rng = random.Random(1)
+
+    def subject() -> str:
+        return f"{rng.randrange(10**12):012d}"
+
+    async def empty() -> None:
+        return None
+
+    async def rate() -> None:
+        await charge(who, 1, limiter)
+
+    async def verify() -> None:
+        await charge(who, 1, limiter)
+        [refused] = await charge_attempts(1, [subject()], attempts, 50)
+        assert refused is None
+
+    async def batch() -> None:
+        refused = await charge_attempts(1, [subject() for _ in range(1_000)], attempts, 50)
+        assert not any(refused)
+
+    c, n, r = args.concurrency, args.requests, args.rounds
+    out: dict[str, Any] = {"leases": leases}
+    for name, fn in [("empty", empty), ("rate", rate), ("verify", verify)]:
+        await _measure(fn, c, n // 4, 1)  # warm: leases grown, script loaded
+        out[name] = await _measure(fn, c, n, r)
+    cpu, per_s = await _measure(batch, 1, max(20, n // 200), r)
+    out["batch"] = (cpu / 1000, per_s * 1000)  # per item, items/s
+    await batcher.aclose()
+    await client.aclose()
+    return out
+
+
+def _run(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        import uvloop
+
+        return uvloop.run(_scenarios(redis_url, args))
+    except ImportError:
+        return asyncio.run(_scenarios(redis_url, args))
+
+
+def _child(base: str, redis_url: str, argv: list[str]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": base}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", redis_url, *argv]
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _table(rows: dict[str, dict[str, Any]]) -> str:
+    names = list(rows)
+    lines = [f"{'':26}" + "".join(f"{n:>22}" for n in names)]
+    lines.append(f"{'leases':26}" + "".join(f"{rows[n]['leases']:>22}" for n in names))
+    for key, unit in [("empty", "req"), ("rate", "req"), ("verify", "req"), ("batch", "item")]:
+        lines.append(
+            f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}"
+            + "".join(f"{rows[n][key][0]:>10.1f} ({rows[n][key][1]:>8.0f})" for n in names)
+        )
+    if len(names) == 2:
+        before, after = rows[names[0]], rows[names[1]]
+        lines.append("after/before, CPU per request (lower is better) and per second:")
+        for key in ("rate", "verify", "batch"):
+            net_b = before[key][0] - (before["empty"][0] if key != "batch" else 0)
+            net_a = after[key][0] - (after["empty"][0] if key != "batch" else 0)
+            lines.append(
+                f"  {key:8} CPU {after[key][0] / before[key][0]:.2f}x"
+                f" (net of empty {net_a / net_b:.2f}x),"
+                f" throughput {after[key][1] / before[key][1]:.2f}x"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--base", help="a copy of the package to compare with (PYTHONPATH)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_run(args.child, args)))
+        return
+    from verify.devservers import Redis, free_port
+
+    argv = ["--concurrency", str(args.concurrency), "--requests", str(args.requests)]
+    argv += ["--rounds", str(args.rounds)]
+    here = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory(prefix="limitbench-") as tmp:
+        redis = Redis(Path(tmp) / "redis", free_port())
+        redis.start()
+        try:
+            rows: dict[str, dict[str, Any]] = {}
+            for turn in range(2 if args.base else 1):  # alternate: before, after, before, after
+                for name, path in ([("before", args.base)] if args.base else []) + [
+                    ("after", here)
+                ]:
+                    got = _child(path, redis.url, argv)
+                    if name not in rows or got["verify"][0] < rows[name]["verify"][0]:
+                        rows[name] = got
+                del turn
+        finally:
+            redis.stop()
+    print(_table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Rate-limit token leases: a process buys a key's tokens from Redis in blocks and spends
+them in memory, so that almost no request waits on Redis for its rate limit.
+
+A lease is a strict charge of ``n`` tokens on the key's shared GCRA bucket in Redis
+(``gcra_many.lua``, through the same per-tick batcher): Redis grants it only when the
+bucket holds all ``n`` at once, and the tokens are then spent here, one request at a
+time, with no round trip. A new lease is bought in the background when half of the
+held tokens are spent, so a key in steady use never waits; a request finding no token
+is charged at Redis on its own, exactly as without leases (and the lease it triggers
+goes in the same round trip).
+
+The bound. A process never holds more than ``size`` unspent tokens of a key: a refill
+asks ``size - held`` tokens, one refill at a time, and ``size`` is at most
+``burst // LEASE_SHARE`` and ``max_tokens`` (``VERIFY_RATE_LEASE_MAX``). Every token spent
+was charged in Redis first, so over any interval the requests admitted across N
+processes exceed the key's GCRA limit (``burst + rate x interval``) by at most what
+they held at its start: N x size tokens (one lease per process). A key of burst below
+``2 x LEASE_SHARE`` (20) gets no lease and is charged per request, exactly as before.
+
+Leases expire (``VERIFY_RATE_LEASE_TTL``): tokens left unspent then are dropped, never
+handed back; that is the other side of the bound, a key's other processes may be
+refused up to ``size`` tokens early per lease dropped. To keep that small for keys in
+light use, a lease is sized by the key's recent demand here (at most twice the tokens
+spent in the current or the last TTL window), so a key used once a TTL holds none.
+
+Refusals and failures. A lease Redis refuses (the bucket holds fewer than ``n``: the
+key is near its limit) is asked again only after the wait Redis named (at most a TTL);
+meanwhile each request is charged on its own, precise to the token, and refused with
+its ``Retry-After`` as before. A lease Redis did not decide (failure, timeout, open
+breaker) is not retried for a TTL; requests go the per-request path, whose breaker and
+local fallback (``gcra_batch.Buckets``) are unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from verify.adapters.gcra_batch import ALLOWED, Charge, ChargeBatcher
+from verify.adapters.ratelimit import RateLimiter
+from verify.domain.gcra import MICROS, Decision, Limit
+
+LEASE_SHARE = 10  # a lease is at most this fraction of the key's burst: the bound per process
+LEASE_MAX_KEYS = 10_000  # keys with lease state in one process (oldest dropped)
+
+
+def lease_size(limit: Limit, max_tokens: int) -> int:
+    """The most tokens of ``limit`` one process may hold; 0: none (charged per request)."""
+    size = min(max_tokens, limit.burst // LEASE_SHARE)
+    return size if size >= 2 else 0
+
+
+@dataclass(slots=True)
+class Held:
+    """One key's lease in this process."""
+
+    limit: Limit
+    tokens: int = 0
+    expires: float = 0.0
+    refilling: bool = False
+    quiet_until: float = 0.0  # no lease asked before (after a refusal or a failure)
+    window_start: float = 0.0
+    spent: int = 0  # tokens this process spent on the key since window_start
+    spent_before: int = 0  # in the window before
+
+
+class LeasedRateLimiter:
+    """The ``Limiter`` port: a request spends a leased token, else is charged on its own."""
+
+    def __init__(
+        self,
+        exact: RateLimiter,
+        batcher: ChargeBatcher,
+        *,
+        max_tokens: int,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = LEASE_MAX_KEYS,
+    ) -> None:
+        self._exact = exact
+        self._batcher = batcher
+        self._max_tokens = max_tokens
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._held: dict[str, Held] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        if self.take(key_id, limit, cost):
+            return ALLOWED
+        return await self._exact.check(key_id, limit, cost)
+
+    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+        """Spend ``cost`` leased tokens (True), or say the request must go to Redis; either
+        way start a refill when the key's lease runs low."""
+        size = lease_size(limit, self._max_tokens)
+        if not size:
+            if self._held:
+                self._held.pop(key_id, None)  # its limit changed to one without leases
+            return False
+        held = self._held.get(key_id)
+        if held is None or (held.limit is not limit and held.limit != limit):
+            held = self._track(key_id, limit)
+        now = self._clock()
+        if now - held.window_start >= self._ttl_s:
+            recent = now - held.window_start < 2 * self._ttl_s
+            held.spent_before = held.spent if recent else 0
+            held.window_start, held.spent = now, 0
+        held.spent += cost
+        if held.tokens and now >= held.expires:
+            held.tokens = 0  # expired: dropped, not handed back
+        taken = held.tokens >= cost
+        if taken:
+            held.tokens -= cost
+        demand = max(held.spent, held.spent_before)  # tokens of a TTL window, here
+        size = min(size, 2 * demand) if demand > 1 else 0
+        if size and 2 * held.tokens <= size and not held.refilling and now >= held.quiet_until:
+            self._refill(key_id, held, size - held.tokens)
+        return taken
+
+    def _track(self, key_id: str, limit: Limit) -> Held:
+        held = self._held[key_id] = Held(limit)
+        if len(self._held) > self._max_keys:
+            del self._held[next(iter(self._held))]
+        return held
+
+    def _refill(self, key_id: str, held: Held, tokens: int) -> None:
+        held.refilling = True
+        task = asyncio.get_running_loop().create_task(self._lease(key_id, held, tokens))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _lease(self, key_id: str, held: Held, tokens: int) -> None:
+        charge = Charge(self._exact.key_of(key_id), held.limit, tokens, True)
+        try:
+            [decision] = await self._batcher.charge((charge,))
+        finally:
+            held.refilling = False
+        now = self._clock()
+        if decision is None:  # Redis did not decide: the per-request path (and its fallback)
+            held.quiet_until = now + self._ttl_s
+        elif not decision.allowed:  # near the limit: per request, precise, until it fits
+            held.quiet_until = now + min(self._ttl_s, decision.retry_after_us / MICROS)
+        else:
+            held.tokens += tokens
+            held.expires = now + self._ttl_s
+
+    def held(self, key_id: str) -> int:
+        """Unspent leased tokens of a key (tests, the bound's check)."""
+        held = self._held.get(key_id)
+        return 0 if held is None or self._clock() >= held.expires else held.tokens
+
+    async def aclose(self) -> None:
+        """Wait for the leases in flight (each bounded by the batcher's deadline)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
