@@ -9,17 +9,16 @@ half-built). Birth dates repeat across people (some 40,000 distinct days in a re
 so their :class:`PartialDate` values are shared frozen values from a bounded memo.
 
 The result is an ordinary :class:`CitizenRecord`, equal to the one ``__init__`` would
-build; :func:`_check_fields` fails at import if the domain's fields ever change, so a
-new field cannot be left unset.
+build (verify/domain/build.py: a change of the domain's fields fails at import, so a new
+field cannot be left unset).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from verify.domain.build import slot_setters
 from verify.domain.model import (
     Card,
     CardState,
@@ -31,30 +30,14 @@ from verify.domain.model import (
 )
 
 BIRTH_MEMO_MAX = 65_536  # per precision: every day of ~180 years, ~6 MB at most
-
-
-def _check_fields(cls: type, expected: tuple[str, ...]) -> None:
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    if names != expected or getattr(cls, "__slots__", None) != expected:
-        raise TypeError(f"{cls.__name__} changed: update verify/adapters/records.py")
-
-
 _CARD_FIELDS = ("issue_date", "expiry_date", "state")
 _RECORD_FIELDS = ("id_number", "full_name", "birth", "gender", "status", "cards", "version")
-_check_fields(Card, _CARD_FIELDS)
-_check_fields(CitizenRecord, _RECORD_FIELDS)
-
-
-def _setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot descriptors' ``__set__`` of ``cls``, in field order."""
-    return tuple(getattr(cls, name).__set__ for name in names)
-
 
 _new = object.__new__
-_set_issue, _set_expiry, _set_state = _setters(Card, _CARD_FIELDS)
+_set_issue, _set_expiry, _set_state = slot_setters(Card, _CARD_FIELDS)
 (
     _set_id, _set_name, _set_birth, _set_gender, _set_status, _set_cards, _set_version
-) = _setters(CitizenRecord, _RECORD_FIELDS)  # fmt: skip
+) = slot_setters(CitizenRecord, _RECORD_FIELDS)  # fmt: skip
 _STATE = {state.value: state for state in CardState}
 _BIRTHS: dict[bool, dict[dt.date, PartialDate]] = {False: {}, True: {}}  # by year_only
 

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from verify.domain.build import slot_setters
 from verify.domain.cards import check_card
 from verify.domain.dates import match_date
 from verify.domain.model import (
@@ -33,6 +34,34 @@ CARD_REASONS = {
 
 _GENDER = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
 NOT_FOUND = Outcome(Verdict.NOT_FOUND)
+_OUTCOME_FIELDS = (
+    "verdict", "full_name", "date_of_birth", "gender", "card", "booking_name", "reasons"
+)  # fmt: skip
+_new = object.__new__
+_S_VERDICT, _S_NAME, _S_BIRTH, _S_GENDER, _S_CARD, _S_BOOKING, _S_REASONS = slot_setters(
+    Outcome, _OUTCOME_FIELDS
+)
+
+
+def _outcome(
+    verdict: Verdict,
+    full_name: FieldResult,
+    birth: FieldResult,
+    gender: FieldResult,
+    card: CardCheck,
+    booking: FieldResult | None,
+    reasons: tuple[str, ...],
+) -> Outcome:
+    """``Outcome(...)`` by position without the frozen ``__init__`` (verify/domain/build.py)."""
+    made = _new(Outcome)
+    _S_VERDICT(made, verdict)
+    _S_NAME(made, full_name)
+    _S_BIRTH(made, birth)
+    _S_GENDER(made, gender)
+    _S_CARD(made, card)
+    _S_BOOKING(made, booking)
+    _S_REASONS(made, reasons)
+    return made
 
 
 def _fails(result: FieldResult, accept_partial: bool) -> bool:
@@ -88,7 +117,7 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     fields = (full_name, booking, birth, gender)
     reasons = _reasons(fields, card, claim, record.status is LifeStatus.DECEASED)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
-    return Outcome(verdict, full_name, birth, gender, card, booking, reasons)
+    return _outcome(verdict, full_name, birth, gender, card, booking, reasons)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -93,16 +93,3 @@ def test_birth_dates_are_shared_and_the_memo_is_bounded(monkeypatch: pytest.Monk
         made = records.birth(day + dt.timedelta(days=offset), False)
         assert made == PartialDate(day + dt.timedelta(days=offset))
     assert len(records._BIRTHS[False]) == 2
-
-
-def test_a_changed_domain_type_fails_at_import() -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Grown:
-        issue_date: dt.date
-        expiry_date: dt.date | None
-        state: CardState
-        place: str
-
-    records._check_fields(Card, ("issue_date", "expiry_date", "state"))
-    with pytest.raises(TypeError):
-        records._check_fields(Grown, ("issue_date", "expiry_date", "state"))
