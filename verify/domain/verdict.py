@@ -159,13 +159,7 @@ _field_json = _ByIdentity(_field_wire)
 _card_json = _ByIdentity(_card_wire)
 
 
-def outcome_to_json(outcome: Outcome) -> dict[str, object]:
-    """The response body of DESIGN.md's /v1/verify, less ``request_id`` and ``reference``.
-
-    ``fields`` is empty when the verdict is ``not_found``; ``rule`` is left out when
-    unset (a gender has none); ``booking_name`` is there only when the claim gave one.
-    No number derived from the register is ever part of it.
-    """
+def _outcome_wire(outcome: Outcome) -> dict[str, object]:
     fields: dict[str, object] = {}
     if outcome.verdict is not Verdict.NOT_FOUND:
         fields = {
@@ -177,3 +171,44 @@ def outcome_to_json(outcome: Outcome) -> dict[str, object]:
         if outcome.booking_name is not None:
             fields["booking_name"] = _field_json(outcome.booking_name)
     return {"verdict": outcome.verdict.value, "fields": fields, "reasons": list(outcome.reasons)}
+
+
+class _ByParts:
+    """Wire forms of outcomes, found by the identity of their parts (``evaluate`` builds a
+    new Outcome per claim from shared field results and card checks) and their reasons:
+    a tuple of ids, no Python-level ``__hash__`` of dataclasses and enums. The first
+    outcome of each key is kept with its wire form, so its parts stay alive and no other
+    object can take their ids; an outcome of parts that are not shared only misses.
+    At most ``limit`` entries (the shared parts make a few hundred combinations)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._known: dict[tuple[object, ...], tuple[Outcome, dict[str, object]]] = {}
+
+    def __call__(self, o: Outcome) -> dict[str, object]:
+        key = (
+            id(o.verdict), id(o.full_name), id(o.date_of_birth), id(o.gender), id(o.card),
+            id(o.booking_name), o.reasons,
+        )  # fmt: skip
+        known = self._known.get(key)
+        if known is not None:
+            return known[1]
+        wire = _outcome_wire(o)
+        if len(self._known) < self._limit:
+            self._known[key] = (o, wire)
+        return wire
+
+
+_outcome_json = _ByParts()
+
+
+def outcome_to_json(outcome: Outcome) -> dict[str, object]:
+    """The response body of DESIGN.md's /v1/verify, less ``request_id`` and ``reference``.
+
+    ``fields`` is empty when the verdict is ``not_found``; ``rule`` is left out when
+    unset (a gender has none); ``booking_name`` is there only when the claim gave one.
+    No number derived from the register is ever part of it. A new dict each call (the
+    caller may add keys), whose values are shared: ``fields`` and ``reasons`` are
+    read-only.
+    """
+    return _outcome_json(outcome).copy()
