@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import multiprocessing
 import os
@@ -41,7 +40,7 @@ from types import FrameType
 
 from aiohttp import web
 
-from verify import logs
+from verify import gc_tuning, logs
 from verify.bootstrap import create_app, pool_sampler
 from verify.http.appkeys import DRAINING, STARTING
 from verify.http.ops import serve_ops
@@ -75,10 +74,9 @@ def _fixed_pid_metrics() -> None:
     values.ValueClass = values.MultiProcessValue(process_identifier=lambda: pid)  # type: ignore[no-untyped-call]
 
 
-async def _freeze_gc(app: web.Application) -> None:
-    """Objects made at startup (modules, app, pools) leave the GC's young generations."""
-    gc.collect()
-    gc.freeze()
+async def _settle_gc(gen0: int, app: web.Application) -> None:
+    """Objects made at startup leave the GC's view; young collections rarer (gc_tuning)."""
+    gc_tuning.settle(gen0)
 
 
 def _run_worker(
@@ -96,7 +94,7 @@ def _run_worker(
         _fixed_pid_metrics()
     audit = make_audit() if make_audit is not None else None
     app = create_app(settings, metrics=Metrics(multiprocess_dir=metrics_dir), audit=audit)
-    app.on_startup.append(_freeze_gc)
+    app.on_startup.append(functools.partial(_settle_gc, settings.gc_gen0))
     app.cleanup_ctx.append(pool_sampler)
     ops_host = settings.metrics_host or host
     app.cleanup_ctx.append(serve_ops(ops_host, settings.metrics_port, reuse_port=reuse_port))

@@ -100,6 +100,7 @@ class Settings:
     job_drain_s: float = 25.0
     job_retention_days: int = 7  # finished jobs (results, input left) deleted by maintenance
     worker_metrics_port: int = 9102
+    gc_gen0: int = 50_000  # the collector's threshold 0 after startup (verify/gc_tuning.py)
     timezone: str = "Asia/Ho_Chi_Minh"  # "today" (card expiry, ages) is this zone's date
 
     def __repr__(self) -> str:
@@ -181,6 +182,7 @@ class Settings:
             job_drain_s=r.opt("VERIFY_JOB_DRAIN", _seconds, 25.0),
             job_retention_days=r.opt("VERIFY_JOB_RETENTION_DAYS", _positive_int, 7),
             worker_metrics_port=r.opt("VERIFY_WORKER_METRICS_PORT", _port, 9102),
+            gc_gen0=r.opt("VERIFY_GC_GEN0", _positive_int, 50_000),
             timezone=r.opt("VERIFY_TIMEZONE", _zone, "Asia/Ho_Chi_Minh"),
         )
 

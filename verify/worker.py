@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cache.breaker import Breaker
 from cache.direct import DirectRegister
 from cache.redis_client import RedisClient, create_client
-from verify import logs
+from verify import gc_tuning, logs
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.clock import LocalToday, utc_now
 from verify.adapters.gcra_batch import ChargeBatcher
@@ -101,6 +101,7 @@ async def _open(ctx: dict[str, Any]) -> None:
     rt.closers += [register.aclose, pool.close, redis.aclose, batcher.aclose]
     loop = asyncio.get_running_loop()
     ctx["sweeper"] = loop.create_task(_sweep_forever(rt, ctx["redis"]), name="job-sweeper")
+    gc_tuning.settle(s.gc_gen0)  # a chunk keeps ~30,000 objects alive: see gc_tuning
 
 
 def charge_batcher(s: Settings, client: RedisClient) -> ChargeBatcher:

@@ -13,11 +13,21 @@ import orjson
 
 from tests.cases import AN, CASES, REGISTER, TODAY
 from verify.domain.gcra import Decision, Quota
-from verify.domain.model import CitizenRecord
+from verify.domain.model import (
+    CardCheck,
+    CardResult,
+    CitizenRecord,
+    Claim,
+    FieldOutcome,
+    FieldResult,
+    Outcome,
+    Verdict,
+)
+from verify.domain.verdict import outcome_to_json
 from verify.http.problems import problem_body
 from verify.service.audit import AuditEntry
 from verify.service.job_input import TOO_LONG
-from verify.service.job_runner import RunnerDeps, SliceEnd, run_slice
+from verify.service.job_runner import RunnerDeps, SliceEnd, _Lines, run_slice
 from verify.service.verification import VerifyDeps
 from verify.worker import ChunkAuditOnly
 
@@ -232,3 +242,24 @@ async def test_result_lines_are_exactly_the_json_of_their_answers() -> None:
             given = references[n % len(references)]
             assert result["reference"] == (given or case.body.get("reference"))
     assert verdicts > len(CASES) // 2
+
+
+def test_result_lines_hold_each_outcomes_json_whatever_its_parts_are() -> None:
+    """Outcomes are memoised by the identity of their parts: shared parts hit, equal but
+    distinct parts (or other values) each get their own JSON, never another outcome's."""
+    shared, also_match = FieldResult(FieldOutcome.MATCH), FieldResult(FieldOutcome.MATCH)
+    no, card = FieldResult(FieldOutcome.NO_MATCH), CardCheck(CardResult.VALID)
+    outcomes = [
+        Outcome(Verdict.MATCH, shared, shared, shared, card, None, ()),
+        Outcome(Verdict.MATCH, shared, shared, shared, card, None, ()),
+        Outcome(Verdict.MATCH, also_match, shared, shared, card, None, ()),
+        Outcome(Verdict.NO_MATCH, no, shared, shared, card, None, ("full_name",)),
+        Outcome(Verdict.NO_MATCH, no, shared, shared, card, shared, ("full_name",)),
+        Outcome(Verdict.NOT_FOUND),
+    ]
+    lines = _Lines()
+    for n, outcome in enumerate(outcomes * 2):
+        claim = Claim("001090000001", "An", reference=None if n % 2 else f"r{n}")
+        expected = {"line": n, **outcome_to_json(outcome), "reference": claim.reference}
+        assert lines.verdict(n, claim, outcome) == orjson.dumps(expected) + b"\n"
+    assert len(lines._bodies) == 5  # the second outcome shares the first's entry

@@ -6,7 +6,6 @@ Every call has a timeout (pool acquire and the statement); driver errors become
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,15 +14,8 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from verify.domain.model import (
-    Card,
-    CardState,
-    CitizenRecord,
-    Gender,
-    LifeStatus,
-    PartialDate,
-    Precision,
-)
+from verify.adapters.records import birth, cards, record
+from verify.domain.model import CitizenRecord, Gender, LifeStatus
 from verify.errors import DatabaseUnavailable
 
 Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
@@ -118,28 +110,16 @@ def format_id9(value: int) -> str:
     return f"{value:09d}"
 
 
-_STATE = {state.value: state for state in CardState}
-
-
-def _cards(
-    issue: list[dt.date] | None, expiry: list[dt.date | None], status: list[str]
-) -> tuple[Card, ...]:
-    if issue is None:
-        return ()
-    state = _STATE
-    return tuple(Card(i, e, state[s]) for i, e, s in zip(issue, expiry, status, strict=True))
-
-
 def record_from_row(row: asyncpg.Record) -> CitizenRecord:
     """A row of RECORDS_SQL (by position: a lookup by name per column shows in batch profiles)."""
-    id_number, name, birth, year_only, gender, deceased, version, issue, expiry, status = row
-    return CitizenRecord(
+    id_number, name, born, year_only, gender, deceased, version, issue, expiry, status = row
+    return record(
         f"{id_number:012d}",
         name,
-        PartialDate(birth, Precision.YEAR if year_only else Precision.DAY),
+        birth(born, year_only),
         Gender.MALE if gender == b"M" else Gender.FEMALE,
         LifeStatus.DECEASED if deceased else LifeStatus.LIVING,
-        _cards(issue, expiry, status),
+        cards(issue, expiry, status),
         version,
     )
 

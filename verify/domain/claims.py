@@ -13,16 +13,18 @@ Messages never echo values (they may be personal data).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from verify.domain.build import slot_setters
 from verify.domain.dates import parse_date, parse_partial_date
 from verify.domain.errors import ValidationError
 from verify.domain.id_number import parse_id_number
-from verify.domain.model import Claim, Gender
+from verify.domain.model import Claim, Gender, PartialDate
 from verify.domain.name_text import has_forbidden_character
 from verify.domain.names import parse_name
 from verify.domain.qr import parse_qr
@@ -91,6 +93,40 @@ _WITH_QR = frozenset(
 _FIELDS = frozenset({"id_number", "full_name", "date_of_birth", "gender", "card_issue_date"})
 _KNOWN = _WITH_QR | _FIELDS
 _FIELDS_AND_PURPOSE = _FIELDS | {"purpose"}
+_CLAIM_FIELDS = (
+    "id_number", "full_name", "birth", "gender", "card_issue_date", "purpose", "reference",
+    "accept_partial", "booking_name", "require_card", "terminal",
+)  # fmt: skip
+_new = object.__new__
+_S_ID, _S_NAME, _S_BIRTH, _S_GENDER, _S_CARD, _S_PURPOSE, *_S_REST = slot_setters(
+    Claim, _CLAIM_FIELDS
+)
+_S_REF, _S_PARTIAL, _S_BOOKING, _S_REQUIRE, _S_TERMINAL = _S_REST
+
+
+def _plain_claim(
+    id_number: str,
+    full_name: str | None,
+    birth: PartialDate | None,
+    gender: Gender | None,
+    card_issue_date: dt.date | None,
+    purpose: str | None,
+) -> Claim:
+    """``Claim(id_number, full_name, birth, gender, card_issue_date, purpose)`` without the
+    frozen ``__init__`` (verify/domain/build.py): the claim of most batch items."""
+    claim = _new(Claim)
+    _S_ID(claim, id_number)
+    _S_NAME(claim, full_name)
+    _S_BIRTH(claim, birth)
+    _S_GENDER(claim, gender)
+    _S_CARD(claim, card_issue_date)
+    _S_PURPOSE(claim, purpose)
+    _S_REF(claim, None)
+    _S_PARTIAL(claim, False)
+    _S_BOOKING(claim, None)
+    _S_REQUIRE(claim, False)
+    _S_TERMINAL(claim, None)
+    return claim
 
 
 def _provided(obj: object) -> dict[str, object]:
@@ -151,7 +187,7 @@ def _from_fields(values: dict[str, object]) -> Claim:
     issue = None if card is None else parse_date(card, "card_issue_date")
     if _FIELDS_AND_PURPOSE.issuperset(values):  # of the context, at most a purpose
         purpose = get("purpose")
-        return Claim(
+        return _plain_claim(
             id_number, full_name, birth_date, sex, issue,
             None if purpose is None else parse_purpose(purpose, "purpose"),
         )  # fmt: skip

@@ -49,11 +49,19 @@ def _iso_day(raw: str) -> dt.date | None:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _iso_partial(raw: str) -> PartialDate | None:
+    """:func:`_iso_day` as a PartialDate: a shared frozen value, not one made per claim."""
+    day = _iso_day(raw)
+    return None if day is None else PartialDate(day)
+
+
 def parse_partial_date(raw: object, field: str) -> PartialDate:
     """``YYYY-MM-DD`` or ``YYYY`` (ASCII digits only, years 1850-2300), else ``invalid_date``."""
     expected = "YYYY-MM-DD or YYYY"
-    if isinstance(raw, str) and len(raw) == _ISO_LENGTH and (day := _iso_day(raw)) is not None:
-        return PartialDate(day)
+    # only a value of the right length reaches the memo: an oversized one is never kept
+    if isinstance(raw, str) and len(raw) == _ISO_LENGTH and (known := _iso_partial(raw)):
+        return known
     if isinstance(raw, str) and _YEAR.fullmatch(raw):
         day = _calendar_date(raw, "1", "1", field, expected)
         return PartialDate(day, Precision.YEAR)

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from verify.domain.build import slot_setters
 from verify.domain.cards import check_card
 from verify.domain.dates import match_date
 from verify.domain.model import (
@@ -33,6 +34,34 @@ CARD_REASONS = {
 
 _GENDER = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
 NOT_FOUND = Outcome(Verdict.NOT_FOUND)
+_OUTCOME_FIELDS = (
+    "verdict", "full_name", "date_of_birth", "gender", "card", "booking_name", "reasons"
+)  # fmt: skip
+_new = object.__new__
+_S_VERDICT, _S_NAME, _S_BIRTH, _S_GENDER, _S_CARD, _S_BOOKING, _S_REASONS = slot_setters(
+    Outcome, _OUTCOME_FIELDS
+)
+
+
+def _outcome(
+    verdict: Verdict,
+    full_name: FieldResult,
+    birth: FieldResult,
+    gender: FieldResult,
+    card: CardCheck,
+    booking: FieldResult | None,
+    reasons: tuple[str, ...],
+) -> Outcome:
+    """``Outcome(...)`` by position without the frozen ``__init__`` (verify/domain/build.py)."""
+    made = _new(Outcome)
+    _S_VERDICT(made, verdict)
+    _S_NAME(made, full_name)
+    _S_BIRTH(made, birth)
+    _S_GENDER(made, gender)
+    _S_CARD(made, card)
+    _S_BOOKING(made, booking)
+    _S_REASONS(made, reasons)
+    return made
 
 
 def _fails(result: FieldResult, accept_partial: bool) -> bool:
@@ -88,7 +117,7 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     fields = (full_name, booking, birth, gender)
     reasons = _reasons(fields, card, claim, record.status is LifeStatus.DECEASED)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
-    return Outcome(verdict, full_name, birth, gender, card, booking, reasons)
+    return _outcome(verdict, full_name, birth, gender, card, booking, reasons)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -130,13 +159,7 @@ _field_json = _ByIdentity(_field_wire)
 _card_json = _ByIdentity(_card_wire)
 
 
-def outcome_to_json(outcome: Outcome) -> dict[str, object]:
-    """The response body of DESIGN.md's /v1/verify, less ``request_id`` and ``reference``.
-
-    ``fields`` is empty when the verdict is ``not_found``; ``rule`` is left out when
-    unset (a gender has none); ``booking_name`` is there only when the claim gave one.
-    No number derived from the register is ever part of it.
-    """
+def _outcome_wire(outcome: Outcome) -> dict[str, object]:
     fields: dict[str, object] = {}
     if outcome.verdict is not Verdict.NOT_FOUND:
         fields = {
@@ -148,3 +171,44 @@ def outcome_to_json(outcome: Outcome) -> dict[str, object]:
         if outcome.booking_name is not None:
             fields["booking_name"] = _field_json(outcome.booking_name)
     return {"verdict": outcome.verdict.value, "fields": fields, "reasons": list(outcome.reasons)}
+
+
+class _ByParts:
+    """Wire forms of outcomes, found by the identity of their parts (``evaluate`` builds a
+    new Outcome per claim from shared field results and card checks) and their reasons:
+    a tuple of ids, no Python-level ``__hash__`` of dataclasses and enums. The first
+    outcome of each key is kept with its wire form, so its parts stay alive and no other
+    object can take their ids; an outcome of parts that are not shared only misses.
+    At most ``limit`` entries (the shared parts make a few hundred combinations)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._known: dict[tuple[object, ...], tuple[Outcome, dict[str, object]]] = {}
+
+    def __call__(self, o: Outcome) -> dict[str, object]:
+        key = (
+            id(o.verdict), id(o.full_name), id(o.date_of_birth), id(o.gender), id(o.card),
+            id(o.booking_name), o.reasons,
+        )  # fmt: skip
+        known = self._known.get(key)
+        if known is not None:
+            return known[1]
+        wire = _outcome_wire(o)
+        if len(self._known) < self._limit:
+            self._known[key] = (o, wire)
+        return wire
+
+
+_outcome_json = _ByParts()
+
+
+def outcome_to_json(outcome: Outcome) -> dict[str, object]:
+    """The response body of DESIGN.md's /v1/verify, less ``request_id`` and ``reference``.
+
+    ``fields`` is empty when the verdict is ``not_found``; ``rule`` is left out when
+    unset (a gender has none); ``booking_name`` is there only when the claim gave one.
+    No number derived from the register is ever part of it. A new dict each call (the
+    caller may add keys), whose values are shared: ``fields`` and ``reasons`` are
+    read-only.
+    """
+    return _outcome_json(outcome).copy()

@@ -118,17 +118,28 @@ class _Lines:
     **outcome_to_json(o), "reference": r})`` gives. The JSON of an outcome is made once per
     distinct outcome in the chunk (a clean file's lines share a handful: all fields match,
     or one rule differs), so a line costs a dict lookup and one bytes format, not a dict
-    merge and a full encode."""
+    merge and a full encode.
+
+    Outcomes are found by the identity of their parts: the field results and card checks
+    of the domain are shared values (hashing an Outcome runs a dozen Python-level
+    ``__hash__`` calls of dataclasses and enums, ``id()`` none). The first outcome of each
+    key is kept with its JSON, so its parts stay alive and no other object can take their
+    ids while the chunk's lines are made; a part that is not shared only misses the memo."""
 
     def __init__(self) -> None:
-        self._bodies: dict[Outcome, bytes] = {}
+        self._bodies: dict[tuple[object, ...], tuple[Outcome, bytes]] = {}
 
     def verdict(self, number: int, claim: Claim, outcome: Outcome) -> bytes:
-        body = self._bodies.get(outcome)
-        if body is None:  # '"verdict":…,"fields":{…},"reasons":[…]'
-            body = self._bodies[outcome] = orjson.dumps(outcome_to_json(outcome))[1:-1]
+        o = outcome
+        key = (
+            id(o.verdict), id(o.full_name), id(o.date_of_birth), id(o.gender), id(o.card),
+            id(o.booking_name), o.reasons,
+        )  # fmt: skip
+        known = self._bodies.get(key)
+        if known is None:  # '"verdict":…,"fields":{…},"reasons":[…]'
+            known = self._bodies[key] = (o, orjson.dumps(outcome_to_json(o))[1:-1])
         ref = b"null" if claim.reference is None else orjson.dumps(claim.reference)
-        return b'{"line":%d,%b,"reference":%b}\n' % (number, body, ref)
+        return b'{"line":%d,%b,"reference":%b}\n' % (number, known[1], ref)
 
 
 async def process_chunk(chunk: ClaimedChunk, deps: RunnerDeps) -> dict[str, int] | None:

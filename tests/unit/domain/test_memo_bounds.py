@@ -10,7 +10,10 @@ import pytest
 from verify.domain import claims, dates, name_text, names
 from verify.domain.errors import ValidationError
 
-_MEMOS = (names._well_formed, name_text.normalise, dates._iso_day, claims._good_purpose)
+_MEMOS = (
+    names._well_formed, name_text.normalise, dates._iso_day, dates._iso_partial,
+    claims._good_purpose,
+)  # fmt: skip
 
 
 def _calls() -> list[int]:
@@ -26,6 +29,8 @@ def test_oversized_values_are_refused_without_reaching_a_memo() -> None:
             names.parse_name(huge, "full_name")
         with pytest.raises(ValidationError):
             dates.parse_date(f"2000-01-01{i}" + "0" * 100_000, "card_issue_date")
+        with pytest.raises(ValidationError):
+            dates.parse_partial_date(f"2000-01-01{i}" + "0" * 100_000, "date_of_birth")
         with pytest.raises(ValidationError):
             claims.parse_purpose("kyc" * 10_000 + str(i))
     assert _calls() == before

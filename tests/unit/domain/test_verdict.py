@@ -195,3 +195,36 @@ def test_outcome_to_json_fills_missing_fields() -> None:
         },
         "reasons": [],
     }
+
+
+def test_outcome_json_memo_tells_outcomes_apart_by_their_parts() -> None:
+    """Wire forms are memoised by the identity of an outcome's parts: equal but distinct
+    parts give equal JSON, other values or reasons their own, and a caller adding a key to
+    its dict changes no later answer."""
+    match, also_match = (
+        FieldResult(FieldOutcome.MATCH, Rule.EXACT),
+        FieldResult(FieldOutcome.MATCH, Rule.EXACT),
+    )
+    no, card = FieldResult(FieldOutcome.NO_MATCH), CardCheck(CardResult.VALID)
+    first = outcome_to_json(Outcome(Verdict.MATCH, match, match, match, card))
+    first["reference"] = "mine"
+    again = outcome_to_json(Outcome(Verdict.MATCH, match, match, match, card))
+    assert "reference" not in again
+    assert again == outcome_to_json(Outcome(Verdict.MATCH, also_match, match, match, card))
+    other = outcome_to_json(Outcome(Verdict.NO_MATCH, no, match, match, card, None, ("full_name",)))
+    assert other["fields"]["full_name"] == {"result": "no_match"}  # type: ignore[index]
+    assert other["reasons"] == ["full_name"]
+    booking = Outcome(Verdict.NO_MATCH, no, match, match, card, match, ("full_name", "x"))
+    assert outcome_to_json(booking)["reasons"] == ["full_name", "x"]
+    assert "booking_name" in outcome_to_json(booking)["fields"]  # type: ignore[operator]
+
+
+def test_outcome_json_memo_is_bounded() -> None:
+    from verify.domain.verdict import _ByParts
+
+    wires = _ByParts(limit=2)
+    results = [FieldResult(FieldOutcome.MATCH) for _ in range(5)]  # distinct parts
+    for result in results:
+        wire = wires(Outcome(Verdict.MATCH, result, result, result, CardCheck(CardResult.VALID)))
+        assert wire["verdict"] == "match"
+    assert len(wires._known) == 2

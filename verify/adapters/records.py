@@ -1,0 +1,95 @@
+"""Register rows into domain records, built positionally without the dataclass ``__init__``.
+
+A frozen dataclass sets each field through ``object.__setattr__`` in a generated
+``__init__``: for a batch of 1,000 people (a record, its birth date, its cards) that was
+the largest single cost of reading the register in Python. Here an instance is made with
+``object.__new__`` and its slots filled through their descriptors, which skips the
+frozen guard (the instance is not shared until it is returned, so nothing can see it
+half-built). Birth dates repeat across people (some 40,000 distinct days in a register),
+so their :class:`PartialDate` values are shared frozen values from a bounded memo.
+
+The result is an ordinary :class:`CitizenRecord`, equal to the one ``__init__`` would
+build (verify/domain/build.py: a change of the domain's fields fails at import, so a new
+field cannot be left unset).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from verify.domain.build import slot_setters
+from verify.domain.model import (
+    Card,
+    CardState,
+    CitizenRecord,
+    Gender,
+    LifeStatus,
+    PartialDate,
+    Precision,
+)
+
+BIRTH_MEMO_MAX = 65_536  # per precision: every day of ~180 years, ~6 MB at most
+_CARD_FIELDS = ("issue_date", "expiry_date", "state")
+_RECORD_FIELDS = ("id_number", "full_name", "birth", "gender", "status", "cards", "version")
+
+_new = object.__new__
+_set_issue, _set_expiry, _set_state = slot_setters(Card, _CARD_FIELDS)
+(
+    _set_id, _set_name, _set_birth, _set_gender, _set_status, _set_cards, _set_version
+) = slot_setters(CitizenRecord, _RECORD_FIELDS)  # fmt: skip
+_STATE = {state.value: state for state in CardState}
+_BIRTHS: dict[bool, dict[dt.date, PartialDate]] = {False: {}, True: {}}  # by year_only
+
+
+def card(issue: dt.date, expiry: dt.date | None, state: CardState) -> Card:
+    made = _new(Card)
+    _set_issue(made, issue)
+    _set_expiry(made, expiry)
+    _set_state(made, state)
+    return made
+
+
+def cards(
+    issue: Sequence[dt.date] | None,
+    expiry: Sequence[dt.date | None],
+    status: Sequence[str],
+) -> tuple[Card, ...]:
+    """The cards of a row's parallel arrays (NULL arrays: no card); a status the domain
+    does not know raises KeyError."""
+    if issue is None:
+        return ()
+    state = _STATE
+    return tuple([card(i, e, state[s]) for i, e, s in zip(issue, expiry, status, strict=True)])
+
+
+def birth(value: dt.date, year_only: bool) -> PartialDate:
+    """A shared PartialDate (frozen: sharing is safe); the memo stops growing when full."""
+    memo = _BIRTHS[year_only]
+    found = memo.get(value)
+    if found is None:
+        found = PartialDate(value, Precision.YEAR if year_only else Precision.DAY)
+        if len(memo) < BIRTH_MEMO_MAX:
+            memo[value] = found
+    return found
+
+
+def record(
+    id_number: str,
+    full_name: str,
+    born: PartialDate,
+    gender: Gender,
+    status: LifeStatus,
+    held: tuple[Card, ...],
+    version: int,
+) -> CitizenRecord:
+    """``CitizenRecord(...)`` by position, without the frozen ``__init__``."""
+    made = _new(CitizenRecord)
+    _set_id(made, id_number)
+    _set_name(made, full_name)
+    _set_birth(made, born)
+    _set_gender(made, gender)
+    _set_status(made, status)
+    _set_cards(made, held)
+    _set_version(made, version)
+    return made
