@@ -50,6 +50,9 @@ def _days(day: dt.date) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Cards:
+    """A chunk's cards, by person (in the chunk's order), then issue date."""
+
+    person: I64  # index of the holder in the chunk
     id_number: I64
     issue: I64
     expiry: I64  # NEVER: no expiry
@@ -124,7 +127,7 @@ class CardRules:
         issue = np.concatenate([i for _, i in parts])
         person, issue = _sorted(person, issue)
         person, issue, status = self._statuses(rng, person, issue)
-        return Cards(ids[person], issue, expiry(birth[person], issue), status)
+        return Cards(person, ids[person], issue, expiry(birth[person], issue), status)
 
     def _renewals(
         self, rng: np.random.Generator, who: I64, birth: I64, issue: I64
@@ -180,6 +183,15 @@ class CardRules:
 def _sorted(person: I64, issue: I64) -> tuple[I64, I64]:
     order = np.lexsort((issue, person))
     return person[order], issue[order]
+
+
+def first_day() -> int:
+    """The first and last days (since 1970-01-01) the calendar tables cover."""
+    return _CAL.first
+
+
+def last_day() -> int:
+    return _CAL.first + len(_CAL.year) - 1
 
 
 def year_of(days: I64) -> I64:

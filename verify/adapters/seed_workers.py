@@ -30,8 +30,8 @@ COPY_CITIZEN_COLUMNS = (  # the order of seed_copy's binary rows: fixed-width fi
     "gender",
     "deceased",
     "province_code",
+    "address",  # its length ends the fixed-width head of the row
     "full_name",
-    "address",
     "card_issue",  # the cards of the person, as arrays (migration 013)
     "card_expiry",
     "card_status",
