@@ -95,7 +95,8 @@ Objects = npt.NDArray[np.object_]
 ROW_PIECES = 4  # head (fixed-width fields and the address length), street, place, name
 NULL_ITEM = struct.pack("!i", -1)  # a NULL field, or a NULL element of an array
 NULL_ARRAYS = NULL_ITEM * 3  # no card: the three arrays NULL
-MAX_STATUS_BYTES = max(4 + len(s.encode()) for s in seed_cards.STATUSES)  # one element
+BASE = len(seed_cards.STATUSES)  # a person's statuses as the digits of one number
+MAX_CARDS = 30  # per person: 3**30 status sequences still add up exactly in a float64
 
 
 def _rows(matrix: U8) -> list[bytes]:
@@ -115,7 +116,7 @@ def _pieces(items: Sequence[bytes]) -> Objects:
 
 class CardPieces:
     """The pieces of the card arrays: a date element per day, and array headers by count
-    (and, for expiry, NULL elements; for status, bytes of text), grown on demand."""
+    (and, for expiry, NULL elements), grown on demand."""
 
     def __init__(self) -> None:
         self.first = seed_cards.first_day()
@@ -140,11 +141,6 @@ class CardPieces:
         found: Objects = self.expiry[k, nulls]
         return found
 
-    def status_header(self, k: I64, text: I64) -> Objects:
-        self._grow(int(k.max(initial=0)))
-        found: Objects = self.status[k, text]
-        return found
-
     def _grow(self, most: int) -> None:
         """Tables of every header for up to ``most`` cards (a few kilobytes)."""
         if most <= self.most:
@@ -156,11 +152,6 @@ class CardPieces:
         kk, nn = np.meshgrid(k, nulls, indexing="ij")
         self.expiry = _pieces(
             _headers(kk.ravel(), nn.ravel() > 0, DATE_OID, 8 * kk.ravel() - 4 * nn.ravel())
-        ).reshape(kk.shape)
-        text = np.arange(most * MAX_STATUS_BYTES + 1, dtype=np.int64)
-        kk, tt = np.meshgrid(k, text, indexing="ij")
-        self.status = _pieces(
-            _headers(kk.ravel(), np.zeros(kk.size, np.int64), TEXT_OID, tt.ravel())
         ).reshape(kk.shape)
         self.most = most
 
@@ -197,8 +188,8 @@ class Encoder:
         self.code_ints = np.asarray([int(c) for c in t.codes], np.int64)
         status = [struct.pack("!i", len(s)) + s.encode() for s in seed_cards.STATUSES]
         self.status = Vocab.of(status)
-        self.status_item = _pieces(status)
-        self.status_len = np.asarray([len(s) for s in status], np.int64)
+        self.status_item = status
+        self.status_arrays: dict[int, bytes] = {}
         self.arrays = CardPieces()
 
     def citizens(self, chunk: ChunkData) -> bytes:
@@ -219,7 +210,7 @@ class Encoder:
         ])  # fmt: skip
         c = chunk.cards
         count = np.bincount(c.person, minlength=n)
-        per_row = ROW_PIECES + np.where(count > 0, 3 + 3 * count, 1)
+        per_row = ROW_PIECES + np.where(count > 0, 3 + 2 * count, 1)
         start = np.cumsum(per_row) - per_row
         items = np.empty(int(per_row.sum()), object)
         items[start] = _rows(head)
@@ -232,7 +223,8 @@ class Encoder:
     def _card_arrays(self, items: Objects, at: I64, count: I64, chunk: ChunkData) -> None:
         """card_issue, card_expiry, card_status (migration 013): each person's cards by issue
         date (the generator's order) as three one-dimensional arrays, NULL without a card.
-        Pieces from ``at`` on: three NULLs, or per array a header, then its elements."""
+        Pieces from ``at`` on: three NULLs, or the issue and expiry arrays as a header, then
+        their elements, and the status array as one piece (few status sequences occur)."""
         c = chunk.cards
         has = count > 0
         items[at[~has]] = NULL_ARRAYS
@@ -241,19 +233,35 @@ class Encoder:
         slot = np.arange(len(row)) - first[row]
         never = c.expiry == seed_cards.NEVER
         n_never = np.bincount(row, weights=never, minlength=len(count)).astype(np.int64)
-        text = np.bincount(row, weights=self.status_len[c.status], minlength=len(count)).astype(
-            np.int64
-        )
+        if len(row) and count.max() > MAX_CARDS:
+            raise ValueError(f"more than {MAX_CARDS} cards for one person")
+        weights = c.status * np.float64(BASE) ** slot  # sums exact below 2**53
+        sequence = np.bincount(row, weights=weights, minlength=len(count)).astype(np.int64)
         base, k = at[has], count[has]
         items[base] = self.arrays.issue_header(k)
         items[base + 1 + k] = self.arrays.expiry_header(k, n_never[has])
-        items[base + 2 + 2 * k] = self.arrays.status_header(k, text[has])
+        items[base + 2 + 2 * k] = self._status_arrays(k, sequence[has])
         card_at, card_k = at[row] + slot, count[row]
         items[card_at + 1] = self.arrays.day(c.issue)
         expiry = self.arrays.day(np.where(never, c.issue, c.expiry))
         expiry[never] = NULL_ITEM
         items[card_at + 2 + card_k] = expiry
-        items[card_at + 3 + 2 * card_k] = self.status_item[c.status]
+
+    def _status_arrays(self, k: I64, sequence: I64) -> Objects:
+        """The card_status arrays of persons with ``k`` cards whose statuses, slot j as digit j
+        in base 3, are ``sequence``: built once per distinct (k, sequence), then picked."""
+        key = sequence * (MAX_CARDS + 1) + k
+        distinct, which = np.unique(key, return_inverse=True)
+        for found in distinct.tolist():
+            if found not in self.status_arrays:
+                count, digits = found % (MAX_CARDS + 1), found // (MAX_CARDS + 1)
+                body = b"".join(self.status_item[digits // BASE**j % BASE] for j in range(count))
+                header = _headers(np.asarray([count]), np.zeros(1, np.int64), TEXT_OID,
+                                  np.asarray([len(body)]))[0]  # fmt: skip
+                self.status_arrays[found] = header + body
+        pieces = _pieces([self.status_arrays[f] for f in distinct.tolist()])
+        picked: Objects = pieces[which]
+        return picked
 
     def cards(self, chunk: ChunkData) -> bytes:
         c = chunk.cards
