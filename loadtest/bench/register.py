@@ -110,6 +110,35 @@ def export(url: str, folder: Path, *, count: int, size: int, batch_items: int) -
     return bodies
 
 
+async def _seeded(url: str, count: int) -> dict[str, object]:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        if await conn.fetchval("SELECT to_regclass('seed_runs')") is None:
+            return {}
+        row = await conn.fetchrow(
+            "SELECT started_at, finished_at,"
+            " extract(epoch FROM finished_at - started_at)::float8 AS seconds"
+            " FROM seed_runs WHERE state = 'done' AND citizens = $1 ORDER BY id DESC LIMIT 1",
+            count,
+        )
+    finally:
+        await conn.close(timeout=10)
+    if row is None or not row["seconds"]:
+        return {}
+    return {
+        "seed_started_at": row["started_at"].isoformat(timespec="seconds"),
+        "seed_seconds": round(row["seconds"], 1),
+        "seed_citizens_per_s": round(count / row["seconds"]),
+    }
+
+
+def seeded(url: str, count: int) -> dict[str, object]:
+    """When the register's (parallel) seed ran and how long it took, from ``seed_runs``: the
+    load and the rebuild of keys and indexes, from its start to its end (a resumed run counts
+    from its first start). Empty for an inline seed, which keeps no record."""
+    return asyncio.run(_seeded(url, count))
+
+
 async def _stats(url: str) -> dict[str, int]:
     conn = await asyncpg.connect(url, timeout=10)
     try:

@@ -180,6 +180,8 @@ class Bench:
                 batch_items=self.o.batch_items,
             )  # fmt: skip
             case = self._cases(bodies, key)["d"]
+            seed_record = register.seeded(admin, self.o.count)
+            load = os.getloadavg()[0]
             before = register.stats(admin)
             uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
             self.measure(self.server("verify_uncached", [verify, "serve"], uncached), [case], key)
@@ -197,6 +199,8 @@ class Bench:
             "page_reads_missing_shared_buffers": reads,
             "page_reads_hitting_shared_buffers": hits,
             "miss_share": round(reads / (reads + hits), 3) if reads + hits else None,
+            "load_average_before": round(load, 2),  # 1-minute, machine-wide
+            **seed_record,
         }
         self._explain_load()
         return self.outcome

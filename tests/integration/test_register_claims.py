@@ -23,6 +23,12 @@ async def test_generated_claims_are_people_of_the_register(db_url: str) -> None:
         )
         run = await register._run_of(db_url, 3_000)
         assert run == (9, TODAY)
+        record = await register._seeded(db_url, 3_000)  # what register-100m.json records
+        seconds = record["seed_seconds"]
+        assert isinstance(seconds, float) and seconds > 0
+        rate = record["seed_citizens_per_s"]
+        assert isinstance(rate, int) and rate > 0 and str(record["seed_started_at"])[:4] >= "2025"
+        assert await register._seeded(db_url, 4_000) == {}  # no run of that size
         claims = register.generated_claims(9, TODAY, 3_000, 200)
         assert len(claims) == 200
         for claim in claims:

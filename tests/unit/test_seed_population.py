@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verify.adapters import seed_cards, seed_names
+from verify.adapters import seed_cards, seed_gen, seed_names
 from verify.adapters.seed_gen import EPOCH, Population, chunk_sizes
 from verify.domain.cards import card_expiry
 
@@ -125,3 +125,49 @@ def test_vectorised_expiry_is_the_domain_rule(birth: dt.date, issue: dt.date) ->
     got = int(seed_cards.expiry(*days)[0])
     want = card_expiry(birth, issue)
     assert got == (seed_cards.NEVER if want is None else want.toordinal() - EPOCH)
+
+
+def _reference(cum: np.ndarray, r: np.ndarray) -> np.ndarray:
+    drawn = np.searchsorted(cum, r * cum[-1], side="right")
+    capped: np.ndarray = np.minimum(drawn, len(cum) - 1)
+    return capped
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(
+        st.one_of(st.just(0.0), st.floats(1e-12, 1e-6), st.floats(1e-6, 1e3)), min_size=1,
+        max_size=300,
+    ).filter(lambda w: sum(w) > 0),
+    seed=st.integers(0, 2**32),
+)  # fmt: skip
+def test_guided_draws_are_the_binary_search(weights: list[float], seed: int) -> None:
+    """The guide of a draw table returns what a binary search per draw returns, whatever the
+    weights: zero weights, a long tail of tiny ones many to a bucket, one entry."""
+    cum = np.cumsum(np.asarray(weights, np.float64))
+    drawn = seed_gen.Table(cum).pick(np.random.Generator(np.random.PCG64(seed)), 5_000)
+    r = np.random.Generator(np.random.PCG64(seed)).random(5_000)
+    assert np.array_equal(drawn, _reference(cum, r))
+
+
+def test_guided_draws_on_the_seed_tables() -> None:
+    population = Population(3, TODAY)
+    for table in (population.male_cum, population.female_cum, population.family_cum,
+                  population.age_cum, population.province_cum):  # fmt: skip
+        r = np.random.Generator(np.random.PCG64(5)).random(200_000)
+        drawn = table.pick(np.random.Generator(np.random.PCG64(5)), 200_000)
+        assert np.array_equal(drawn, _reference(table.cum, r))
+
+
+def test_guided_draws_on_exact_ties() -> None:
+    """Draws that land exactly on a cumulative weight (side="right": the next entry), inside
+    a bucket and on its edges: whole weights summing to 2**20, draws k / 2**20 and next to
+    them."""
+    rng = np.random.Generator(np.random.PCG64(1))
+    weights = rng.integers(0, 3_000, 600).astype(np.float64)
+    weights[-1] += 2**20 - weights.sum()
+    cum = np.cumsum(weights)
+    r = np.arange(1 << 20, dtype=np.float64) / (1 << 20)
+    r = np.r_[r, np.nextafter(r[1:], 0), np.nextafter(r, 1)]
+    assert np.isin(r * cum[-1], cum).sum() > 500  # ties happen, most inside a bucket
+    assert np.array_equal(seed_gen.Table(cum).draw(r), _reference(cum, r))

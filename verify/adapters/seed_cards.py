@@ -50,6 +50,9 @@ def _days(day: dt.date) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Cards:
+    """A chunk's cards, by person (in the chunk's order), then issue date."""
+
+    person: I64  # index of the holder in the chunk
     id_number: I64
     issue: I64
     expiry: I64  # NEVER: no expiry
@@ -124,7 +127,7 @@ class CardRules:
         issue = np.concatenate([i for _, i in parts])
         person, issue = _sorted(person, issue)
         person, issue, status = self._statuses(rng, person, issue)
-        return Cards(ids[person], issue, expiry(birth[person], issue), status)
+        return Cards(person, ids[person], issue, expiry(birth[person], issue), status)
 
     def _renewals(
         self, rng: np.random.Generator, who: I64, birth: I64, issue: I64
@@ -173,13 +176,31 @@ class CardRules:
             draw < CURRENT_LOST, LOST, np.where(draw < CURRENT_LOST + CURRENT_REVOKED, REVOKED, 0)
         )
         status = np.where(is_current, now, np.r_[status, np.zeros(len(replaced), np.int64)])
-        order = np.lexsort((issue, person))
+        order = _by_person_then_issue(person, issue)
         return person[order], issue[order], status[order]
 
 
 def _sorted(person: I64, issue: I64) -> tuple[I64, I64]:
-    order = np.lexsort((issue, person))
+    order = _by_person_then_issue(person, issue)
     return person[order], issue[order]
+
+
+def _by_person_then_issue(person: I64, issue: I64) -> I64:
+    """The order of ``np.lexsort((issue, person))`` (stable), from one argsort of a combined
+    key: a third of lexsort's time. Issue dates are days since 1970, below 2**20."""
+    if len(issue) and (issue.min() < 0 or issue.max() >= 1 << 20):
+        raise ValueError("an issue date out of 1970-01-01 .. 4840")
+    order: I64 = np.argsort((person << 20) | issue, kind="stable")
+    return order
+
+
+def first_day() -> int:
+    """The first and last days (since 1970-01-01) the calendar tables cover."""
+    return _CAL.first
+
+
+def last_day() -> int:
+    return _CAL.first + len(_CAL.year) - 1
 
 
 def year_of(days: I64) -> I64:

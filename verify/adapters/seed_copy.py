@@ -1,10 +1,14 @@
 """PostgreSQL binary COPY data for the seed's columns, assembled with numpy.
 
-A row is a sequence of segments: fixed-width fields (a big-endian structured array, viewed as
-bytes) and text pieces drawn from a small vocabulary (names, street names...). The pieces'
-bytes are gathered by index arithmetic, so a chunk of 100,000 citizens costs a few numpy
-passes instead of 100,000 f-strings; binary COPY spares the server from parsing dates and
-numbers as text.
+No per-row Python formatting: every row is made of pieces, byte strings built once per
+encoder (a name with its length, a street, a ward and province, a date as an array element,
+the header of an array of k cards) or per chunk (a big-endian structured array of the
+fixed-width fields, one bytes object per row from its void view). A citizens chunk is an object
+array of the pieces of its rows, in row order, filled by index arithmetic (where each row's
+pieces start), and joined once by ``bytes.join`` in C: about ten pieces per citizen, with the
+card arrays of migration 013. (A padded byte matrix compressed by a mask, which id_cards still
+uses, costs twice as much for these wide rows.) Binary COPY spares the server from parsing
+dates and numbers as text.
 
 Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4 (signature,
 flags, header extension; per row a 16-bit field count and, per field, a 32-bit length (-1:
@@ -79,25 +83,6 @@ def assemble(n: int, segments: list[Segment]) -> bytes:
     return buf[mask].tobytes()
 
 
-def _array_header(
-    count: I64, oid: int, body: I64, has_null: npt.NDArray[np.bool_] | I64
-) -> Segment:
-    """The field length and array header of a 1-D array of ``count`` elements whose elements
-    take ``body`` bytes; only the length (-1: NULL) where ``count`` is 0."""
-    has = count > 0
-    fixed = _fixed(len(count), [
-        ("len", ">i4", np.where(has, ARRAY_HEADER - 4 + body, -1)), ("ndim", ">i4", 1),
-        ("null", ">i4", has_null), ("oid", ">i4", oid), ("dim", ">i4", count), ("lb", ">i4", 1),
-    ])  # fmt: skip
-    return fixed, np.where(has, ARRAY_HEADER, 4)
-
-
-def _element(length: I64, days: I64) -> U8:
-    """A date element: its length (4, or -1 for a NULL element: then only those 4 bytes count)
-    and the day number."""
-    return _fixed(len(days), [("l", ">i4", length), ("d", ">i4", days)])
-
-
 def _fixed(n: int, fields: list[tuple[str, str, object]]) -> U8:
     """A big-endian record per row, viewed as an (n, width) byte matrix."""
     rec = np.empty(n, dtype=[(name, kind) for name, kind, _ in fields])
@@ -106,87 +91,177 @@ def _fixed(n: int, fields: list[tuple[str, str, object]]) -> U8:
     return rec.view(np.uint8).reshape(n, -1)
 
 
+Objects = npt.NDArray[np.object_]
+ROW_PIECES = 4  # head (fixed-width fields and the address length), street, place, name
+NULL_ITEM = struct.pack("!i", -1)  # a NULL field, or a NULL element of an array
+NULL_ARRAYS = NULL_ITEM * 3  # no card: the three arrays NULL
+BASE = len(seed_cards.STATUSES)  # a person's statuses as the digits of one number
+MAX_CARDS = 30  # per person: 3**30 status sequences still add up exactly in a float64
+
+
+def _rows(matrix: U8) -> list[bytes]:
+    """Each row of an (n, w) byte matrix as a bytes object (a void view's ``tolist``)."""
+    rows: list[bytes] = (
+        np.ascontiguousarray(matrix).view(np.dtype((np.void, matrix.shape[1])))[:, 0].tolist()
+    )
+    return rows
+
+
+def _pieces(items: Sequence[bytes]) -> Objects:
+    """Byte strings as an object array: indexing it picks the pieces of many rows at once."""
+    out = np.empty(len(items), object)
+    out[:] = list(items)
+    return out
+
+
+class CardPieces:
+    """The pieces of the card arrays: a date element per day, and array headers by count
+    (and, for expiry, NULL elements), grown on demand."""
+
+    def __init__(self) -> None:
+        self.first = seed_cards.first_day()
+        days = np.arange(self.first, seed_cards.last_day() + 1, dtype=np.int64)
+        self.days = _pieces(
+            _rows(_fixed(len(days), [("l", ">i4", 4), ("d", ">i4", days - PG_EPOCH)]))
+        )
+        self.most = -1
+        self._grow(8)
+
+    def day(self, days: I64) -> Objects:
+        found: Objects = self.days[days - self.first]
+        return found
+
+    def issue_header(self, k: I64) -> Objects:
+        self._grow(int(k.max(initial=0)))
+        found: Objects = self.issue[k]
+        return found
+
+    def expiry_header(self, k: I64, nulls: I64) -> Objects:
+        self._grow(int(k.max(initial=0)))
+        found: Objects = self.expiry[k, nulls]
+        return found
+
+    def _grow(self, most: int) -> None:
+        """Tables of every header for up to ``most`` cards (a few kilobytes)."""
+        if most <= self.most:
+            return
+        most = max(most, 2 * self.most)
+        k = np.arange(most + 1, dtype=np.int64)
+        self.issue = _pieces(_headers(k, np.zeros_like(k), DATE_OID, 8 * k))
+        nulls = np.arange(most + 1, dtype=np.int64)
+        kk, nn = np.meshgrid(k, nulls, indexing="ij")
+        self.expiry = _pieces(
+            _headers(kk.ravel(), nn.ravel() > 0, DATE_OID, 8 * kk.ravel() - 4 * nn.ravel())
+        ).reshape(kk.shape)
+        self.most = most
+
+
+def _headers(count: I64, has_null: npt.NDArray[np.bool_] | I64, oid: int, body: I64) -> list[bytes]:
+    """The field length and header of 1-D arrays of ``count`` elements taking ``body`` bytes."""
+    return _rows(_fixed(len(count), [
+        ("len", ">i4", ARRAY_HEADER - 4 + body), ("ndim", ">i4", 1), ("null", ">i4", has_null),
+        ("oid", ">i4", oid), ("dim", ">i4", count), ("lb", ">i4", 1),
+    ]))  # fmt: skip
+
+
 class Encoder:
     """Binary COPY bytes for a chunk's three tables (columns as in seed_workers' lists)."""
 
     def __init__(self, t: SeedTables) -> None:
         given = [g.encode() for g in [*t.male_names, *t.female_names]]
         self.n_given = len(given)
-        self.name = Vocab.of([  # the whole field: length, then "Family Middle Given"
+        self.name = _pieces([  # the whole field: length, then "Family Middle Given"
             struct.pack("!i", len(f.encode()) + 1 + len(g)) + f.encode() + b" " + g
             for f in t.families for g in given
         ])  # fmt: skip
         self.n_street = len(STREETS)
-        self.street = Vocab.of([
+        streets = [
             f"Số {i}, đường {s}, phường ".encode()
             for i in range(1, HOUSE_NUMBERS + 1) for s in STREETS
-        ])  # fmt: skip
+        ]  # fmt: skip
+        self.street = _pieces(streets)
+        self.street_len = np.asarray([len(b) for b in streets], np.int64)
         self.n_province = len(t.province_names)
-        self.place = Vocab.of([f"{w}, {p}".encode() for w in WARDS for p in t.province_names])
+        places = [f"{w}, {p}".encode() for w in WARDS for p in t.province_names]
+        self.place = _pieces(places)
+        self.place_len = np.asarray([len(b) for b in places], np.int64)
         self.code_ints = np.asarray([int(c) for c in t.codes], np.int64)
         status = [struct.pack("!i", len(s)) + s.encode() for s in seed_cards.STATUSES]
         self.status = Vocab.of(status)
-        self.status_slot = Vocab.of([*status, b""])  # last: no card in this slot
+        self.status_item = status
+        self.status_arrays: dict[int, bytes] = {}
+        self.arrays = CardPieces()
 
     def citizens(self, chunk: ChunkData) -> bytes:
+        """Each row as the pieces it is made of (a fixed-width head of its own, then shared
+        byte strings: address, name, card array headers and elements), joined once in C."""
         p = chunk.people
         n = len(p.id_number)
-        name = p.family * self.n_given + p.given
         street = p.house * self.n_street + p.street
         place = p.ward * self.n_province + p.home
-        fixed = _fixed(n, [
+        head = _fixed(n, [
             ("fields", ">i2", 11), ("l0", ">i4", 8), ("id", ">i8", p.id_number),
             ("l2", ">i4", 4), ("birth", ">i4", p.birth - PG_EPOCH),
             ("l3", ">i4", 1), ("year_only", "u1", p.year_only),
             ("l4", ">i4", 1), ("gender", "u1", np.where(p.female, ord("F"), ord("M"))),
             ("l5", ">i4", 1), ("deceased", "u1", p.deceased),
             ("l6", ">i4", 2), ("province", ">i2", self.code_ints[p.home]),
+            ("l7", ">i4", self.street_len[street] + self.place_len[place]),
         ])  # fmt: skip
-        address_len = _fixed(n, [
-            ("l7", ">i4", self.street.length[street] + self.place.length[place])
-        ])  # fmt: skip
-        return assemble(n, [
-            (fixed, None), (self.name, name), (address_len, None), (self.street, street),
-            (self.place, place), *self._card_arrays(chunk),
-        ])  # fmt: skip
+        c = chunk.cards
+        count = np.bincount(c.person, minlength=n)
+        per_row = ROW_PIECES + np.where(count > 0, 3 + 2 * count, 1)
+        start = np.cumsum(per_row) - per_row
+        items = np.empty(int(per_row.sum()), object)
+        items[start] = _rows(head)
+        items[start + 1] = self.street[street]
+        items[start + 2] = self.place[place]
+        items[start + 3] = self.name[p.family * self.n_given + p.given]
+        self._card_arrays(items, start + ROW_PIECES, count, chunk)
+        return b"".join(items.tolist())
 
-    def _card_arrays(self, chunk: ChunkData) -> list[Segment]:
+    def _card_arrays(self, items: Objects, at: I64, count: I64, chunk: ChunkData) -> None:
         """card_issue, card_expiry, card_status (migration 013): each person's cards by issue
-        date as three one-dimensional arrays, NULL without a card. Slot j of every row is a
-        segment of its own, empty past the person's card count: K passes, K the most cards
-        anyone in the chunk has."""
-        n, c = len(chunk.people.id_number), chunk.cards
-        by_id = np.argsort(chunk.people.id_number, kind="stable")
-        row = by_id[np.searchsorted(chunk.people.id_number, c.id_number, sorter=by_id)]
-        order = np.lexsort((c.issue, row))
-        row = row[order]
-        count = np.bincount(row, minlength=n)
-        starts = np.cumsum(count) - count
-        slot = np.arange(len(row)) - starts[row]
-        k = int(count.max()) if len(row) else 0
-        issue = np.zeros((n, k), np.int64)
-        issue[row, slot] = c.issue[order] - PG_EPOCH
-        never = np.ones((n, k), np.bool_)
-        never[row, slot] = c.expiry[order] == seed_cards.NEVER
-        expiry = np.zeros((n, k), np.int64)
-        expiry[row, slot] = np.where(never[row, slot], 0, c.expiry[order] - PG_EPOCH)
-        status = np.full((n, k), len(seed_cards.STATUSES), np.int64)
-        status[row, slot] = c.status[order]
-        present = np.arange(k) < count[:, None]  # (n, k)
-        expiry_width = np.where(present, np.where(never, 4, 8), 0)
-        out: list[Segment] = [_array_header(count, DATE_OID, 8 * count, np.zeros(n, np.int64))]
-        out += [(_element(np.full(n, 4), issue[:, j]), 8 * present[:, j]) for j in range(k)]
-        out.append(_array_header(
-            count, DATE_OID, expiry_width.sum(axis=1), np.any(present & never, axis=1)
-        ))  # fmt: skip
-        out += [
-            (_element(np.where(never[:, j], -1, 4), expiry[:, j]), expiry_width[:, j])
-            for j in range(k)
-        ]
-        text = self.status_slot.length[status].sum(axis=1)
-        out.append(_array_header(count, TEXT_OID, text, np.zeros(n, np.int64)))
-        out += [(self.status_slot, status[:, j]) for j in range(k)]
-        return out
+        date (the generator's order) as three one-dimensional arrays, NULL without a card.
+        Pieces from ``at`` on: three NULLs, or the issue and expiry arrays as a header, then
+        their elements, and the status array as one piece (few status sequences occur)."""
+        c = chunk.cards
+        has = count > 0
+        items[at[~has]] = NULL_ARRAYS
+        row = c.person
+        first = np.cumsum(count) - count
+        slot = np.arange(len(row)) - first[row]
+        never = c.expiry == seed_cards.NEVER
+        n_never = np.bincount(row, weights=never, minlength=len(count)).astype(np.int64)
+        if len(row) and count.max() > MAX_CARDS:
+            raise ValueError(f"more than {MAX_CARDS} cards for one person")
+        weights = c.status * np.float64(BASE) ** slot  # sums exact below 2**53
+        sequence = np.bincount(row, weights=weights, minlength=len(count)).astype(np.int64)
+        base, k = at[has], count[has]
+        items[base] = self.arrays.issue_header(k)
+        items[base + 1 + k] = self.arrays.expiry_header(k, n_never[has])
+        items[base + 2 + 2 * k] = self._status_arrays(k, sequence[has])
+        card_at, card_k = at[row] + slot, count[row]
+        items[card_at + 1] = self.arrays.day(c.issue)
+        expiry = self.arrays.day(np.where(never, c.issue, c.expiry))
+        expiry[never] = NULL_ITEM
+        items[card_at + 2 + card_k] = expiry
+
+    def _status_arrays(self, k: I64, sequence: I64) -> Objects:
+        """The card_status arrays of persons with ``k`` cards whose statuses, slot j as digit j
+        in base 3, are ``sequence``: built once per distinct (k, sequence), then picked."""
+        key = sequence * (MAX_CARDS + 1) + k
+        distinct, which = np.unique(key, return_inverse=True)
+        for found in distinct.tolist():
+            if found not in self.status_arrays:
+                count, digits = found % (MAX_CARDS + 1), found // (MAX_CARDS + 1)
+                body = b"".join(self.status_item[digits // BASE**j % BASE] for j in range(count))
+                header = _headers(np.asarray([count]), np.zeros(1, np.int64), TEXT_OID,
+                                  np.asarray([len(body)]))[0]  # fmt: skip
+                self.status_arrays[found] = header + body
+        pieces = _pieces([self.status_arrays[f] for f in distinct.tolist()])
+        picked: Objects = pieces[which]
+        return picked
 
     def cards(self, chunk: ChunkData) -> bytes:
         c = chunk.cards
