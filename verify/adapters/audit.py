@@ -56,6 +56,16 @@ ORDER BY n
 """
 
 
+def _settle(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # its request was cancelled
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+
+
 def _row(e: AuditEntry) -> Row:
     """The entry in CANON_COLUMNS order, for a COPY (the job chunks' transaction)."""
     fields = list(e.fields) if e.fields is not None else None
@@ -69,9 +79,13 @@ class PgAuditWriter:
     """Group commit with up to ``max_in_flight`` commits at once.
 
     Rows recorded during one event-loop tick are flushed together; while every
-    slot is busy, rows gather, and the next free slot takes all of them. Several
-    commits in flight let PostgreSQL flush their WAL together, so a request waits
+    slot is busy, rows gather, and the next slot to finish its commit takes all of them.
+    Several commits in flight let PostgreSQL flush their WAL together, so a request waits
     about one commit, not the commits queued before it.
+
+    A slot is a task that commits as long as rows are waiting, then goes idle; a tick
+    starts one only when a slot is idle. While all are busy a tick costs nothing but its
+    append (no task per tick waiting for a slot, to find the rows gone when it gets one).
     """
 
     def __init__(
@@ -87,10 +101,8 @@ class PgAuditWriter:
     ) -> None:
         self._pool = pool
         self._timeout = timeout
-        # last in, first out: a quiet writer keeps extending one chain
-        self._chains: asyncio.LifoQueue[Chain] = asyncio.LifoQueue()
-        for _ in range(max_in_flight):
-            self._chains.put_nowait(new_chain())
+        # the idle slots' chains, last in first out: a quiet writer keeps extending one chain
+        self._idle: list[Chain] = [new_chain() for _ in range(max_in_flight)]
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
@@ -103,46 +115,46 @@ class PgAuditWriter:
     async def record(self, entries: Sequence[AuditEntry]) -> None:
         if self._closing:
             raise DatabaseUnavailable("the audit log is not accepting rows")
+        if not entries:
+            return  # nothing to commit, nothing to wait for
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._entries.extend(entries)  # as they are: the flush reads them once, per tick
+        self._entries.extend(entries)  # as they are: the slot reads them once, per commit
         self._waiters.append(future)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._dispatch)
-        # no shield: a cancelled request cancels only its own future, which the flush then
+        # no shield: a cancelled request cancels only its own future, which the slot then
         # skips; its rows are written all the same
         await future
 
     def _dispatch(self) -> None:
+        """End of the tick: an idle slot takes what it recorded (none idle: the first slot
+        to finish its commit will)."""
         self._scheduled = False
         if self._on_depth is not None:
             self._on_depth(len(self._entries))
-        task = asyncio.get_running_loop().create_task(self._flush())
+        if not self._entries or not self._idle:
+            return
+        task = asyncio.get_running_loop().create_task(self._slot(self._idle.pop()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self) -> None:
-        chain = await self._chains.get()
+    async def _slot(self, chain: Chain) -> None:
+        """Commit what is waiting, again until nothing is; then the chain goes idle (with no
+        await between the last look and that, so no row is left without a slot)."""
         try:
-            entries, waiters = self._entries, self._waiters
-            if not entries:
-                return  # an earlier flush took them while this one waited for a slot
-            self._entries, self._waiters = [], []
-            error = await self._seal_and_insert(chain, entries)
-            if error is not None:
-                chain.restart()  # committed or not, unknown: this chain ends here
+            while self._entries:
+                entries, waiters = self._entries, self._waiters
+                self._entries, self._waiters = [], []
+                error = await self._seal_and_insert(chain, entries)
+                if error is not None:
+                    chain.restart()  # committed or not, unknown: this chain ends here
+                    if self._on_failure is not None:
+                        self._on_failure()
+                _settle(waiters, error)
         finally:
-            self._chains.put_nowait(chain)
-        if error is not None and self._on_failure is not None:
-            self._on_failure()
-        for waiter in waiters:
-            if waiter.done():
-                continue
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+            self._idle.append(chain)
 
     async def _seal_and_insert(self, chain: Chain, entries: list[AuditEntry]) -> Exception | None:
         """INSERT the rows with their links; the chain's head moves only once they commit."""
@@ -176,5 +188,7 @@ class PgAuditWriter:
     async def aclose(self) -> None:
         """Flush what is queued, then refuse more (on_cleanup, after in-flight handlers)."""
         self._closing = True
+        if self._entries:
+            self._dispatch()  # rows of this very tick: their slot starts now, not after
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._timeout * 5)
+            await asyncio.wait(set(self._tasks), timeout=self._timeout * 5)
