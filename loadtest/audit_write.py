@@ -1,6 +1,7 @@
-"""CPU of the audit group commit per row: the writer's INSERT of one JSON document against
-the COPY it replaced (``copy_records_to_table`` of the sealed rows), in the same run,
-rounds alternating. Absolute figures vary with the machine's load; the ratio much less.
+"""CPU of the audit group commit per row: the writer now (one INSERT of a JSON document, a
+slot draining what gathers) against the writer at ``--before`` (``copy_records_to_table``,
+a flush task per tick), loaded from git, in the same run, rounds alternating. Absolute
+figures vary with the machine's load; the ratio much less.
 
 Needs a migrated database (the dev stack: ``eval "$(verify dev up --quiet)"; verify
 migrate; verify maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
@@ -21,7 +22,9 @@ import asyncio
 import datetime as dt
 import os
 import secrets
+import subprocess
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,28 +32,23 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
-from verify.adapters.audit import COLUMNS, PgAuditWriter, _row
-from verify.adapters.audit_chain import Chain
-from verify.adapters.pg import DB_ERRORS, NoResetConnection, connection
+from verify.adapters.audit import PgAuditWriter
+from verify.adapters.pg import NoResetConnection
 from verify.service.audit import AuditEntry
 
+BEFORE = "8680b41"  # the last commit with the COPY writer (a task per tick, shield, _row)
 
-class CopyAuditWriter(PgAuditWriter):
-    """The writer before: the sealed rows by ``copy_records_to_table`` (two round trips)."""
 
-    async def _seal_and_insert(self, chain: Chain, entries: list[AuditEntry]) -> Exception | None:
-        records, batch, head = chain.seal([_row(e) for e in entries])
-        try:
-            async with connection(self._pool, self._timeout) as conn:
-                await conn.copy_records_to_table(
-                    "audit_log", records=records, columns=COLUMNS, timeout=self._timeout
-                )
-        except DB_ERRORS as e:
-            return e
-        chain.advance(batch, head)
-        if self._on_commit is not None:
-            self._on_commit(len(records), 0.0)
-        return None
+def _writer_at(rev: str) -> type[PgAuditWriter]:
+    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev`` (read from git)."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:verify/adapters/audit.py"],
+        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType(f"audit_at_{rev}")
+    exec(compile(source, f"{rev}:verify/adapters/audit.py", "exec"), module.__dict__)
+    writer: type[PgAuditWriter] = module.PgAuditWriter
+    return writer
 
 
 OnCommit = Callable[[int, float], None]
@@ -126,9 +124,10 @@ async def main(args: argparse.Namespace) -> None:
     pids = [r[0] for r in await pool.fetch(
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'loadtest.audit_write'"
     )]  # fmt: skip
+    old_writer = _writer_at(args.before)
     writers: dict[str, Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]] = {
-        "copy (before)": lambda p, c: CopyAuditWriter(p, timeout=10.0, on_commit=c),
-        "insert (now)": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
+        "before": lambda p, c: old_writer(p, timeout=10.0, on_commit=c),
+        "now": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
     }
     print(f"{'case':>8} {'writer':14} {'rows/commit':>11} {'us/row':>8} {'us/commit':>10}"
           f" {'pg us/row':>10}")  # fmt: skip
@@ -145,7 +144,7 @@ async def main(args: argparse.Namespace) -> None:
             )
         before, now = found.values()
         ratio = (now.cpu_s / now.rows) / (before.cpu_s / before.rows)
-        print(f"{label:>8} insert / copy, writer CPU per row: {ratio:.2f}", flush=True)
+        print(f"{label:>8} now / before, writer CPU per row: {ratio:.2f}", flush=True)
     await pool.close()
 
 
@@ -161,6 +160,7 @@ def _arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtest.audit_write", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--before", default=BEFORE, help="the git revision of the writer before")
     p.add_argument("--rows", type=int, default=20_000, help="rows per writer and round")
     p.add_argument("--cases", type=_cases, default=_cases("10x1,64x1,16x1000"))
     return p.parse_args()
