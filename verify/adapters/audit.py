@@ -12,11 +12,11 @@ and instances never coordinate. The link columns travel in the same statement as
 (one statement, atomic, no extra round trip).
 
 The rows travel as one JSON document, the parameter of one prepared INSERT ... SELECT
-FROM json_array_elements: one round trip per commit, and for this process one
+FROM jsonb_array_elements: one round trip per commit, and for this process one
 ``orjson.dumps`` of the whole group. Against ``copy_records_to_table`` (two round trips,
 asyncpg's per-value binary encoding, a datetime costing microseconds) the statement took
 0.6-0.8x this process's CPU per commit from 1 to 1,000 rows on a shared 2-core machine,
-Postgres about 1.5 us more per row to read the document (of the ~20 us a row's insert costs
+Postgres about 2 us more per row to parse the document (of the ~20 us a row's insert costs
 it); ``python -m loadtest.audit_write`` measures the whole writer against an older one. An
 INSERT ... FROM unnest(arrays) was dearer than the COPY (asyncpg encodes an array element by
 element). Rows take their ``seq`` in the document's order (WITH ORDINALITY ... ORDER BY),
@@ -45,18 +45,16 @@ Row = tuple[object, ...]
 
 # $1: the rows (audit_chain.SealedRow each, JSON), $2: the chain. `at` is RFC 3339 with
 # its offset (exact), `latency_ms` a single-precision value (exact), subject and link hex.
-# `json`, not `jsonb`: read once, field by field, it costs Postgres about half (1.4 against
-# 2.6 us a row, /proc CPU of the backend over 100 documents of 1,000 rows).
 INSERT_SQL = """
 INSERT INTO audit_log (at, agency_id, key_id, request_id, kind, purpose, subject, verdict,
                        fields, latency_ms, terminal, chain_id, chain_batch, chain_link)
 SELECT (r->>0)::timestamptz, (r->>1)::integer, r->>2, r->>3, r->>4, r->>5,
        decode(r->>6, 'hex'), r->>7,
-       CASE WHEN json_typeof(r->8) = 'array' THEN ARRAY(
-           SELECT f FROM json_array_elements_text(r->8) WITH ORDINALITY AS x (f, i) ORDER BY i
+       CASE WHEN jsonb_typeof(r->8) = 'array' THEN ARRAY(
+           SELECT f FROM jsonb_array_elements_text(r->8) WITH ORDINALITY AS x (f, i) ORDER BY i
        ) END,
        (r->>9)::real, r->>10, $2::uuid, (r->>11)::bigint, decode(r->>12, 'hex')
-FROM json_array_elements($1::json) WITH ORDINALITY AS t (r, n)
+FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t (r, n)
 ORDER BY n
 """
 
