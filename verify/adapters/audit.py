@@ -15,12 +15,13 @@ The rows travel as one JSON document, the parameter of one prepared INSERT ... S
 FROM jsonb_array_elements: one round trip per commit, and for this process one
 ``orjson.dumps`` of the whole group. Against ``copy_records_to_table`` (two round trips,
 asyncpg's per-value binary encoding, a datetime costing microseconds) the statement took
-0.6-0.8x this process's CPU per commit from 1 to 1,000 rows on a shared 2-core machine,
-Postgres about 2 us more per row to parse the document (of the ~20 us a row's insert costs
-it); ``python -m loadtest.audit_write`` measures the whole writer against an older one. An
-INSERT ... FROM unnest(arrays) was dearer than the COPY (asyncpg encodes an array element by
-element). Rows take their ``seq`` in the document's order (WITH ORDINALITY ... ORDER BY),
-the order their links hash them in.
+0.6-0.8x this process's CPU per commit from 1 to 1,000 rows on a shared 2-core machine;
+Postgres pays 2-5 us more a row than for the COPY (of 17-22 us), parsing the document
+(backend CPU from /proc, same run). ``python -m loadtest.audit_write`` measures the whole
+writer against an older one. An INSERT ... FROM unnest(arrays) was dearer than the COPY
+(asyncpg encodes an array element by element); a `json` document instead of `jsonb` cost
+Postgres 15 us more a row (every ``->>`` re-reads the element). Rows take their ``seq`` in
+the document's order (WITH ORDINALITY ... ORDER BY), the order their links hash them in.
 """
 
 from __future__ import annotations
