@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from verify.adapters.audit import PgAuditWriter
-from verify.adapters.audit_chain import Chain, Row
+from verify.adapters.audit_chain import Chain
 from verify.errors import DatabaseUnavailable
 from verify.logs import JsonFormatter
 from verify.service.audit import AuditEntry
@@ -28,7 +28,7 @@ PERSONAL = f"{ID_NUMBER} {NAME} 2003-05-14"
 class _BrokenChain(Chain):
     """A bug in sealing whose message carries personal data."""
 
-    def seal(self, rows: Sequence[Row]) -> tuple[list[Row], int, bytes]:
+    def seal_entries(self, entries: Sequence[AuditEntry]) -> tuple[bytes, int, bytes]:
         raise ValueError(f"cannot seal the row of {PERSONAL}")
 
 
@@ -88,7 +88,7 @@ async def test_a_failed_seal_logs_its_kind_only(captured: io.StringIO) -> None:
     assert ID_NUMBER not in text and NAME not in text and "Traceback" not in text
 
 
-async def test_an_unexpected_copy_error_logs_its_kind_only(captured: io.StringIO) -> None:
+async def test_an_unexpected_insert_error_logs_its_kind_only(captured: io.StringIO) -> None:
     pool = cast(asyncpg.Pool, _BrokenPool())
     writer = PgAuditWriter(pool, timeout=1.0, max_in_flight=1)
     with pytest.raises(DatabaseUnavailable):
@@ -96,6 +96,6 @@ async def test_an_unexpected_copy_error_logs_its_kind_only(captured: io.StringIO
     await writer.aclose()
     text = captured.getvalue()
     assert [(x["msg"], x["error"]) for x in _lines(captured)] == [
-        ("audit copy failed unexpectedly", "RuntimeError")
+        ("audit insert failed unexpectedly", "RuntimeError")
     ]
     assert ID_NUMBER not in text and NAME not in text and "Traceback" not in text

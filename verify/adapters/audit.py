@@ -1,15 +1,27 @@
-"""Group commit of audit rows: rows of concurrent requests go to Postgres in one COPY.
+"""Group commit of audit rows: rows of concurrent requests go to Postgres in one INSERT.
 
-``record`` returns only after the COPY holding its rows has committed, so an
-answer is never sent unaudited (DESIGN.md invariant 1). While one COPY runs the
-next group gathers; a failed COPY fails every waiter of its group with
+``record`` returns only after the INSERT holding its rows has committed, so an
+answer is never sent unaudited (DESIGN.md invariant 1). While one commit runs the
+next group gathers; a failed commit fails every waiter of its group with
 DatabaseUnavailable (the request becomes a 503, not an unaudited answer).
 
-Each COPY appends a link to the hash chain of the slot that ran it
+Each commit appends a link to the hash chain of the slot that ran it
 (verify/adapters/audit_chain.py): one chain per slot, so the links of a chain are
 computed and committed one batch after the other while the slots commit in parallel,
-and instances never coordinate. The link columns travel in the same COPY as the rows
+and instances never coordinate. The link columns travel in the same statement as the rows
 (one statement, atomic, no extra round trip).
+
+The rows travel as one JSON document, the parameter of one prepared INSERT ... SELECT
+FROM jsonb_array_elements: one round trip per commit, and for this process one
+``orjson.dumps`` of the whole group. Against ``copy_records_to_table`` (two round trips,
+asyncpg's per-value binary encoding, a datetime costing microseconds) the statement took
+0.6-0.8x this process's CPU per commit from 1 to 1,000 rows on a shared 2-core machine;
+Postgres pays 2-5 us more a row than for the COPY (of 17-22 us), parsing the document
+(backend CPU from /proc, same run). ``python -m loadtest.audit_write`` measures the whole
+writer against an older one. An INSERT ... FROM unnest(arrays) was dearer than the COPY
+(asyncpg encodes an array element by element); a `json` document instead of `jsonb` cost
+Postgres 15 us more a row (every ``->>`` re-reads the element). Rows take their ``seq`` in
+the document's order (WITH ORDINALITY ... ORDER BY), the order their links hash them in.
 """
 
 from __future__ import annotations
@@ -32,9 +44,34 @@ COLUMNS = CANON_COLUMNS + CHAIN_COLUMNS
 
 Row = tuple[object, ...]
 
+# $1: the rows (audit_chain.SealedRow each, JSON), $2: the chain. `at` is RFC 3339 with
+# its offset (exact), `latency_ms` a single-precision value (exact), subject and link hex.
+INSERT_SQL = """
+INSERT INTO audit_log (at, agency_id, key_id, request_id, kind, purpose, subject, verdict,
+                       fields, latency_ms, terminal, chain_id, chain_batch, chain_link)
+SELECT (r->>0)::timestamptz, (r->>1)::integer, r->>2, r->>3, r->>4, r->>5,
+       decode(r->>6, 'hex'), r->>7,
+       CASE WHEN jsonb_typeof(r->8) = 'array' THEN ARRAY(
+           SELECT f FROM jsonb_array_elements_text(r->8) WITH ORDINALITY AS x (f, i) ORDER BY i
+       ) END,
+       (r->>9)::real, r->>10, $2::uuid, (r->>11)::bigint, decode(r->>12, 'hex')
+FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t (r, n)
+ORDER BY n
+"""
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # its request was cancelled
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+
 
 def _row(e: AuditEntry) -> Row:
-    """The entry in CANON_COLUMNS order (the chain columns are added when sealed)."""
+    """The entry in CANON_COLUMNS order, for a COPY (the job chunks' transaction)."""
     fields = list(e.fields) if e.fields is not None else None
     return (
         e.at, e.agency_id, e.key_id, e.request_id, e.kind, e.purpose, e.subject, e.verdict,
@@ -43,12 +80,16 @@ def _row(e: AuditEntry) -> Row:
 
 
 class PgAuditWriter:
-    """Group commit with up to ``max_in_flight`` COPYs at once.
+    """Group commit with up to ``max_in_flight`` commits at once.
 
     Rows recorded during one event-loop tick are flushed together; while every
-    slot is busy, rows gather, and the next free slot takes all of them. Several
-    commits in flight let PostgreSQL flush their WAL together, so a request waits
+    slot is busy, rows gather, and the next slot to finish its commit takes all of them.
+    Several commits in flight let PostgreSQL flush their WAL together, so a request waits
     about one commit, not the commits queued before it.
+
+    A slot is a task that commits as long as rows are waiting, then goes idle; a tick
+    starts one only when a slot is idle. While all are busy a tick costs nothing but its
+    append (no task per tick waiting for a slot, to find the rows gone when it gets one).
     """
 
     def __init__(
@@ -64,14 +105,12 @@ class PgAuditWriter:
     ) -> None:
         self._pool = pool
         self._timeout = timeout
-        # last in, first out: a quiet writer keeps extending one chain
-        self._chains: asyncio.LifoQueue[Chain] = asyncio.LifoQueue()
-        for _ in range(max_in_flight):
-            self._chains.put_nowait(new_chain())
+        # the idle slots' chains, last in first out: a quiet writer keeps extending one chain
+        self._idle: list[Chain] = [new_chain() for _ in range(max_in_flight)]
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
-        self._rows: list[Row] = []
+        self._entries: list[AuditEntry] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,78 +119,80 @@ class PgAuditWriter:
     async def record(self, entries: Sequence[AuditEntry]) -> None:
         if self._closing:
             raise DatabaseUnavailable("the audit log is not accepting rows")
+        if not entries:
+            return  # nothing to commit, nothing to wait for
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._rows.extend(_row(e) for e in entries)
+        self._entries.extend(entries)  # as they are: the slot reads them once, per commit
         self._waiters.append(future)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._dispatch)
-        await asyncio.shield(future)
+        # no shield: a cancelled request cancels only its own future, which the slot then
+        # skips; its rows are written all the same
+        await future
 
     def _dispatch(self) -> None:
+        """End of the tick: an idle slot takes what it recorded (none idle: the first slot
+        to finish its commit will)."""
         self._scheduled = False
         if self._on_depth is not None:
-            self._on_depth(len(self._rows))
-        task = asyncio.get_running_loop().create_task(self._flush())
+            self._on_depth(len(self._entries))
+        if not self._entries or not self._idle:
+            return
+        task = asyncio.get_running_loop().create_task(self._slot(self._idle.pop()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self) -> None:
-        chain = await self._chains.get()
+    async def _slot(self, chain: Chain) -> None:
+        """Commit what is waiting, again until nothing is; then the chain goes idle (with no
+        await between the last look and that, so no row is left without a slot)."""
         try:
-            rows, waiters = self._rows, self._waiters
-            if not rows:
-                return  # an earlier flush took them while this one waited for a slot
-            self._rows, self._waiters = [], []
-            error = await self._seal_and_copy(chain, rows)
-            if error is not None:
-                chain.restart()  # committed or not, unknown: this chain ends here
+            while self._entries:
+                entries, waiters = self._entries, self._waiters
+                self._entries, self._waiters = [], []
+                error = await self._seal_and_insert(chain, entries)
+                if error is not None:
+                    chain.restart()  # committed or not, unknown: this chain ends here
+                    if self._on_failure is not None:
+                        self._on_failure()
+                _settle(waiters, error)
         finally:
-            self._chains.put_nowait(chain)
-        if error is not None and self._on_failure is not None:
-            self._on_failure()
-        for waiter in waiters:
-            if waiter.done():
-                continue
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(DatabaseUnavailable("the audit log is unavailable"))
+            self._idle.append(chain)
 
-    async def _seal_and_copy(self, chain: Chain, rows: list[Row]) -> Exception | None:
-        """COPY the rows with their links; the chain's head moves only once they commit."""
+    async def _seal_and_insert(self, chain: Chain, entries: list[AuditEntry]) -> Exception | None:
+        """INSERT the rows with their links; the chain's head moves only once they commit."""
         try:
-            records, batch, head = chain.seal(rows)
+            rows, batch, head = chain.seal_entries(entries)
         except Exception as e:  # a bug must fail the requests, never hang them
             # its kind only: a message or traceback can carry the row's values
             log.error("audit rows could not be sealed", extra={"error": type(e).__name__})
             return e
-        error = await self._copy(records)
+        error = await self._insert(rows.decode(), chain, len(entries))
         if error is None:
             chain.advance(batch, head)
         return error
 
-    async def _copy(self, rows: list[Row]) -> Exception | None:
+    async def _insert(self, rows: str, chain: Chain, count: int) -> Exception | None:
         start = time.perf_counter()
         try:
-            # one COPY statement commits atomically on its own: no BEGIN/COMMIT round trips
+            # one statement commits atomically on its own: no BEGIN/COMMIT round trips
             async with connection(self._pool, self._timeout) as conn:
-                await conn.copy_records_to_table(
-                    "audit_log", records=rows, columns=COLUMNS, timeout=self._timeout
-                )
+                await conn.execute(INSERT_SQL, rows, chain.chain_id, timeout=self._timeout)
         except (DatabaseUnavailable, *DB_ERRORS) as e:
-            log.warning("audit copy failed", extra={"error": type(e).__name__})
+            log.warning("audit insert failed", extra={"error": type(e).__name__})
             return e
         except Exception as e:  # a bug must fail the requests, never hang them
-            log.error("audit copy failed unexpectedly", extra={"error": type(e).__name__})
+            log.error("audit insert failed unexpectedly", extra={"error": type(e).__name__})
             return e
         if self._on_commit is not None:
-            self._on_commit(len(rows), time.perf_counter() - start)
+            self._on_commit(count, time.perf_counter() - start)
         return None
 
     async def aclose(self) -> None:
         """Flush what is queued, then refuse more (on_cleanup, after in-flight handlers)."""
         self._closing = True
+        if self._entries:
+            self._dispatch()  # rows of this very tick: their slot starts now, not after
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._timeout * 5)
+            await asyncio.wait(set(self._tasks), timeout=self._timeout * 5)

@@ -11,8 +11,13 @@ JSON array of the values of ``CANON_COLUMNS`` in that order (NULL as null), trai
 nulls left out; times as integer microseconds since 1970 UTC, bytes as lowercase hex, a
 `real` as its single-precision bit pattern (signed 32-bit integer). A column added later
 goes at the END: NULL in older rows, it is a trailing null there and leaves their links
-valid. Adding one is an edit of ``CANON_COLUMNS`` and ``canonical`` here, of
-``audit_canonical`` in SQL (a new migration) and of ``verify.adapters.audit._row``.
+valid. Adding one is an edit of ``CANON_COLUMNS``, ``canonical`` and ``_sealed_row`` here,
+of ``audit_canonical`` in SQL (a new migration), of ``verify.adapters.audit._row`` and of
+the writer's INSERT (``verify.adapters.audit.INSERT_SQL``).
+
+``Chain.seal_entries`` is the writer's path: from the entries it makes, in one pass, each
+row's canonical bytes (hashed) and the row as the INSERT reads it (one JSON document for
+the whole commit), so the row stored is built from the very values that were hashed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 import struct
 import uuid
 from collections.abc import Sequence
@@ -27,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from verify.service.audit import AuditEntry
 
 CANON_COLUMNS = (
     "at", "agency_id", "key_id", "request_id", "kind", "purpose", "subject", "verdict",
@@ -55,6 +63,19 @@ def _float4_bits(value: float) -> int:
     return bits
 
 
+@functools.lru_cache(maxsize=4096)
+def _float4(value: float) -> tuple[int, float | str]:
+    """The `real` a latency is stored as: its bit pattern (hashed) and its value as the INSERT
+    reads it, already rounded to single precision, so that the text Postgres parses names
+    exactly that float (a double's shortest repr could round to the other neighbour). JSON
+    has no NaN or infinity: those go as the words `real` input accepts."""
+    bits = _float4_bits(value)
+    single: float = _F32.unpack(_F32.pack(value))[0]
+    if math.isfinite(single):
+        return bits, single
+    return bits, "NaN" if math.isnan(single) else ("Infinity" if single > 0 else "-Infinity")
+
+
 def canonical(row: Sequence[Any]) -> bytes:
     """The bytes a link covers for one row (``row`` in CANON_COLUMNS order; more ignored):
     a compact JSON array of its values, trailing nulls left out."""
@@ -81,6 +102,42 @@ def link(prev: bytes, chain_id: uuid.UUID, batch: int, canon_rows: Sequence[byte
 
 
 Row = tuple[object, ...]
+# a row as the writer's INSERT reads it (verify.adapters.audit.INSERT_SQL): at, agency_id,
+# key_id, request_id, kind, purpose, subject (hex), verdict, fields, latency_ms,
+# terminal, chain_batch, chain_link (hex, on the batch's last row only)
+SealedRow = list[Any]
+
+
+def _sealed_row(e: AuditEntry) -> tuple[int, bytes, SealedRow]:
+    """One entry's UTC day, canonical bytes and INSERT row, from one reading of its values
+    (``canonical`` says the same for a row read back: tests hold the two to each other)."""
+    at, agency, request_id, kind, purpose, subject, verdict, fields, latency, key, terminal = e
+    us = micros(at)
+    hexed = None if subject is None else subject.hex()
+    if latency is None:
+        bits: int | None = None
+        single: float | str | None = None
+    else:
+        bits, single = _float4(latency)
+    values = [us, agency, key, request_id, kind, purpose, hexed, verdict, fields, bits, terminal]
+    while values and values[-1] is None:
+        values.pop()
+    row = [at, agency, key, request_id, kind, purpose, hexed, verdict, fields, single, terminal,
+           0, None]  # fmt: skip
+    return us // MICROS_PER_DAY, orjson.dumps(values), row
+
+
+def _by_day(days: Sequence[int]) -> list[list[int]]:
+    """The positions of each UTC day's rows, days in order (one group in the usual case)."""
+    if not days:
+        return []
+    first = days[0]
+    if all(day == first for day in days):
+        return [list(range(len(days)))]
+    groups: dict[int, list[int]] = {}
+    for i, day in enumerate(days):
+        groups.setdefault(day, []).append(i)
+    return [groups[day] for day in sorted(groups)]
 
 
 @dataclass
@@ -113,6 +170,22 @@ class Chain:
             records.extend((*row, self.chain_id, batch, None) for row in group[:-1])
             records.append((*group[-1], self.chain_id, batch, head))
         return records, batch, head
+
+    def seal_entries(self, entries: Sequence[AuditEntry]) -> tuple[bytes, int, bytes]:
+        """The writer's rows (one JSON array, ``SealedRow`` each, one batch per UTC day, in
+        order) with their links, and the head after them: (rows, last batch, last link)."""
+        sealed = [_sealed_row(e) for e in entries]
+        rows: list[SealedRow] = []
+        batch, head = self.batch, self.head
+        for group in _by_day([day for day, _, _ in sealed]):
+            batch += 1
+            head = link(head, self.chain_id, batch, [sealed[i][1] for i in group])
+            for i in group:
+                row = sealed[i][2]
+                row[11] = batch
+                rows.append(row)
+            rows[-1][12] = head.hex()
+        return orjson.dumps(rows), batch, head
 
     def advance(self, batch: int, head: bytes) -> None:
         self.batch, self.head = batch, head

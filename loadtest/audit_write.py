@@ -1,0 +1,170 @@
+"""CPU of the audit group commit per row: the writer now (one INSERT of a JSON document, a
+slot draining what gathers) against the writer at ``--before`` (``copy_records_to_table``,
+a flush task per tick), loaded from git, in the same run, rounds alternating. Absolute
+figures vary with the machine's load; the ratio much less.
+
+Needs a migrated database (the dev stack: ``eval "$(verify dev up --quiet)"; verify
+migrate; verify maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
+
+    .venv/bin/python -m loadtest.audit_write [--rounds 3] [--cases 10x1,64x1,16x1000]
+
+A case SxE: S concurrent "requests" each record E entries and await their commit, again
+and again, as the server's handlers do (a group commit gathers what one tick recorded):
+10x1 is about what (c) of `make bench` commits (~10 rows a commit), 16x1000 is (e). It
+prints the writer process's CPU per row and per commit, and the Postgres backends' CPU per
+row when they run on this machine (read from /proc, 10 ms ticks: coarse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import secrets
+import subprocess
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import uvloop
+
+from verify.adapters.audit import PgAuditWriter
+from verify.adapters.pg import NoResetConnection
+from verify.service.audit import AuditEntry
+
+BEFORE = "8680b41"  # the last commit with the COPY writer (a task per tick, shield, _row)
+
+
+def _writer_at(rev: str) -> type[PgAuditWriter]:
+    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev`` (read from git)."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:verify/adapters/audit.py"],
+        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType(f"audit_at_{rev}")
+    exec(compile(source, f"{rev}:verify/adapters/audit.py", "exec"), module.__dict__)
+    writer: type[PgAuditWriter] = module.PgAuditWriter
+    return writer
+
+
+OnCommit = Callable[[int, float], None]
+
+
+@dataclass
+class Figures:
+    rows: int = 0
+    commits: int = 0
+    cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+
+
+def _entries(size: int) -> list[AuditEntry]:
+    now = dt.datetime.now(dt.UTC)
+    return [
+        AuditEntry(
+            at=now,
+            agency_id=3,
+            request_id=secrets.token_hex(16),
+            kind="verify",
+            purpose="airport_checkin",
+            subject=secrets.token_bytes(32),
+            verdict="match",
+            latency_ms=1.7,
+            key_id=secrets.token_hex(8),
+        )
+        for _ in range(size)
+    ]
+
+
+def _backend_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")  # Postgres runs elsewhere
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def _round(
+    make: Callable[[asyncpg.Pool, OnCommit], PgAuditWriter], pool: asyncpg.Pool, pids: list[int],
+    case: tuple[int, int], rows: int, figures: Figures,
+) -> None:  # fmt: skip
+    commits: list[int] = []
+    writer = make(pool, lambda n, _s: commits.append(n))
+    senders, group = case
+    per_sender = max(1, rows // (senders * group))
+    batches = [_entries(group) for _ in range(senders)]
+
+    async def send(entries: list[AuditEntry]) -> None:
+        for _ in range(per_sender):
+            await writer.record(entries)
+
+    pg0, cpu0 = _backend_cpu(pids), time.process_time()
+    await asyncio.gather(*(send(b) for b in batches))
+    figures.cpu_s += time.process_time() - cpu0
+    figures.pg_cpu_s += _backend_cpu(pids) - pg0
+    figures.rows += senders * per_sender * group
+    figures.commits += len(commits)
+    await writer.aclose()
+
+
+async def main(args: argparse.Namespace) -> None:
+    url = os.environ["VERIFY_DATABASE_URL"]
+    pool = await asyncpg.create_pool(
+        url, min_size=8, max_size=8, connection_class=NoResetConnection,
+        server_settings={"application_name": "loadtest.audit_write"},
+    )  # fmt: skip
+    assert pool is not None
+    pids = [r[0] for r in await pool.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'loadtest.audit_write'"
+    )]  # fmt: skip
+    old_writer = _writer_at(args.before)
+    writers: dict[str, Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]] = {
+        "before": lambda p, c: old_writer(p, timeout=10.0, on_commit=c),
+        "now": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
+    }
+    print(f"{'case':>8} {'writer':14} {'rows/commit':>11} {'us/row':>8} {'us/commit':>10}"
+          f" {'pg us/row':>10}")  # fmt: skip
+    for case in args.cases:
+        label = f"{case[0]}x{case[1]}"
+        found = {name: Figures() for name in writers}
+        for _ in range(args.rounds):
+            for name, make in writers.items():
+                await _round(make, pool, pids, case, args.rows, found[name])
+        for name, f in found.items():
+            print(
+                f"{label:>8} {name:14} {f.rows / f.commits:11.1f} {f.cpu_s / f.rows * 1e6:8.2f}"
+                f" {f.cpu_s / f.commits * 1e6:10.1f} {f.pg_cpu_s / f.rows * 1e6:10.1f}"
+            )
+        before, now = found.values()
+        ratio = (now.cpu_s / now.rows) / (before.cpu_s / before.rows)
+        print(f"{label:>8} now / before, writer CPU per row: {ratio:.2f}", flush=True)
+    await pool.close()
+
+
+def _cases(text: str) -> list[tuple[int, int]]:
+    found = []
+    for case in text.split(","):
+        senders, entries = case.split("x")
+        found.append((int(senders), int(entries)))
+    return found
+
+
+def _arguments() -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m loadtest.audit_write", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--before", default=BEFORE, help="the git revision of the writer before")
+    p.add_argument("--rows", type=int, default=20_000, help="rows per writer and round")
+    p.add_argument("--cases", type=_cases, default=_cases("10x1,64x1,16x1000"))
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    uvloop.run(main(_arguments()))

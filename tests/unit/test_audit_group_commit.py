@@ -1,0 +1,178 @@
+"""The writer's group commit, against an in-memory pool whose commits finish when the test
+says: no answer before its commit, one commit per tick while a slot is idle, rows gathered
+while every slot is busy, a failed commit failing only its group."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import cast
+
+import asyncpg
+import orjson
+import pytest
+
+from verify.adapters.audit import PgAuditWriter
+from verify.errors import DatabaseUnavailable
+from verify.service.audit import AuditEntry
+
+AT = dt.datetime(2026, 11, 30, 4, 5, 6, tzinfo=dt.UTC)
+
+
+@dataclass
+class Commit:
+    request_ids: list[str]
+    chain_id: uuid.UUID
+    batch: int
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    error: Exception | None = None
+
+
+class FakeConn:
+    def __init__(self, pool: FakePool) -> None:
+        self._pool = pool
+
+    async def execute(self, sql: str, rows: str, chain_id: uuid.UUID, **options: float) -> str:
+        assert sql.lstrip().startswith("INSERT INTO audit_log")
+        found = orjson.loads(rows)
+        commit = Commit([r[3] for r in found], chain_id, found[-1][11])
+        self._pool.commits.append(commit)
+        self._pool.started.set()
+        await commit.done.wait()
+        if commit.error is not None:
+            raise commit.error
+        return f"INSERT 0 {len(found)}"
+
+
+class FakePool:
+    def __init__(self) -> None:
+        self.commits: list[Commit] = []
+        self.started = asyncio.Event()
+
+    def acquire(self, **options: float) -> AbstractAsyncContextManager[FakeConn]:
+        return self._connection()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[FakeConn]:
+        yield FakeConn(self)
+
+    async def commit_started(self, count: int) -> None:
+        """Wait until ``count`` commits have begun (a deadline, never a sleep)."""
+        async with asyncio.timeout(5):
+            while len(self.commits) < count:
+                self.started.clear()
+                await self.started.wait()
+
+
+def entry(request_id: str) -> AuditEntry:
+    return AuditEntry(AT, 1, request_id, "verify", "kyc", b"\x01" * 32, "match", None, 1.5)
+
+
+def writer(pool: FakePool, slots: int = 2) -> PgAuditWriter:
+    return PgAuditWriter(cast(asyncpg.Pool, pool), timeout=5.0, max_in_flight=slots)
+
+
+async def ticks(n: int = 3) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_an_answer_waits_for_its_commit_and_one_tick_is_one_commit() -> None:
+    pool = FakePool()
+    w = writer(pool)
+    a = asyncio.ensure_future(w.record([entry("a1"), entry("a2")]))
+    b = asyncio.ensure_future(w.record([entry("b")]))
+    await pool.commit_started(1)
+    await ticks()
+    assert [c.request_ids for c in pool.commits] == [["a1", "a2", "b"]]
+    assert not a.done() and not b.done()  # not before the commit
+    pool.commits[0].done.set()
+    await asyncio.gather(a, b)
+
+
+async def test_rows_gather_while_every_slot_is_busy() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=2)
+    first = asyncio.ensure_future(w.record([entry("1")]))
+    await pool.commit_started(1)
+    second = asyncio.ensure_future(w.record([entry("2")]))
+    await pool.commit_started(2)
+    later = []
+    for name in ("3", "4", "5"):  # three ticks while both slots commit
+        later.append(asyncio.ensure_future(w.record([entry(name)])))
+        await ticks()
+    assert len(pool.commits) == 2 and len(w._tasks) == 2  # no task per tick
+    pool.commits[1].done.set()  # the second slot finishes first: it takes all three
+    await second
+    await pool.commit_started(3)
+    assert pool.commits[2].request_ids == ["3", "4", "5"]
+    assert pool.commits[2].chain_id == pool.commits[1].chain_id  # the same slot goes on
+    assert pool.commits[2].batch == pool.commits[1].batch + 1
+    assert not any(f.done() for f in later)
+    pool.commits[2].done.set()
+    await asyncio.gather(*later)
+    assert not first.done()
+    pool.commits[0].done.set()
+    await first
+    await ticks()
+    assert not w._tasks  # every slot idle again
+
+
+async def test_a_failed_commit_fails_its_group_only_and_ends_its_chain() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=1)
+    ok = asyncio.ensure_future(w.record([entry("ok")]))
+    await pool.commit_started(1)
+    failing = asyncio.ensure_future(w.record([entry("lost")]))
+    await ticks()
+    pool.commits[0].done.set()
+    await ok
+    await pool.commit_started(2)
+    pool.commits[1].error = OSError("connection reset")
+    pool.commits[1].done.set()
+    with pytest.raises(DatabaseUnavailable):
+        await failing
+    after = asyncio.ensure_future(w.record([entry("after")]))
+    await pool.commit_started(3)
+    pool.commits[2].done.set()
+    await after
+    assert pool.commits[0].chain_id == pool.commits[1].chain_id
+    assert (pool.commits[2].chain_id, pool.commits[2].batch) != (pool.commits[1].chain_id, 3)
+    assert pool.commits[2].batch == 1  # a new chain, its outcome unknown for the old one
+
+
+async def test_a_cancelled_request_still_has_its_rows_committed() -> None:
+    pool = FakePool()
+    w = writer(pool)
+    gone = asyncio.ensure_future(w.record([entry("gone")]))
+    stays = asyncio.ensure_future(w.record([entry("stays")]))
+    await pool.commit_started(1)
+    gone.cancel()
+    await ticks()
+    pool.commits[0].done.set()
+    await stays
+    assert gone.cancelled()
+    assert pool.commits[0].request_ids == ["gone", "stays"]
+
+
+async def test_closing_commits_what_is_queued_then_refuses() -> None:
+    pool = FakePool()
+    w = writer(pool)
+    queued = asyncio.ensure_future(w.record([entry("queued")]))
+    await asyncio.sleep(0)  # recorded; its tick's dispatch has not run yet
+    closing = asyncio.ensure_future(w.aclose())
+    await pool.commit_started(1)
+    pool.commits[0].done.set()
+    await asyncio.gather(queued, closing)
+    with pytest.raises(DatabaseUnavailable):
+        await w.record([entry("late")])
+
+
+async def test_nothing_to_record_waits_for_nothing() -> None:
+    pool = FakePool()
+    await writer(pool).record([])
+    assert pool.commits == []
