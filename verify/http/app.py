@@ -15,9 +15,17 @@ from aiohttp import web
 from verify.http import citizens, counter, jobs, stream
 from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, STARTING, TODAY, Today
-from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
+from verify.http.deadlines import Deadlines
+from verify.http.middleware import (
+    ACCESS_LOG,
+    DEADLINES,
+    KEY_CONCURRENCY,
+    OBSERVER,
+    context_middleware,
+)
+from verify.http.request_metrics import RequestObserver
 from verify.http.routes import add_routes
-from verify.metrics import Metrics, RequestObserver
+from verify.metrics import Metrics
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
 from verify.service.limits import KeyConcurrency
 from verify.settings import Settings
@@ -35,13 +43,21 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[DRAINING] = asyncio.Event()
     app[STARTING] = asyncio.Event()
     app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
-    app[OBSERVER] = RequestObserver(metrics)
+    app[OBSERVER] = observer = RequestObserver(metrics)
+    app[DEADLINES] = deadlines = Deadlines(settings.request_timeout_s)
     app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
     counter.add_routes(app)
     jobs.add_routes(app)
+
+    async def _last_tick(app: web.Application) -> None:
+        """The requests of the last tick counted (their files outlive a worker), no timer left."""
+        observer.flush()
+        deadlines.close()
+
+    app.on_cleanup.append(_last_tick)
     return app
 
 
