@@ -119,3 +119,26 @@ def test_a_scrape_flush_with_nothing_gathered_changes_nothing() -> None:
     before = _samples(metrics.registry)
     RequestObserver(metrics).flush()
     assert _samples(metrics.registry) == before
+
+
+async def test_admission_histograms_and_gauges_are_folded_at_the_end_of_the_tick() -> None:
+    gathered, expected = Metrics(), Metrics()
+    observer = RequestObserver(gathered)
+    wait = observer.histogram(gathered.queue_wait.labels("interactive"))
+    lag = observer.histogram(gathered.loop_lag)
+    limit = observer.gauge(gathered.admission_limit)
+    for seconds in (0.0004, 0.003, 0.003, 0.7):
+        wait(seconds)
+        expected.queue_wait.labels("interactive").observe(seconds)
+    lag(0.02)
+    expected.loop_lag.observe(0.02)
+    limit(64)
+    limit(40)  # only the tick's last value is set
+    expected.admission_limit.set(40)
+    assert gathered.registry.get_sample_value("verify_admission_limit") == 0
+    await asyncio.sleep(0)
+    assert _samples(gathered.registry) == _samples(expected.registry)
+    wait(0.001)  # a later tick adds to the histogram
+    expected.queue_wait.labels("interactive").observe(0.001)
+    await asyncio.sleep(0)
+    assert _samples(gathered.registry) == _samples(expected.registry)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from verify.metrics import Metrics, outcome_class
@@ -39,7 +40,29 @@ class RequestObserver:
         self._verdicts_seen: Counter[tuple[str, str]] = Counter()
         self.in_flight = 0  # requests admitted and not finished, in this process
         self._in_flight_shown = 0
+        self._histograms: list[PendingHistogram] = []
+        self._gauges: dict[Any, float] = {}  # gauge child -> its latest value, not yet set
         self._scheduled = False
+
+    def histogram(self, child: Any) -> Callable[[float], None]:
+        """``observe`` for an (unlabelled or labelled) histogram child, folded per tick."""
+        pending = PendingHistogram(child)
+        self._histograms.append(pending)
+
+        def observe(value: float) -> None:
+            pending.observe(value)
+            self._schedule()
+
+        return observe
+
+    def gauge(self, child: Any) -> Callable[[float], None]:
+        """``set`` for a gauge child: its last value of the tick is set at the end of it."""
+
+        def set_value(value: float) -> None:
+            self._gauges[child] = value
+            self._schedule()
+
+        return set_value
 
     def started(self) -> None:
         self.in_flight += 1
@@ -74,6 +97,12 @@ class RequestObserver:
     def flush(self) -> None:
         """Fold what was gathered since the last flush into the prometheus collectors."""
         self._scheduled = False
+        if self._gauges:
+            gauges, self._gauges = self._gauges, {}
+            for child, value in gauges.items():
+                child.set(value)
+        for pending in self._histograms:
+            pending.flush()
         if self.in_flight != self._in_flight_shown:
             self._in_flight_shown = self.in_flight
             self._m.in_flight.set(self.in_flight)
@@ -136,6 +165,29 @@ class RequestObserver:
         if child is None:
             child = self._verdicts[key] = self._m.verdicts.labels(*key)
         return child
+
+
+class PendingHistogram:
+    """Observations of one histogram child, counted per bucket until the next flush."""
+
+    __slots__ = ("_bounds", "_child", "_sums")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self._bounds: list[float] = child._upper_bounds
+        self._sums: list[float] | None = None
+
+    def observe(self, value: float) -> None:
+        sums = self._sums
+        if sums is None:
+            sums = self._sums = [0.0] * (len(self._bounds) + 1)
+        sums[bisect_left(self._bounds, value)] += 1
+        sums[-1] += value
+
+    def flush(self) -> None:
+        if self._sums is not None:
+            sums, self._sums = self._sums, None
+            observe_many(self._child, sums)
 
 
 def observe_many(histogram: Any, sums: list[float]) -> None:
