@@ -45,9 +45,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
-# refused by admission: counted by verify_http_shed_requests_total, never logged one by one
-# (a line per refusal would cost the CPU that shedding is there to save)
-SHED = web.RequestKey("shed", bool)
 OBSERVER = web.AppKey("observer", RequestObserver)
 KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
 ACCESS_LOG = web.AppKey("access_log", AccessLogPolicy)
@@ -131,11 +128,11 @@ async def context_middleware(  # noqa: C901 (one frame on purpose: see the docst
         try:
             await admission.acquire(lane)
         except Overloaded:
-            request[SHED] = True
-            return _finish(request, _shed_response(), start)
+            return _finish(request, _shed_response(), start, request_id, None, shed=True)
         observer.started()
     deadlines = app[DEADLINES]
     deadline = None
+    who: Principal | None = None
     response: web.StreamResponse
     try:
         if api and client_gone(request):  # hung up while queued: spend nothing on it
@@ -166,14 +163,22 @@ async def context_middleware(  # noqa: C901 (one frame on purpose: see the docst
         if lane is not None:
             admission.release(lane)
             observer.ended()
-    return _finish(request, response, start)
+    return _finish(request, response, start, request_id, who)
 
 
-def _finish(request: web.Request, response: web.StreamResponse, start: float) -> web.StreamResponse:
+def _finish(
+    request: web.Request,
+    response: web.StreamResponse,
+    start: float,
+    request_id: str,
+    who: Principal | None,
+    *,
+    shed: bool = False,
+) -> web.StreamResponse:
     if response.status == CLIENT_GONE:
         request.app[METRICS].client_gone.inc()
-    response.headers["X-Request-Id"] = request[REQUEST_ID]
-    _observe(request, response, time.perf_counter() - start)
+    response.headers["X-Request-Id"] = request_id
+    _observe(request, response, time.perf_counter() - start, request_id, who, shed)
     return response
 
 
@@ -215,22 +220,30 @@ def _shed_response() -> web.Response:
     return web.Response(body=_SHED_BODY, status=503, headers=CIMultiDict(_SHED_HEADERS))
 
 
-def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
+def _observe(
+    request: web.Request,
+    response: web.StreamResponse,
+    elapsed: float,
+    request_id: str,
+    who: Principal | None,
+    shed: bool,
+) -> None:
+    """Count the request; log it if the access-log policy wants it (never a refusal by
+    admission: a line each would cost the CPU that shedding is there to save)."""
     route = route_of(request)
-    principal = request.get(PRINCIPAL)
-    agency = principal.agency if principal else None
-    agency_id = str(principal.agency_id) if principal else None
+    agency = who.agency if who else None
+    agency_id = str(who.agency_id) if who else None
     status = response.status
     request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
-    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
-    if SHED in request:
+    if shed:
         return
+    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
     if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
         log.log(
             level,
             "request",
             extra={
-                "request_id": request[REQUEST_ID],
+                "request_id": request_id,
                 "agency": agency,
                 "route": route,
                 "method": request.method,
