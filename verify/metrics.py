@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
@@ -159,52 +158,6 @@ class Metrics:
             ["agency_id"],
             registry=r,
         )
-
-
-class RequestObserver:
-    """The per-request metric updates, with label children resolved once per label set.
-
-    ``labels()`` takes a lock and validates on every call; the label sets here are
-    few (routes x methods x outcomes, agencies), so their children are kept.
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._m = metrics
-        self._requests: dict[tuple[str, str, str], Any] = {}
-        self._durations: dict[tuple[str, str], Any] = {}
-        self._agencies: dict[str, Any] = {}
-        self._verdicts: dict[tuple[str, str], Any] = {}
-
-    def observe(
-        self, route: str, method: str, status: int, elapsed: float, agency: str | None
-    ) -> None:
-        outcome = outcome_class(status)
-        key = (route, method, outcome)
-        counter = self._requests.get(key)
-        if counter is None:
-            counter = self._requests[key] = self._m.requests.labels(route, method, outcome)
-        counter.inc()
-        histogram = self._durations.get(key[::2])
-        if histogram is None:
-            histogram = self._durations[key[::2]] = self._m.duration.labels(route, outcome)
-        histogram.observe(elapsed)
-        if agency is not None:
-            self._agency(agency, status)
-
-    def verdicts(self, kind: str, verdict: str, n: int = 1) -> None:
-        """Count ``n`` answers of ``kind`` (single, batch_item, stream) with ``verdict``."""
-        child = self._verdicts.get((kind, verdict))
-        if child is None:
-            child = self._verdicts[kind, verdict] = self._m.verdicts.labels(kind, verdict)
-        child.inc(n)
-
-    def _agency(self, agency: str, status: int) -> None:
-        child = self._agencies.get(agency)
-        if child is None:
-            child = self._agencies[agency] = self._m.agency_requests.labels(agency)
-        child.inc()
-        if status == 429:
-            self._m.rate_limited.labels(agency).inc()
 
 
 CLIENT_GONE = 499  # nginx's "client closed request": no answer was delivered

@@ -15,9 +15,17 @@ from aiohttp import web
 from verify.http import citizens, counter, jobs, stream
 from verify.http.accesslog import AccessLogPolicy
 from verify.http.appkeys import ADMISSION, DRAINING, METRICS, SETTINGS, STARTING, TODAY, Today
-from verify.http.middleware import ACCESS_LOG, KEY_CONCURRENCY, OBSERVER, context_middleware
+from verify.http.deadlines import Deadlines
+from verify.http.middleware import (
+    ACCESS_LOG,
+    DEADLINES,
+    KEY_CONCURRENCY,
+    OBSERVER,
+    context_middleware,
+)
+from verify.http.request_metrics import RequestObserver
 from verify.http.routes import add_routes
-from verify.metrics import Metrics, RequestObserver
+from verify.metrics import Metrics
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
 from verify.service.limits import KeyConcurrency
 from verify.settings import Settings
@@ -31,21 +39,31 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[SETTINGS] = settings
     app[TODAY] = today
     app[METRICS] = metrics
-    app[ADMISSION] = _admission(settings, metrics)
+    observer = RequestObserver(metrics)
+    app[ADMISSION] = _admission(settings, metrics, observer)
     app[DRAINING] = asyncio.Event()
     app[STARTING] = asyncio.Event()
     app[KEY_CONCURRENCY] = KeyConcurrency(settings.max_concurrent_per_key)
-    app[OBSERVER] = RequestObserver(metrics)
+    app[OBSERVER] = observer
+    app[DEADLINES] = deadlines = Deadlines(settings.request_timeout_s)
     app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
     counter.add_routes(app)
     jobs.add_routes(app)
+
+    async def _last_tick(app: web.Application) -> None:
+        """The requests of the last tick counted (their files outlive a worker), no timer left."""
+        observer.flush()
+        deadlines.close()
+
+    app.on_cleanup.append(_last_tick)
     return app
 
 
-def _admission(settings: Settings, metrics: Metrics) -> Admission:
+def _admission(settings: Settings, metrics: Metrics, observer: RequestObserver) -> Admission:
+    """Admission control, its metric updates folded once per tick by ``observer``."""
     config = AdmissionConfig(
         limit=settings.max_concurrency,
         bulk_limit=min(settings.bulk_concurrency, settings.max_concurrency),
@@ -56,18 +74,19 @@ def _admission(settings: Settings, metrics: Metrics) -> Admission:
         lag_target_s=settings.loop_lag_target_s,
     )
     shed = {(lane, r): metrics.shed.labels(lane, r) for lane in Lane for r in SHED_REASONS}
-    waits = {lane: metrics.queue_wait.labels(lane) for lane in Lane}
+    waits = {lane: observer.histogram(metrics.queue_wait.labels(lane)) for lane in Lane}
+    overloaded = observer.gauge(metrics.overloaded)
 
     def on_wait(lane: Lane, seconds: float) -> None:
         if seconds > 0:  # only requests that queued: the others cost no histogram update
-            waits[lane].observe(seconds)
+            waits[lane](seconds)
 
     metrics.admission_limit.set(config.limit)
     return Admission(
         config,
         on_shed=lambda lane, reason: shed[lane, reason].inc(),
         on_wait=on_wait,
-        on_state=lambda overloaded: metrics.overloaded.set(1 if overloaded else 0),
-        on_lag=metrics.loop_lag.observe,
-        on_limit=metrics.admission_limit.set,
+        on_state=lambda overload: overloaded(1 if overload else 0),
+        on_lag=observer.histogram(metrics.loop_lag),
+        on_limit=observer.gauge(metrics.admission_limit),
     )

@@ -29,8 +29,10 @@ from verify.domain.errors import ValidationError
 from verify.errors import Overloaded, ServiceError
 from verify.http import problems
 from verify.http.accesslog import AccessLogPolicy
-from verify.http.appkeys import ADMISSION, AUTH, METRICS, SETTINGS
-from verify.metrics import CLIENT_GONE, RequestObserver
+from verify.http.appkeys import ADMISSION, AUTH, METRICS
+from verify.http.deadlines import Deadlines
+from verify.http.request_metrics import RequestObserver
+from verify.metrics import CLIENT_GONE
 from verify.service.admission import Lane
 from verify.service.auth import Principal
 from verify.service.limits import KeyConcurrency
@@ -43,19 +45,44 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{9}|[0-9]{12})(?![0-9])")
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
-# refused by admission: counted by verify_http_shed_requests_total, never logged one by one
-# (a line per refusal would cost the CPU that shedding is there to save)
-SHED = web.RequestKey("shed", bool)
 OBSERVER = web.AppKey("observer", RequestObserver)
 KEY_CONCURRENCY = web.AppKey("key_concurrency", KeyConcurrency)
 ACCESS_LOG = web.AppKey("access_log", AccessLogPolicy)
+DEADLINES = web.AppKey("deadlines", Deadlines)  # VERIFY_REQUEST_TIMEOUT, one timer for all
+
+
+class _RandomIds:
+    """Fresh request ids, 16 random bytes each as 32 hex digits, taken from
+    ``os.urandom`` 4 KiB at a time: one system call per 256 requests instead of one each.
+    A forked child starts from a new buffer (no two processes hand out the same id)."""
+
+    _SIZE = 16 * 256
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._refill)
+
+    def _refill(self) -> None:
+        self._hex = os.urandom(self._SIZE).hex()
+        self._at = 0
+
+    def next(self) -> str:
+        if self._at >= len(self._hex):
+            self._refill()
+        at = self._at
+        self._at = at + 32
+        return self._hex[at : at + 32]
+
+
+_ids = _RandomIds()
 
 
 def request_id_of(request: web.Request) -> str:
-    given = request.headers.get("X-Request-Id", "")
-    if _REQUEST_ID.match(given) and not _DIGIT_RUN.search(given):
+    given = request.headers.get("X-Request-Id")
+    if given and _REQUEST_ID.match(given) and not _DIGIT_RUN.search(given):
         return given
-    return os.urandom(16).hex()
+    return _ids.next()
 
 
 _BULK_PREFIXES = ("/v1/verify/batch", "/v1/verify/stream", "/v1/jobs")
@@ -81,79 +108,101 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
-    # a long-running handler (the NDJSON stream) bounds each step itself
-    long_running = getattr(request.match_info.handler, "long_running", False)
-    try:
-        async with asyncio.timeout(None if long_running else settings.request_timeout_s):
-            if request.path.startswith("/v1/"):
-                authorization = request.headers.get("Authorization")
-                who = await request.app[AUTH].authenticate(authorization)
-                request[PRINCIPAL] = who
-                with request.app[KEY_CONCURRENCY].hold(who.key_id):
-                    return await handler(request)
-            return await handler(request)
-    except ValidationError as e:
-        return problems.from_validation(e)
-    except ServiceError as e:
-        return problems.from_service(e)
-    except web.HTTPException as e:
-        return problems.from_http(e)
-    except TimeoutError:
-        return problems.problem("timeout", "the request took too long", retry_after=1)
-    except (ConnectionResetError, ClientConnectionResetError):
-        if client_gone(request):  # the client hung up mid-request: not our error
-            return _gone_response()
-        raise
-    except Exception as e:  # a bug: answer problem+json, log its kind (never its message)
-        log.error(
-            "unhandled error", extra={"error": type(e).__name__, "request_id": request[REQUEST_ID]}
-        )
-        return problems.problem("internal_error", "an unexpected error; it has been logged")
-
-
-def _where(e: BaseException) -> str:
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
-
-
 @web.middleware
-async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def context_middleware(  # noqa: C901 (one frame on purpose: see the docstring)
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Everything a request goes through, in one coroutine: each awaited layer would add a
+    frame that every resumption of the request's task passes through again."""
     start = time.perf_counter()
+    app = request.app
     request_id = request_id_of(request)
     request[REQUEST_ID] = request_id
-    if request.path.startswith("/v1/"):
-        response = await _admitted(request, handler)
-    else:  # health, docs: never queued behind the API
-        response = await _guarded(request, handler)
+    path = request.path
+    api = path.startswith("/v1/")  # health, docs: never queued behind the API
+    admission = app[ADMISSION]
+    observer = app[OBSERVER]
+    lane = None
+    if api:
+        lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+        try:
+            await admission.acquire(lane)
+        except Overloaded:
+            return _finish(request, _shed_response(), start, request_id, None, shed=True)
+        observer.started()
+    deadlines = app[DEADLINES]
+    deadline = None
+    who: Principal | None = None
+    response: web.StreamResponse
+    try:
+        if api and client_gone(request):  # hung up while queued: spend nothing on it
+            response = _gone_response()
+        else:
+            # a long-running handler (the NDJSON stream) bounds each step itself
+            if not getattr(request.match_info.handler, "long_running", False):
+                deadline = deadlines.start()
+            if api:
+                who = await app[AUTH].authenticate(request.headers.get("Authorization"))
+                request[PRINCIPAL] = who
+                with app[KEY_CONCURRENCY].hold(who.key_id):
+                    response = await handler(request)
+            else:
+                response = await handler(request)
+    except asyncio.CancelledError:
+        if deadline is None or not deadline.timed_out():
+            raise
+        response = _timeout_response()
+    except Exception as e:
+        mapped = _error_response(request, e)
+        if mapped is None:
+            raise
+        response = mapped
+    finally:
+        if deadline is not None:
+            deadlines.done(deadline)
+        if lane is not None:
+            admission.release(lane)
+            observer.ended()
+    return _finish(request, response, start, request_id, who)
+
+
+def _finish(
+    request: web.Request,
+    response: web.StreamResponse,
+    start: float,
+    request_id: str,
+    who: Principal | None,
+    *,
+    shed: bool = False,
+) -> web.StreamResponse:
     if response.status == CLIENT_GONE:
         request.app[METRICS].client_gone.inc()
     response.headers["X-Request-Id"] = request_id
-    _observe(request, response, time.perf_counter() - start)
+    _observe(request, response, time.perf_counter() - start, request_id, who, shed)
     return response
 
 
-async def _admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
-    app = request.app
-    admission = app[ADMISSION]
-    lane = lane_of(request.path)
-    try:
-        await admission.acquire(lane)
-    except Overloaded:
-        request[SHED] = True
-        return _shed_response()
-    metrics = app[METRICS]
-    metrics.in_flight.inc()
-    try:
-        if client_gone(request):  # hung up while queued: spend nothing on it
-            return _gone_response()
-        return await _guarded(request, handler)
-    finally:
-        admission.release(lane)
-        metrics.in_flight.dec()
+def _timeout_response() -> web.Response:
+    return problems.problem("timeout", "the request took too long", retry_after=1)
+
+
+def _error_response(request: web.Request, e: Exception) -> web.Response | None:
+    """The answer to a request whose handler raised ``e``; None: re-raise it."""
+    if isinstance(e, ValidationError):
+        return problems.from_validation(e)
+    if isinstance(e, ServiceError):
+        return problems.from_service(e)
+    if isinstance(e, web.HTTPException):
+        return problems.from_http(e)
+    if isinstance(e, TimeoutError):  # a bounded call of the handler's own ran out
+        return _timeout_response()
+    if isinstance(e, ConnectionResetError | ClientConnectionResetError):
+        # the client hung up mid-request: not our error
+        return _gone_response() if client_gone(request) else None
+    # a bug: answer problem+json, log its kind (never its message)
+    extra = {"error": type(e).__name__, "request_id": request[REQUEST_ID]}
+    log.error("unhandled error", extra=extra)
+    return problems.problem("internal_error", "an unexpected error; it has been logged")
 
 
 # a refusal is made of bytes encoded once: under a flood the refusals compete with the
@@ -171,22 +220,30 @@ def _shed_response() -> web.Response:
     return web.Response(body=_SHED_BODY, status=503, headers=CIMultiDict(_SHED_HEADERS))
 
 
-def _observe(request: web.Request, response: web.StreamResponse, elapsed: float) -> None:
+def _observe(
+    request: web.Request,
+    response: web.StreamResponse,
+    elapsed: float,
+    request_id: str,
+    who: Principal | None,
+    shed: bool,
+) -> None:
+    """Count the request; log it if the access-log policy wants it (never a refusal by
+    admission: a line each would cost the CPU that shedding is there to save)."""
     route = route_of(request)
-    principal = request.get(PRINCIPAL)
-    agency = principal.agency if principal else None
-    agency_id = str(principal.agency_id) if principal else None
+    agency = who.agency if who else None
+    agency_id = str(who.agency_id) if who else None
     status = response.status
     request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
-    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
-    if SHED in request:
+    if shed:
         return
+    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
     if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
         log.log(
             level,
             "request",
             extra={
-                "request_id": request[REQUEST_ID],
+                "request_id": request_id,
                 "agency": agency,
                 "route": route,
                 "method": request.method,

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from verify.http import openapi
 from verify.http.appkeys import DRAINING, METRICS, READINESS, SAMPLE_POOL, STARTING
+from verify.http.middleware import OBSERVER
 from verify.metrics import render
 
 API = web.AppKey("api", web.Application)  # the ops app's view of the API app it reports on
@@ -53,6 +54,8 @@ async def metrics(request: web.Request) -> web.Response:
     api = request.app[API]
     if SAMPLE_POOL in api:
         api[SAMPLE_POOL]()
+    if OBSERVER in api:  # this process's requests of the current tick, counted before the read
+        api[OBSERVER].flush()
     return web.Response(body=render(api[METRICS]), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
