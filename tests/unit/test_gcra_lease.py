@@ -148,6 +148,29 @@ async def test_a_lease_expires_and_its_tokens_are_dropped() -> None:
     assert redis.charges[before].strict is False  # charged on its own
 
 
+async def test_tokens_expired_while_a_refill_was_in_flight_stay_dropped() -> None:
+    redis, clock, r = rig()
+    for _ in range(60):  # spend into the lease until a refill is asked for
+        await r.limiter.check("k", BIG, 1)
+        await asyncio.sleep(0)
+    await r.settle()
+    redis.gate = asyncio.Event()  # the next lease waits in "Redis"
+    sent = len(redis.charges)
+    while not any(c.strict for c in redis.charges[sent:]):
+        assert r.limiter.held("k") > 0
+        await r.limiter.check("k", BIG, 1)
+        await asyncio.sleep(0)
+    left = r.limiter.held("k")
+    assert left > 0
+    clock.t += TTL  # the held tokens expire while the refill is on its way
+    assert r.limiter.held("k") == 0
+    asked = redis.charges[-1].cost
+    redis.gate.set()
+    await r.settle()
+    # the refill brings only what it bought, with a fresh expiry; the expired ones stay gone
+    assert r.limiter.held("k") == asked
+
+
 async def test_light_use_takes_no_lease() -> None:
     redis, clock, r = rig()
     for _ in range(5):

@@ -15,7 +15,7 @@ from redis.asyncio.connection import Connection
 from verify.adapters import attempts
 from verify.adapters.attempts import RedisAttemptLimiter, attempts_key
 from verify.adapters.gcra_batch import Charge
-from verify.adapters.gcra_redis import SHA, evalsha_command, refusals_of, script_runs
+from verify.adapters.gcra_redis import SHA, OutOfStep, evalsha_command, refusals_of, script_runs
 from verify.domain.gcra import Limit, Quota
 
 RULES = [Limit(10, 20), Limit(10, 20), Quota(50, 86_400), Quota(3, 86_400)]
@@ -72,9 +72,16 @@ def test_the_hand_packed_command_is_redis_pys(some: list[str], args: list[int]) 
 
 
 def test_refusals_are_mapped_to_the_charges() -> None:
-    assert refusals_of([1, 500, 3, 7]) == [0, 500, 2, 7]
-    assert refusals_of([2, 9], indices=[4, 8, 15]) == [8, 9]
-    assert refusals_of([]) == []
+    assert refusals_of([3, 1, 500, 3, 7], 3) == [0, 500, 2, 7]
+    assert refusals_of([3, 2, 9], 3, indices=[4, 8, 15]) == [8, 9]
+    assert refusals_of([5], 5) == []
+
+
+@pytest.mark.parametrize("reply", [[], [4], [6, 1, 9], b"OK", 1])
+def test_a_reply_not_counting_the_commands_keys_decides_nothing(reply: object) -> None:
+    # an empty or foreign reply (a connection out of step) must not read as "all allowed"
+    with pytest.raises(OutOfStep):
+        refusals_of(reply, 5)  # type: ignore[arg-type]
 
 
 def _attempts_key_as_before(prefix: str, hmac_key: bytes, agency_id: int, id_number: str) -> str:

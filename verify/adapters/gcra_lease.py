@@ -145,6 +145,8 @@ class LeasedRateLimiter:
         elif not decision.allowed:  # near the limit: per request, precise, until it fits
             held.quiet_until = now + min(self._ttl_s, decision.retry_after_us / MICROS)
         else:
+            if now >= held.expires:  # what was held expired while this lease was on its way
+                held.tokens = 0
             held.tokens += tokens
             held.expires = now + self._ttl_s
 

@@ -7,8 +7,10 @@
 --   so a batch of 1,000 charges is a handful of arguments, not 4,000); with strict = 1 the
 --   whole cost must fit (the probing limit: a batch of guesses on one person never passes
 --   from a full bucket), else min(cost, burst)
--- returns the refused charges only, {i_1, retry_after_us_1, i_2, retry_after_us_2, ...}
---   (i: the charge's index in KEYS, from 1); every other charge was allowed
+-- returns the number of keys it decided, then the refused charges only,
+--   {#KEYS, i_1, retry_after_us_1, i_2, retry_after_us_2, ...} (i: the charge's index in
+--   KEYS, from 1); every other charge was allowed. The count lets the caller tell an
+--   all-allowed answer from a reply that is not this command's (a connection out of step)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local total = 0
@@ -16,7 +18,7 @@ for a = 1, #ARGV, 5 do total = total + tonumber(ARGV[a]) end
 if total ~= #KEYS or #ARGV % 5 ~= 0 then  -- checked before any write
   return redis.error_reply('gcra_many: runs cover ' .. total .. ' of ' .. #KEYS .. ' keys')
 end
-local out = {}
+local out = {#KEYS}
 local i = 0
 for a = 1, #ARGV, 5 do
   local count = tonumber(ARGV[a])

@@ -9,7 +9,9 @@ charges of the probing limit:
   joined in one pass (``evalsha_command``), and sent on a pooled connection; redis-py's
   ``pack_command`` encodes, checks and copies argument by argument, with its retry
   wrapper and response callbacks around it;
-- reply: the refused charges only (index, wait), so an all-allowed batch answers ``*0``.
+- reply: the count of keys decided, then the refused charges only (index, wait), so an
+  all-allowed batch answers one number; a reply whose count is not the command's own is
+  refused (``OutOfStep``), never read as "all allowed".
 
 On NOSCRIPT (a restarted or new server) the script is loaded and the command sent
 once more; no SCRIPT EXISTS round trip as a pipeline would send first.
@@ -30,7 +32,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from verify.adapters.gcra_batch import Charge, Send
 
@@ -79,9 +81,18 @@ def _encoded_one_by_one(keys: Sequence[str], args: Sequence[int], sha: str) -> b
     return b"*%d\r\n" % len(items) + b"".join(b"$%d\r\n%b\r\n" % (len(i), i) for i in items)
 
 
-def refusals_of(reply: Sequence[int], indices: Sequence[int] | None = None) -> list[int]:
-    """The script's reply (1-based index, wait, ...) as 0-based (or ``indices[i]``) pairs."""
-    flat = [int(v) for v in reply]
+class OutOfStep(RedisError):
+    """A reply that is not the answer to the command sent: it decides nothing."""
+
+
+def refusals_of(
+    reply: Sequence[int], count: int, indices: Sequence[int] | None = None
+) -> list[int]:
+    """The script's reply (count, then 1-based index, wait, ...) as 0-based (or
+    ``indices[i]``) pairs; OutOfStep unless it says it decided ``count`` keys."""
+    if not isinstance(reply, list) or not reply or reply[0] != count:
+        raise OutOfStep(f"limiter script reply does not answer a command of {count} keys")
+    flat = [int(v) for v in reply[1:]]
     for n in range(0, len(flat) - 1, 2):
         i = flat[n] - 1
         flat[n] = i if indices is None else indices[i]
@@ -94,12 +105,17 @@ def redis_sender(client: Redis | RedisCluster) -> Send:
     return StandaloneSender(client)
 
 
+KEEP = 4  # connections a sender keeps between round trips; more in flight go back to the pool
+
+
 class StandaloneSender:
     """One hand-packed EVALSHA on a connection of the client's pool; its timeouts apply.
 
-    The connections it used are kept for the next round trips (as many as were in flight
-    at once, a few) rather than handed back: the pool's checkout (a condition, a lock, a
-    readability poll, observability hooks) cost about as much CPU as the command itself.
+    Up to ``KEEP`` connections it used are kept for the next round trips rather than handed
+    back: the pool's checkout (a condition, a lock, a readability poll, observability
+    hooks) cost about as much CPU as the command itself. Those in flight beyond ``KEEP``
+    (a slow spell of Redis) go back to the pool, which the readiness check and SCRIPT LOAD
+    share.
     A connection is kept only after its whole reply was read; on a failure every kept
     one goes back to the pool disconnected (a restarted Redis drops them all), and the
     next command reconnects. (A server closing idle clients, Redis's ``timeout``, costs
@@ -116,7 +132,11 @@ class StandaloneSender:
         except NoScriptError:
             await self._client.script_load(SCRIPT)
             reply = await self._round_trip(command)
-        return refusals_of(reply)
+        try:
+            return refusals_of(reply, len(charges))
+        except OutOfStep:  # its connection answered another command: none can be trusted
+            await self._drop_all([])
+            raise
 
     async def _round_trip(self, command: bytes) -> list[int]:
         pool = self._client.connection_pool
@@ -131,13 +151,19 @@ class StandaloneSender:
             self._idle.append(conn)  # an error reply: the connection is in step
             raise
         except BaseException:  # timeout, cancellation, I/O: a reply may still be on its way
-            await self._drop([conn, *self._idle])
-            self._idle.clear()
+            await self._drop_all([conn])
             raise
-        self._idle.append(conn)
+        if len(self._idle) < KEEP:
+            self._idle.append(conn)
+        else:
+            await pool.release(conn)
         return reply
 
-    async def _drop(self, conns: list[Any]) -> None:
+    async def _drop_all(self, conns: list[Any]) -> None:
+        """Disconnect ``conns`` and every kept connection, and give them back to the pool.
+        The kept list is taken before any await: a round trip finishing meanwhile keeps
+        its connection in the new list, not in one being dropped."""
+        conns, self._idle = [*conns, *self._idle], []
         pool = self._client.connection_pool
         for conn in conns:
             await conn.disconnect(nowait=True)
@@ -164,7 +190,7 @@ class ClusterSender:
         for group, result in zip(groups, results, strict=True):
             if isinstance(result, Exception):
                 raise result
-            flat += refusals_of(result, group)
+            flat += refusals_of(result, len(group), group)
         return flat
 
     async def _pipeline(self, charges: Sequence[Charge], groups: list[list[int]]) -> list[Any]:
