@@ -116,7 +116,7 @@ class Metrics:
         )
         self.audit_commit = Histogram(
             "verify_audit_commit_seconds",
-            "Duration of one audit group commit (COPY + COMMIT).",
+            "Duration of one audit group commit (one INSERT of the tick's rows, committed).",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -68,7 +68,7 @@ def _mean(before: Samples, after: Samples, name: str) -> tuple[float, float] | N
 
 
 def pipeline(before: Samples, after: Samples, seconds: float) -> dict[str, object]:
-    """Audit group commits (rows per COPY, mean duration) and Postgres lookup batches."""
+    """Audit group commits (rows per commit, mean duration) and Postgres lookup batches."""
     found: dict[str, object] = {}
     commit = _mean(before, after, "verify_audit_commit_seconds")
     rows = _delta(before, after, "verify_audit_rows_total")

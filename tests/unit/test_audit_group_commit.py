@@ -176,3 +176,36 @@ async def test_nothing_to_record_waits_for_nothing() -> None:
     pool = FakePool()
     await writer(pool).record([])
     assert pool.commits == []
+
+
+async def test_an_observer_failing_neither_strands_answers_nor_breaks_the_chain() -> None:
+    def broken(*args: float) -> None:
+        raise OSError("no space left on device")  # e.g. a multiprocess metrics file
+
+    pool = FakePool()
+    w = PgAuditWriter(
+        cast(asyncpg.Pool, pool),
+        timeout=5.0,
+        max_in_flight=1,
+        on_commit=broken,
+        on_depth=broken,
+        on_failure=broken,
+    )
+    first = asyncio.ensure_future(w.record([entry("1")]))
+    await pool.commit_started(1)
+    pool.commits[0].done.set()
+    await asyncio.wait_for(first, 5)  # answered: its commit is durable
+    second = asyncio.ensure_future(w.record([entry("2")]))
+    await pool.commit_started(2)
+    assert (pool.commits[1].chain_id, pool.commits[1].batch) == (
+        pool.commits[0].chain_id,
+        pool.commits[0].batch + 1,
+    )  # the chain moved on after the first commit, observer or not
+    pool.commits[1].error = OSError("connection reset")
+    pool.commits[1].done.set()
+    with pytest.raises(DatabaseUnavailable):
+        await asyncio.wait_for(second, 5)
+    third = asyncio.ensure_future(w.record([entry("3")]))
+    await pool.commit_started(3)
+    pool.commits[2].done.set()
+    await asyncio.wait_for(third, 5)

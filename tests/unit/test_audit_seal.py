@@ -19,6 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from verify.adapters import audit_chain
 from verify.adapters.audit import _row
 from verify.adapters.audit_chain import MICROS_PER_DAY, ZERO_LINK, Chain, canonical, link, micros
 from verify.service.audit import AuditEntry
@@ -60,6 +61,14 @@ def _days(batch: list[AuditEntry]) -> list[list[AuditEntry]]:
     return [by_day[day] for day in sorted(by_day)]
 
 
+def _stored(e: AuditEntry) -> tuple[object, ...]:
+    """The row as Postgres keeps it: -0.0 goes through jsonb's numeric, which has no
+    negative zero, and comes back as 0."""
+    if e.latency_ms is not None and e.latency_ms == 0.0:
+        e = e._replace(latency_ms=0.0)
+    return _row(e)
+
+
 MIDNIGHT = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 ACROSS = [
     AuditEntry(MIDNIGHT - dt.timedelta(microseconds=1), 1, "r-1", "verify", None, b"\x01"),
@@ -77,7 +86,7 @@ def test_links_are_those_verify_recomputes_from_the_rows(batch: list[AuditEntry]
     expected, number = ZERO_LINK, 0
     for group in _days(batch):
         number += 1
-        expected = link(expected, chain.chain_id, number, [canonical(_row(e)) for e in group])
+        expected = link(expected, chain.chain_id, number, [canonical(_stored(e)) for e in group])
     assert (last, head) == (number, expected)
     assert (chain.batch, chain.head) == (0, ZERO_LINK)  # the head moves only on advance
 
@@ -129,3 +138,18 @@ def test_non_finite_latencies_go_as_the_words_real_accepts() -> None:
 def test_an_empty_tick_seals_nothing() -> None:
     chain = Chain()
     assert chain.seal_entries([]) == (b"[]", 0, ZERO_LINK)
+
+
+def test_a_negative_zero_latency_is_hashed_as_the_zero_postgres_stores() -> None:
+    at = dt.datetime(2026, 11, 30, 1, tzinfo=dt.UTC)
+    batch = [AuditEntry(at, 1, f"r-{i}", "verify", None, b"\x01", latency_ms=v) for i, v in
+             enumerate([-0.0, 0.0, -0.0])]  # fmt: skip
+    audit_chain._float4.cache_clear()  # -0.0 first: a cache keyed by value would keep its sign
+    chain = Chain()
+    payload, _, head = chain.seal_entries(batch)
+    rows = orjson.loads(payload)
+    assert [math.copysign(1.0, r[9]) for r in rows] == [1.0, 1.0, 1.0]
+    stored = [canonical(_row(e._replace(latency_ms=0.0))) for e in batch]
+    assert head == link(ZERO_LINK, chain.chain_id, 1, stored)
+    # read back from a COPY-written row (which keeps -0.0), the bits are -0.0's, cache or not
+    assert canonical(_row(batch[0])) != canonical(_row(batch[1]))

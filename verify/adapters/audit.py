@@ -137,7 +137,7 @@ class PgAuditWriter:
         to finish its commit will)."""
         self._scheduled = False
         if self._on_depth is not None:
-            self._on_depth(len(self._entries))
+            _notify(self._on_depth, len(self._entries))
         if not self._entries or not self._idle:
             return
         task = asyncio.get_running_loop().create_task(self._slot(self._idle.pop()))
@@ -155,7 +155,7 @@ class PgAuditWriter:
                 if error is not None:
                     chain.restart()  # committed or not, unknown: this chain ends here
                     if self._on_failure is not None:
-                        self._on_failure()
+                        _notify(self._on_failure)
                 _settle(waiters, error)
         finally:
             self._idle.append(chain)
@@ -186,7 +186,7 @@ class PgAuditWriter:
             log.error("audit insert failed unexpectedly", extra={"error": type(e).__name__})
             return e
         if self._on_commit is not None:
-            self._on_commit(count, time.perf_counter() - start)
+            _notify(self._on_commit, count, time.perf_counter() - start)
         return None
 
     async def aclose(self) -> None:
@@ -196,3 +196,12 @@ class PgAuditWriter:
             self._dispatch()  # rows of this very tick: their slot starts now, not after
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self._timeout * 5)
+
+
+def _notify(observer: Callable[..., None], *args: float) -> None:
+    """An observer (metrics) failing must not strand the rows of a slot or skip the chain's
+    advance after a commit: its kind is logged, the writer goes on."""
+    try:
+        observer(*args)
+    except Exception as e:
+        log.error("audit observer failed", extra={"error": type(e).__name__})

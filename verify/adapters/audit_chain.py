@@ -56,11 +56,20 @@ def micros(at: dt.datetime) -> int:
     return (at - _EPOCH) // _MICRO
 
 
-@functools.lru_cache(maxsize=4096)
 def _float4_bits(value: float) -> int:
-    # latency_ms is a `real`: what the database keeps is the single-precision value
+    # latency_ms is a `real`: what the database keeps is the single-precision value.
+    # 0.0 and -0.0 are equal keys to a cache but differ in bits: never cached
+    if value == 0.0:
+        return _bits(value)
+    return _cached_bits(value)
+
+
+def _bits(value: float) -> int:
     bits: int = _I32.unpack(_F32.pack(value))[0]
     return bits
+
+
+_cached_bits = functools.lru_cache(maxsize=4096)(_bits)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -118,7 +127,8 @@ def _sealed_row(e: AuditEntry) -> tuple[int, bytes, SealedRow]:
         bits: int | None = None
         single: float | str | None = None
     else:
-        bits, single = _float4(latency)
+        # + 0.0: -0.0 is stored as 0 (jsonb's numeric has no negative zero), so hashed as 0
+        bits, single = _float4(latency + 0.0)
     values = [us, agency, key, request_id, kind, purpose, hexed, verdict, fields, bits, terminal]
     while values and values[-1] is None:
         values.pop()
