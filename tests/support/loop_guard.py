@@ -23,6 +23,7 @@ fails the run naming what was left open.
 from __future__ import annotations
 
 import asyncio
+import os
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Generator
@@ -132,8 +133,8 @@ def _note(what: str, pair: Any) -> Any:
     return pair
 
 
-class WatchedLoop(uvloop.Loop):
-    """uvloop, noting what it opens, and whose ``close()`` cannot hang on a leak.
+class _Watching(asyncio.AbstractEventLoop):
+    """A loop that notes what it opens, and whose ``close()`` cannot hang on a leak.
 
     (uvloop's stubs type these methods' transports as protocols: hence ``Any``.)"""
 
@@ -172,8 +173,19 @@ class WatchedLoop(uvloop.Loop):
             )
 
 
-def new_watched_loop() -> WatchedLoop:
-    loop = WatchedLoop()
+# uvloop's stubs differ from typeshed's AbstractEventLoop on a few signatures
+class WatchedLoop(_Watching, uvloop.Loop):  # type: ignore[misc]
+    """uvloop, watched: the loop of every test."""
+
+
+class WatchedAsyncioLoop(_Watching, asyncio.SelectorEventLoop):
+    """asyncio's own loop, watched: with VERIFY_TEST_LOOP=asyncio, to tell a uvloop-only
+    failure from a real one, or compare the two loops' run times."""
+
+
+def new_watched_loop() -> asyncio.AbstractEventLoop:
+    asyncio_loop = os.environ.get("VERIFY_TEST_LOOP", "uvloop") == "asyncio"
+    loop = WatchedAsyncioLoop() if asyncio_loop else WatchedLoop()
     loop.set_exception_handler(WATCH.on_loop_error)
     loop.set_task_factory(WATCH.task_factory)
     return loop

@@ -83,6 +83,7 @@ def guarded(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     monkeypatch.setenv("PYTHONPATH", path)
     # not this run's options: its --basetemp would be emptied by the inner run
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("VERIFY_TEST_LOOP", raising=False)  # the default loop, uvloop
     return pytester
 
 
