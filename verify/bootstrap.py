@@ -22,7 +22,7 @@ from aiohttp import web
 
 from cache.breaker import Breaker
 from cache.metrics import CacheMetrics
-from cache.redis_client import create_client
+from cache.redis_client import close_client, create_client
 from cache.register import open_register
 from cache.settings import CacheSettings
 from verify.adapters.api_keys import PgKeyStore
@@ -187,7 +187,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_PING] = client.ping
     yield
     await batcher.aclose()
-    await client.aclose()
+    await close_client(client)
 
 
 async def _audit(app: web.Application) -> AsyncIterator[None]:
