@@ -213,8 +213,10 @@ def loop_errors_expected() -> None:
 _UVLOOP_RUN = uvloop.run
 
 
-def _watched_run(main: Coroutine[Any, Any, T], **kwargs: Any) -> T:
-    return _UVLOOP_RUN(main, **{"loop_factory": new_watched_loop, **kwargs})
+def _watched_run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, **_: Any) -> T:
+    """uvloop.run on a watched loop (its loop_factory, if given, is not used)."""
+    with asyncio.Runner(loop_factory=new_watched_loop, debug=debug) as runner:
+        return runner.run(main)
 
 
 def pytest_configure(config: pytest.Config) -> None:
