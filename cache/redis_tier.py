@@ -31,7 +31,7 @@ from redis.exceptions import (
 from cache.breaker import Breaker
 from cache.keyspace import FILL_MAX_PENDING, FILL_MAX_TASKS
 from cache.metrics import CacheMetrics
-from cache.redis_client import RedisClient
+from cache.redis_client import RedisClient, close_client
 
 T = TypeVar("T")
 
@@ -187,4 +187,4 @@ class RedisTier:
         except TimeoutError:
             for task in self._tasks:
                 task.cancel()
-        await self.client.aclose()
+        await close_client(self.client)

@@ -6,12 +6,9 @@ and VERIFY_TEST_REDIS_URL name servers to use instead. Each test gets a
 database of its own (a copy of a migrated template) and a Redis key prefix of
 its own, so tests never clean up after each other.
 
-Async tests run on asyncio's own loop, or on uvloop (as `verify serve` does) with
-VERIFY_TEST_UVLOOP=1: closing the session's uvloop loop at the very end of a run hung
-once in CI-like runs (in ``loop.close()``, after every test had passed), so CI uses the
-default loop until that is understood. The loop's exception handler records what
-asyncio would only log (a task that died with nobody awaiting it, a failing callback);
-a test that leaves such an error behind fails.
+Async tests run on uvloop, as `verify serve` does, in one loop for the session. The loop
+fails the test that leaves behind what asyncio would only log (a task that died with nobody
+awaiting it, a failing callback) or a connection it opened (tests/support/loop_guard.py).
 """
 
 from __future__ import annotations
@@ -25,12 +22,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-import uvloop
 
 from verify import devservers
 from verify.adapters.migrate import migrate
@@ -40,49 +35,9 @@ from verify.settings import Secret, Settings
 TEMPLATE_DB = "verify_template"
 UNLIMITED_ATTEMPTS = 1_000_000_000
 
-LOOP_ERRORS: list[dict[str, Any]] = []
-
-
-def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    LOOP_ERRORS.append(context)
-    loop.default_exception_handler(context)
-
-
-_UVLOOP = os.environ.get("VERIFY_TEST_UVLOOP") == "1"
-
-
-class _LoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """The loop (uvloop when asked), with the exception handler that records unhandled
-    errors. pytest-asyncio's runners make their loops through the policy."""
-
-    def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop = (
-            uvloop.new_event_loop() if _UVLOOP else super().new_event_loop()
-        )
-        loop.set_exception_handler(_record_loop_error)
-        return loop
-
-
-asyncio.set_event_loop_policy(_LoopPolicy())
-
-
-@pytest.fixture
-def loop_errors_expected() -> None:
-    """For a test that kills a server on purpose: its clients' tasks may die unobserved."""
-    LOOP_ERRORS.append({"expected": True})
-
-
-@pytest.fixture(autouse=True)
-def no_task_error_left_behind() -> Iterator[None]:
-    """Fail the test during which the loop reported an error nobody handled."""
-    LOOP_ERRORS.clear()
-    yield
-    found, LOOP_ERRORS[:] = list(LOOP_ERRORS), []
-    if found and not any(c.get("expected") for c in found):
-        shown = "; ".join(
-            f"{c.get('message')}: {c.get('exception')!r} in {c.get('future')!r}" for c in found
-        )
-        pytest.fail(f"the event loop reported unhandled errors: {shown}")
+# uvloop for every async test, and a test that leaves a task error or an open connection
+# behind on the loop fails (tests/support/loop_guard.py)
+pytest_plugins = ["pytester", "tests.support.loop_guard"]
 
 
 @dataclass(frozen=True)

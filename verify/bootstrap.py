@@ -22,7 +22,7 @@ from aiohttp import web
 
 from cache.breaker import Breaker
 from cache.metrics import CacheMetrics
-from cache.redis_client import create_client
+from cache.redis_client import close_client, create_client
 from cache.register import open_register
 from cache.settings import CacheSettings
 from verify.adapters.api_keys import PgKeyStore
@@ -194,7 +194,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
     yield
     await leased.aclose()  # its leases in flight wait on the batcher
     await batcher.aclose()
-    await client.aclose()
+    await close_client(client)
 
 
 async def _audit(app: web.Application) -> AsyncIterator[None]:

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from tests.cases import AN
-from tests.conftest import LOOP_ERRORS
 from tests.e2e.conftest import Client
+from tests.support.loop_guard import expect_loop_errors
 from tests.support.wait import eventually
 from verify.adapters.changes import LISTENER_APP_NAME
 
@@ -64,7 +64,7 @@ async def test_no_answer_from_old_data_after_one_second(
     if kill_listener:
         # the LISTEN connection is killed on purpose: a driver task may die unobserved with
         # it (seen as an unretrieved TimeoutError under load), as in the Redis-kill tests
-        LOOP_ERRORS.append({"expected": True})
+        expect_loop_errors()
     until = [time.monotonic() + 60]
     log: list[tuple[float, dict[str, Any]]] = []
     tasks = [asyncio.create_task(_load(client, auth, log, until)) for _ in range(LOAD_TASKS)]
