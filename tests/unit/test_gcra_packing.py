@@ -3,6 +3,7 @@ redis-py's, and the script's refusals-only reply mapped back to the charges."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -15,7 +16,15 @@ from redis.asyncio.connection import Connection
 from verify.adapters import attempts
 from verify.adapters.attempts import RedisAttemptLimiter, attempts_key
 from verify.adapters.gcra_batch import Charge
-from verify.adapters.gcra_redis import SHA, OutOfStep, evalsha_command, refusals_of, script_runs
+from verify.adapters.gcra_redis import (
+    KEEP,
+    SHA,
+    OutOfStep,
+    StandaloneSender,
+    evalsha_command,
+    refusals_of,
+    script_runs,
+)
 from verify.domain.gcra import Limit, Quota
 
 RULES = [Limit(10, 20), Limit(10, 20), Quota(50, 86_400), Quota(3, 86_400)]
@@ -111,3 +120,79 @@ def test_the_key_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
             "cv", b"k" * 32, i % 2, f"00109000000{i}"
         )
     assert sum(len(keys) for keys in limiter._keys.values()) <= 3
+
+
+class _Conn:
+    def __init__(self, pool: _Pool) -> None:
+        self.pool = pool
+        self.disconnected = False
+        self.sent = 0
+
+    async def send_packed_command(self, command: bytes, check_health: bool = True) -> None:
+        self.sent += 1
+
+    async def read_response(self) -> list[int]:
+        await self.pool.gate.wait()
+        if self.pool.error is not None:
+            raise self.pool.error
+        return [self.pool.keys]
+
+    async def disconnect(self, nowait: bool = False) -> None:
+        self.disconnected = True
+
+
+class _Pool:
+    """A connection pool that counts what is checked out; replies wait for ``gate``."""
+
+    def __init__(self) -> None:
+        self.out: set[_Conn] = set()
+        self.gate = asyncio.Event()
+        self.error: BaseException | None = None
+        self.keys = 1
+
+    async def get_connection(self) -> _Conn:
+        conn = _Conn(self)
+        self.out.add(conn)
+        return conn
+
+    async def release(self, conn: _Conn) -> None:
+        self.out.discard(conn)
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.connection_pool = _Pool()
+
+
+async def test_the_sender_keeps_a_few_connections_and_gives_back_the_rest() -> None:
+    client = _Client()
+    sender = StandaloneSender(client)  # type: ignore[arg-type]
+    charge = Charge("t:k", Limit(1, 10), 1, False)
+    calls = [asyncio.ensure_future(sender([charge])) for _ in range(KEEP + 6)]
+    await asyncio.sleep(0)
+    assert len(client.connection_pool.out) == KEEP + 6  # a slow spell: all in flight
+    client.connection_pool.gate.set()
+    await asyncio.gather(*calls)
+    assert len(client.connection_pool.out) == KEEP  # the rest went back to the pool
+    await sender([charge])
+    assert len(client.connection_pool.out) == KEEP  # a kept one was used again
+
+
+async def test_a_failed_round_trip_gives_back_every_connection() -> None:
+    client = _Client()
+    pool = client.connection_pool
+    sender = StandaloneSender(client)  # type: ignore[arg-type]
+    charge = Charge("t:k", Limit(1, 10), 1, False)
+    calls = [asyncio.ensure_future(sender([charge])) for _ in range(3)]
+    await asyncio.sleep(0)
+    pool.gate.set()
+    await asyncio.gather(*calls)
+    assert len(pool.out) == 3
+    pool.error = ConnectionError("reset")
+    with pytest.raises(ConnectionError):
+        await sender([charge])
+    assert not pool.out  # every kept connection went back, disconnected
+    pool.error, pool.keys = None, 2  # a reply that answers another command
+    with pytest.raises(OutOfStep):
+        await sender([charge])
+    assert not pool.out
