@@ -62,9 +62,9 @@ def _days(batch: list[AuditEntry]) -> list[list[AuditEntry]]:
 
 
 def _stored(e: AuditEntry) -> tuple[object, ...]:
-    """The row as Postgres keeps it: -0.0 goes through jsonb's numeric, which has no
-    negative zero, and comes back as 0."""
-    if e.latency_ms is not None and e.latency_ms == 0.0:
+    """The row as Postgres keeps it: a latency whose `real` is -0 (-0.0, or a tiny negative)
+    goes through jsonb's numeric, which has no negative zero, and comes back as 0."""
+    if e.latency_ms is not None and _single(e.latency_ms) == 0.0:  # -0.0, or rounds to it
         e = e._replace(latency_ms=0.0)
     return _row(e)
 

@@ -146,6 +146,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self.out: set[_Conn] = set()
+        self.made: list[_Conn] = []
         self.gate = asyncio.Event()
         self.error: BaseException | None = None
         self.keys = 1
@@ -153,6 +154,7 @@ class _Pool:
     async def get_connection(self) -> _Conn:
         conn = _Conn(self)
         self.out.add(conn)
+        self.made.append(conn)
         return conn
 
     async def release(self, conn: _Conn) -> None:
@@ -193,6 +195,11 @@ async def test_a_failed_round_trip_gives_back_every_connection() -> None:
         await sender([charge])
     assert not pool.out  # every kept connection went back, disconnected
     pool.error, pool.keys = None, 2  # a reply that answers another command
-    with pytest.raises(OutOfStep):
-        await sender([charge])
-    assert not pool.out
+    pool.gate.clear()
+    calls = [asyncio.ensure_future(sender([charge])) for _ in range(KEEP + 2)]
+    await asyncio.sleep(0)
+    pool.gate.set()  # all in flight at once, more than KEEP
+    for outcome in await asyncio.gather(*calls, return_exceptions=True):
+        assert isinstance(outcome, OutOfStep)
+    assert not pool.out  # none went back to the pool or stayed kept with a stale reply
+    assert all(conn.disconnected for conn in pool.made[-(KEEP + 2) :])

@@ -78,8 +78,10 @@ def _float4(value: float) -> tuple[int, float | str]:
     reads it, already rounded to single precision, so that the text Postgres parses names
     exactly that float (a double's shortest repr could round to the other neighbour). JSON
     has no NaN or infinity: those go as the words `real` input accepts."""
-    bits = _float4_bits(value)
     single: float = _F32.unpack(_F32.pack(value))[0]
+    if single == 0.0:  # also a tiny negative rounded to -0: jsonb keeps 0, so hash 0
+        return 0, 0.0
+    bits = _float4_bits(value)
     if math.isfinite(single):
         return bits, single
     return bits, "NaN" if math.isnan(single) else ("Infinity" if single > 0 else "-Infinity")

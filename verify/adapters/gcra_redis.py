@@ -25,6 +25,8 @@ groups are retried once after SCRIPT LOAD on every primary.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
@@ -128,17 +130,15 @@ class StandaloneSender:
     async def __call__(self, charges: Sequence[Charge]) -> Sequence[int]:
         command = evalsha_command([charge.key for charge in charges], script_runs(charges))
         try:
-            reply = await self._round_trip(command)
+            reply = await self._round_trip(command, len(charges))
         except NoScriptError:
             await self._client.script_load(SCRIPT)
-            reply = await self._round_trip(command)
-        try:
-            return refusals_of(reply, len(charges))
-        except OutOfStep:  # its connection answered another command: none can be trusted
-            await self._drop_all([])
-            raise
+            reply = await self._round_trip(command, len(charges))
+        return reply
 
-    async def _round_trip(self, command: bytes) -> list[int]:
+    async def _round_trip(self, command: bytes, count: int) -> list[int]:
+        """The refusals (``refusals_of``); the connection is kept or given back only once
+        its reply was read and found to answer this command."""
         pool = self._client.connection_pool
         if self._idle:
             conn = self._idle.pop()
@@ -146,28 +146,35 @@ class StandaloneSender:
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(command, check_health=False)
-            reply: list[int] = await conn.read_response()
-        except ResponseError:
-            self._idle.append(conn)  # an error reply: the connection is in step
+            reply = refusals_of(await conn.read_response(), count)
+        except ResponseError:  # an error reply: the connection is in step
+            await self._put_back(conn)
             raise
-        except BaseException:  # timeout, cancellation, I/O: a reply may still be on its way
+        except BaseException:  # timeout, cancellation, I/O, a reply to another command
             await self._drop_all([conn])
             raise
+        await self._put_back(conn)
+        return reply
+
+    async def _put_back(self, conn: Any) -> None:
         if len(self._idle) < KEEP:
             self._idle.append(conn)
         else:
-            await pool.release(conn)
-        return reply
+            await self._client.connection_pool.release(conn)
 
     async def _drop_all(self, conns: list[Any]) -> None:
-        """Disconnect ``conns`` and every kept connection, and give them back to the pool.
-        The kept list is taken before any await: a round trip finishing meanwhile keeps
-        its connection in the new list, not in one being dropped."""
+        """Disconnect ``conns`` and every kept connection, and give them all back to the
+        pool. The kept list is taken before any await (a round trip finishing meanwhile
+        keeps its connection in the new list), and every one is given back even when
+        another's disconnect fails or the caller is cancelled."""
         conns, self._idle = [*conns, *self._idle], []
         pool = self._client.connection_pool
         for conn in conns:
-            await conn.disconnect(nowait=True)
-            await pool.release(conn)
+            try:
+                with contextlib.suppress(Exception):  # it goes back to the pool all the same
+                    await conn.disconnect(nowait=True)
+            finally:
+                await asyncio.shield(pool.release(conn))
 
 
 class ClusterSender:
