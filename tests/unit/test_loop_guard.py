@@ -34,18 +34,18 @@ async def test_runs_on_uvloop() -> None:
 
 async def test_leaks_a_failing_task() -> None:
     task = asyncio.create_task(fail())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one tick: the task or callback runs and fails
     del task
     gc.collect()
 
 async def test_keeps_a_failed_task_alive() -> None:
     keep = asyncio.create_task(fail())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one tick: the task or callback runs and fails
     test_keeps_a_failed_task_alive.keep = keep  # never collected, never awaited
 
 async def test_fails_in_a_callback() -> None:
     asyncio.get_running_loop().call_soon(lambda: 1 / 0)
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one tick: the task or callback runs and fails
 
 async def test_awaits_its_failing_task() -> None:
     with pytest.raises(ValueError):
@@ -54,7 +54,7 @@ async def test_awaits_its_failing_task() -> None:
 async def test_expects_an_error() -> None:
     expect_loop_errors()
     asyncio.get_running_loop().call_soon(lambda: 1 / 0)
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one tick: the task or callback runs and fails
 
 async def test_clean() -> None:
     await asyncio.sleep(0)
