@@ -39,8 +39,19 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "loadtest" / "results"
 
 
+ALL_CASES = frozenset("abcdefg")
+PARTIAL = Path(tempfile.gettempdir()) / "verify-bench"
+
+
 class Interrupted(Exception):
     pass
+
+
+def _cases(text: str) -> frozenset[str]:
+    found = frozenset(text.strip().lower())
+    if not found or not found <= ALL_CASES:
+        raise argparse.ArgumentTypeError(f"cases are letters among {''.join(sorted(ALL_CASES))}")
+    return found
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -63,13 +74,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-items", type=int, default=1_000)
     p.add_argument("--quiet-wait", type=float, default=60.0, help="seconds a case waits at most")
     p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run")
-    p.add_argument("--out", type=Path, default=RESULTS, help="folder of the outputs")
+    p.add_argument(
+        "--cases", default="abcdefg", type=_cases,
+        help="the servers to measure, e.g. 'c' or 'cd' (default: all; a subset writes to "
+        f"{PARTIAL} unless --out is given, so the committed figures stay whole)",
+    )  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="folder of the outputs")
     p.add_argument(
         "--register", type=register.parse_size, default=None, metavar="SIZE",
         help="only verify with caches off on a register of SIZE (100M) in its own database "
         "(verify_bench_100m), seeded once; writes register-100m.json",
     )  # fmt: skip
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS if args.cases == ALL_CASES else PARTIAL
     if args.register is not None:
         args.count = args.register
         if args.database == "verify_bench":
@@ -83,6 +101,7 @@ def _options(args: argparse.Namespace) -> Options:
         connections=args.connections, batch_connections=args.batch_connections,
         random_ids=args.random_ids, hot_ids=args.hot_ids, batch_items=args.batch_items,
         timing=Timing(args.warmup, args.duration, args.profile_seconds, args.quiet_wait),
+        cases=args.cases,
     )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ class Options:
     hot_ids: int
     batch_items: int
     timing: Timing
+    cases: frozenset[str] = frozenset("abcdefg")  # --cases: the servers measured
 
 
 @dataclass
@@ -91,6 +92,9 @@ class Bench:
         return Server(name, argv, env, port, self.o.workers, log_path, ROOT, ops_port)
 
     def measure(self, server: Server, cases: list[Case], key: str | None = None) -> None:
+        cases = [c for c in cases if c.key in self.o.cases]
+        if not cases:  # --cases left this server out: not even started
+            return
         with running(server):
             for case in cases:
                 # one request first: a 4xx/5xx (bad key, missing table) stops the run here
