@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -45,7 +45,8 @@ class Charge(NamedTuple):
 Send = Callable[[Sequence[Charge]], Awaitable[Sequence[int]]]
 ALLOWED = Decision(True, 0)  # what Redis answers of an allowed charge (its state stays there)
 Replies = list[Decision | None]  # None: Redis did not decide this charge
-Waiter = asyncio.Future[Replies]
+# a caller's future (its replies, or its one reply) and how many of the batch's charges are its
+Waiters = list[tuple["asyncio.Future[Any]", int]]
 
 
 class CircuitBreaker(Protocol):
@@ -73,63 +74,73 @@ class ChargeBatcher:
         self._breaker = breaker
         self._deadline_s = deadline_s  # a whole round trip, over the client's socket timeouts
         self._max_batch = max_batch
-        self._pending: list[tuple[Sequence[Charge], Waiter]] = []
-        self._scheduled = False
+        # the tick's batch being gathered, flat: its charges, and per caller its future and
+        # how many of the charges are its own (ONE: a single charge, answered bare)
+        self._charges: list[Charge] = []
+        self._waiters: Waiters = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def charge(self, charges: Sequence[Charge]) -> Replies:
         """A decision per charge, in order; None where Redis did not decide."""
         if not charges:
             return []
-        loop = asyncio.get_running_loop()
-        future: Waiter = loop.create_future()
-        self._pending.append((charges, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._dispatch)
+        future: asyncio.Future[Replies] = asyncio.get_running_loop().create_future()
+        self._charges += charges
+        self._waiters.append((future, len(charges)))
+        if len(self._waiters) == 1:
+            self._start()
         # no shield needed: the future is this caller's alone (the batch is a task of its own),
         # so a caller giving up cancels its future, never the batch of the others
         return await future
 
-    def _dispatch(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._run(pending))
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._settle(done, pending))
+    async def charge_one(self, charge: Charge) -> Decision | None:
+        """``charge([charge])[0]`` without the lists: a verify's one charge."""
+        future: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
+        self._charges.append(charge)
+        self._waiters.append((future, ONE))
+        if len(self._waiters) == 1:
+            self._start()
+        return await future
 
-    def _settle(
-        self, task: asyncio.Task[None], pending: list[tuple[Sequence[Charge], Waiter]]
-    ) -> None:
+    def _start(self) -> None:
+        """The tick's first charge: its batch is sent by a task whose first step runs once
+        this tick's callbacks have run (one loop hop: every charge of the tick joins)."""
+        charges, waiters = self._charges, self._waiters
+        task = asyncio.get_running_loop().create_task(self._run(charges, waiters))
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._settle(done, charges, waiters))
+
+    def _detach(self, waiters: Waiters) -> None:
+        """Close the batch: later charges start a new one."""
+        if self._waiters is waiters:
+            self._charges, self._waiters = [], []
+
+    def _settle(self, task: asyncio.Task[None], charges: list[Charge], waiters: Waiters) -> None:
         """No caller waits forever: a batch cancelled before it ran leaves all to local."""
         self._tasks.discard(task)
-        for some, future in pending:
-            if not future.done():
-                future.set_result([None] * len(some))
+        self._detach(waiters)
+        _answer(waiters, [None] * len(charges))
 
-    async def _run(self, pending: list[tuple[Sequence[Charge], Waiter]]) -> None:
-        charges = [charge for some, _ in pending for charge in some]
-        replies: Replies = [None] * len(charges)
+    async def _run(self, charges: list[Charge], waiters: Waiters) -> None:
+        self._detach(waiters)
+        replies: Replies = []
         size = self._max_batch
         try:
             if len(charges) <= size:
-                await self._send_chunk(charges, replies, 0)
+                replies = await self._decide(charges)
             else:
-                chunks = range(0, len(charges), size)
-                await asyncio.gather(
-                    *(self._send_chunk(charges[i : i + size], replies, i) for i in chunks)
+                chunks = await asyncio.gather(
+                    *(self._decide(charges[i : i + size]) for i in range(0, len(charges), size))
                 )
+                replies = [reply for chunk in chunks for reply in chunk]
         finally:  # every caller gets its answers, also when the batch is cancelled (shutdown)
-            start = 0
-            for some, future in pending:
-                end = start + len(some)
-                if not future.done():
-                    future.set_result(replies[start:end])
-                start = end
+            _answer(waiters, replies or [None] * len(charges))
 
-    async def _send_chunk(self, chunk: list[Charge], replies: Replies, offset: int) -> None:
+    async def _decide(self, chunk: list[Charge]) -> Replies:
+        """A reply per charge of ``chunk``: all None unless Redis decided them."""
+        size = len(chunk)
         if not self._breaker.allow():
-            return
+            return [None] * size
         try:
             async with asyncio.timeout(self._deadline_s):
                 flat = await self._send(chunk)
@@ -138,28 +149,44 @@ class ChargeBatcher:
             raise
         except REDIS_ERRORS:
             self._breaker.failure()
-            return
+            return [None] * size
         except Exception:  # a bug, not Redis: say so loudly, but keep limiting (locally)
             log.exception("limiter batch failed")
             self._breaker.failure()
-            return
-        size = len(chunk)
-        if len(flat) % 2 or any(not 0 <= i < size for i in flat[::2]):
-            log.error("limiter script answered %d values for %d charges", len(flat), size)
-            self._breaker.failure()
-            return
+            return [None] * size
+        replies: Replies = [ALLOWED] * size
+        if flat:  # refusals: index, wait, ...
+            if len(flat) % 2 or any(not 0 <= i < size for i in flat[::2]):
+                log.error("limiter script answered %d values for %d charges", len(flat), size)
+                self._breaker.failure()
+                return [None] * size
+            for n in range(0, len(flat), 2):
+                replies[flat[n]] = Decision(False, 0, int(flat[n + 1]))
         self._breaker.success()
-        replies[offset : offset + size] = [ALLOWED] * size
-        for n in range(0, len(flat), 2):
-            replies[offset + flat[n]] = Decision(False, 0, int(flat[n + 1]))
+        return replies
 
     async def aclose(self) -> None:
         """Wait for the batches queued or in flight (each bounded by the deadline)."""
-        while self._scheduled or self._tasks:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-            else:
-                await asyncio.sleep(0)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+ONE = 0  # a waiter of one charge, answered with its reply rather than a list
+
+
+def _answer(waiters: Waiters, replies: Replies) -> None:
+    """Hand each waiter not yet answered (or gone) its replies, in order."""
+    start = 0
+    for future, count in waiters:
+        if count == ONE:
+            if not future.done():
+                future.set_result(replies[start])
+            start += 1
+        else:
+            end = start + count
+            if not future.done():
+                future.set_result(replies[start:end])
+            start = end
 
 
 class Buckets:
@@ -175,6 +202,16 @@ class Buckets:
         self._batcher = batcher
         self._local = local
         self._on_fallback = on_fallback
+
+    async def charge_one(self, charge: Charge) -> Decision:
+        """``charge([charge])[0]``, the shortest way: a verify's one charge."""
+        batcher = self._batcher
+        reply = None if batcher is None else await batcher.charge_one(charge)
+        if reply is None:
+            reply = self._local.check(charge.key, charge.rule, charge.cost, strict=charge.strict)
+            if self._on_fallback is not None:
+                self._on_fallback()
+        return reply
 
     async def charge(self, charges: Sequence[Charge]) -> list[Decision]:
         """A decision per charge, in order."""

@@ -57,6 +57,7 @@ class Held:
     """One key's lease in this process."""
 
     limit: Limit
+    size: int  # lease_size(limit): the most tokens held; 0: none (charged per request)
     tokens: int = 0
     expires: float = 0.0
     refilling: bool = False
@@ -96,33 +97,33 @@ class LeasedRateLimiter:
     def take(self, key_id: str, limit: Limit, cost: int) -> bool:
         """Spend ``cost`` leased tokens (True), or say the request must go to Redis; either
         way start a refill when the key's lease runs low."""
-        size = lease_size(limit, self._max_tokens)
-        if not size:
-            if self._held:
-                self._held.pop(key_id, None)  # its limit changed to one without leases
-            return False
         held = self._held.get(key_id)
         if held is None or (held.limit is not limit and held.limit != limit):
-            held = self._track(key_id, limit)
+            held = self._track(key_id, limit)  # new, or its limit changed
+        if not held.size:
+            return False
         now = self._clock()
         if now - held.window_start >= self._ttl_s:
             recent = now - held.window_start < 2 * self._ttl_s
             held.spent_before = held.spent if recent else 0
             held.window_start, held.spent = now, 0
         held.spent += cost
-        if held.tokens and now >= held.expires:
-            held.tokens = 0  # expired: dropped, not handed back
-        taken = held.tokens >= cost
+        tokens = held.tokens
+        if tokens and now >= held.expires:
+            tokens = 0  # expired: dropped, not handed back
+        taken = tokens >= cost
         if taken:
-            held.tokens -= cost
-        demand = max(held.spent, held.spent_before)  # tokens of a TTL window, here
-        size = min(size, 2 * demand) if demand > 1 else 0
-        if size and 2 * held.tokens <= size and not held.refilling and now >= held.quiet_until:
-            self._refill(key_id, held, size - held.tokens)
+            tokens -= cost
+        held.tokens = tokens
+        if 2 * tokens <= held.size and not held.refilling and now >= held.quiet_until:
+            demand = max(held.spent, held.spent_before)  # tokens of a TTL window, here
+            size = min(held.size, 2 * demand) if demand > 1 else 0
+            if size and 2 * tokens <= size:
+                self._refill(key_id, held, size - tokens)
         return taken
 
     def _track(self, key_id: str, limit: Limit) -> Held:
-        held = self._held[key_id] = Held(limit)
+        held = self._held[key_id] = Held(limit, lease_size(limit, self._max_tokens))
         if len(self._held) > self._max_keys:
             del self._held[next(iter(self._held))]
         return held

@@ -94,6 +94,8 @@ def refusals_of(
     ``indices[i]``) pairs; OutOfStep unless it says it decided ``count`` keys."""
     if not isinstance(reply, list) or not reply or reply[0] != count:
         raise OutOfStep(f"limiter script reply does not answer a command of {count} keys")
+    if len(reply) == 1:  # all allowed: the common answer
+        return []
     flat = [int(v) for v in reply[1:]]
     for n in range(0, len(flat) - 1, 2):
         i = flat[n] - 1

@@ -41,6 +41,4 @@ class RateLimiter:
         return self._prefix + key_id
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
-        charge = Charge(self._prefix + key_id, limit, cost, False)
-        [decision] = await self._buckets.charge((charge,))
-        return decision
+        return await self._buckets.charge_one(Charge(self._prefix + key_id, limit, cost, False))

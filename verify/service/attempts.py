@@ -44,8 +44,9 @@ async def charge_attempts(
 ) -> list[TooManyAttempts | None]:
     """For each subject (in order): None when allowed, else the refusal with its wait."""
     rule = quota(per_day)
-    # a single verify (the common case) needs no Counter
-    costs = {subjects[0]: 1} if len(subjects) == 1 else Counter(subjects)
+    if len(subjects) == 1:  # a verify (the common case): one attempt on one person
+        return [await _charge_one(agency_id, subjects[0], limiter, rule)]
+    costs = Counter(subjects)
     refusals: dict[str, TooManyAttempts] = {
         subject: _never(cost, per_day)
         for subject, cost in costs.items()
@@ -59,6 +60,15 @@ async def charge_attempts(
         if not decision.allowed
     }
     return [refusals.get(subject) for subject in subjects]
+
+
+async def _charge_one(
+    agency_id: int, subject: str, limiter: AttemptLimiter, rule: Quota
+) -> TooManyAttempts | None:
+    if exceeds_burst(rule, 1):  # a quota of none a day
+        return _never(1, rule.count)
+    decision = (await limiter.spend(agency_id, {subject: 1}, rule))[subject]
+    return None if decision.allowed else _refusal(decision, 1, rule.count)
 
 
 def _refusal(decision: Decision, cost: int, per_day: int) -> TooManyAttempts:

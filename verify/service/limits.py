@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterator
 
 from verify.domain.gcra import MICROS, Limit
@@ -16,14 +17,22 @@ from verify.service.ports import Limiter
 def limit_of(principal: Principal) -> Limit | None:
     if principal.rate_per_s is None:
         return None
-    return Limit(principal.rate_per_s, principal.burst or 2 * principal.rate_per_s)
+    return _limit(principal.rate_per_s, principal.burst)
+
+
+@functools.lru_cache(maxsize=1024)
+def _limit(rate_per_s: int, burst: int | None) -> Limit:
+    """One ``Limit`` object per rate and burst: a request allocates none, and the limiter
+    finds its key's limit unchanged by identity (``gcra_lease``)."""
+    return Limit(rate_per_s, burst or 2 * rate_per_s)
 
 
 async def charge(principal: Principal, cost: int, limiter: Limiter) -> None:
     """Raise RateLimited (with the seconds to wait) when the key is over its limit."""
-    limit = limit_of(principal)
-    if limit is None or cost <= 0:
+    rate = principal.rate_per_s
+    if rate is None or cost <= 0:
         return
+    limit = _limit(rate, principal.burst)
     decision = await limiter.check(principal.key_id, limit, cost)
     if not decision.allowed:
         raise RateLimited(
