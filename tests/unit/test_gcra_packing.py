@@ -126,13 +126,23 @@ def test_the_memo_of_one_attempt_per_person_is_bounded(monkeypatch: pytest.Monke
 
 
 class _Conn:
+    """A connected redis-py connection as the sender uses it: its stream writer (and that
+    writer's transport) and its reply parser are itself."""
+
+    is_connected = True
+    socket_timeout = None
+
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
         self.disconnected = False
         self.sent = 0
+        self._writer = self._parser = self.transport = self
 
-    async def send_packed_command(self, command: bytes, check_health: bool = True) -> None:
+    def write(self, command: bytes) -> None:
         self.sent += 1
+
+    def get_write_buffer_size(self) -> int:
+        return 0
 
     async def read_response(self) -> list[int]:
         await self.pool.gate.wait()

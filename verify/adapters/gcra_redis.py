@@ -147,8 +147,7 @@ class StandaloneSender:
         else:
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            await conn.send_packed_command(command, check_health=False)
-            reply = refusals_of(await conn.read_response(), count)
+            reply = refusals_of(await _exchange(conn, command), count)
         except ResponseError:  # an error reply: the connection is in step
             await self._put_back(conn)
             raise
@@ -177,6 +176,32 @@ class StandaloneSender:
                     await conn.disconnect(nowait=True)
             finally:
                 await asyncio.shield(pool.release(conn))
+
+
+WRITE_HIGH = 64 * 1024  # bytes buffered for the socket above which a write awaits the drain
+
+
+async def _exchange(conn: Any, command: bytes) -> Any:
+    """Send ``command`` on a connected redis-py connection and read its one reply, under the
+    connection's socket timeout (one timer for both; the batcher's deadline is around it).
+
+    The lean equivalent of ``send_packed_command`` + ``read_response``: on redis-py 8 those
+    wrap the write in ``asyncio.wait_for`` (a task per write), the read in a timeout of its
+    own, and format the server's address per call; a round trip cost twice the CPU of this.
+    The connection's own stream writer and reply parser are used (redis-py's handshake,
+    AUTH, TLS and parser stay its own); an error reply is raised as ``read_response`` does.
+    """
+    if not conn.is_connected:
+        await conn.connect()
+    async with asyncio.timeout(conn.socket_timeout):
+        writer = conn._writer
+        writer.write(command)
+        if writer.transport.get_write_buffer_size() > WRITE_HIGH:
+            await writer.drain()
+        reply = await conn._parser.read_response()
+    if isinstance(reply, ResponseError):
+        raise reply
+    return reply
 
 
 class ClusterSender:
