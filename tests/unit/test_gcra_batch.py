@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
 from verify.adapters.attempts import RedisAttemptLimiter
-from verify.adapters.gcra_batch import Buckets, Charge, ChargeBatcher
+from verify.adapters.gcra_batch import ALLOWED, Buckets, Charge, ChargeBatcher
 from verify.adapters.gcra_local import LocalLimiter
 from verify.adapters.ratelimit import RateLimiter
 from verify.domain.gcra import Decision, Limit, Quota
@@ -159,3 +159,56 @@ async def test_without_redis_the_limiters_are_local() -> None:
     assert (await limiter.check("k", ONE, 1)).allowed
     assert not (await limiter.check("k", ONE, 1)).allowed
     assert fallbacks == [1, 1]
+
+
+async def test_charges_made_during_a_round_trip_share_the_next_one() -> None:
+    """One round trip in flight at a time: the ticks it spans go together once it is back."""
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = batcher(redis, breaker)
+    first = asyncio.create_task(b.charge_one(charge("a")))
+    await redis.called.wait()  # in flight
+    second = asyncio.create_task(b.charge_one(charge("b")))
+    await asyncio.sleep(0)
+    third = asyncio.create_task(b.charge([charge("c"), charge("a")]))
+    await asyncio.sleep(0)
+    assert redis.calls == [["a"]]
+    redis.gate.set()
+    one, two, three = await asyncio.gather(first, second, third)
+    assert redis.calls == [["a"], ["b", "c", "a"]]
+    assert one == two == ALLOWED
+    assert [d is not None and d.allowed for d in three] == [True, False]  # "a" saw the first
+    assert breaker.events == ["success", "success"]
+
+
+async def test_a_charge_behind_a_stalled_round_trip_waits_one_deadline_from_its_own_start() -> None:
+    """Its deadline runs from when it was made, not from when its round trip could start:
+    behind a stalled Redis a caller waits one deadline, not two."""
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()  # never set
+    deadline = 0.4
+    b = batcher(redis, breaker, deadline_s=deadline)
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(b.charge_one(charge("a")))
+    await redis.called.wait()
+    start = loop.time()
+    assert await b.charge_one(charge("b")) is None  # Redis did not decide: local
+    waited = loop.time() - start
+    assert waited < 1.5 * deadline  # two deadlines (0.8 s) before
+    assert await first is None and breaker.events == ["failure", "failure"]
+
+
+async def test_a_cancelled_pump_leaves_every_waiting_caller_to_local() -> None:
+    redis = FakeRedis()
+    redis.gate = asyncio.Event()
+    b = batcher(redis, FakeBreaker())
+    first = asyncio.create_task(b.charge_one(charge("a")))
+    await redis.called.wait()
+    queued = asyncio.create_task(b.charge([charge("b")]))
+    await asyncio.sleep(0)
+    pump = b._pump
+    assert pump is not None
+    pump.cancel()  # as the loop's shutdown does
+    assert await first is None and await queued == [None]
+    redis.gate.set()
+    assert await b.charge_one(charge("c")) == ALLOWED  # a new pump for the next batch

@@ -1,13 +1,17 @@
-"""GCRA charges coalesced per event-loop tick: one Redis round trip for all of a tick's callers.
+"""GCRA charges coalesced: one Redis round trip for all the charges of a tick, one in flight.
 
 Every charge asked for by any coroutine during one tick (rate limits of requests,
 the probing limit's per-person charges) is queued; at the end of the tick one
-task sends them all, in order, as one call of ``send`` (``gcra_redis.py``: one
-EVALSHA of ``gcra_many.lua``), split in chunks of at most ``max_batch`` charges.
-A chunk runs under one deadline and reports once to the circuit breaker, not once
-per caller. Each caller waits on a future of its own while the batch runs in its
-own task: one giving up (its request cancelled) does not cancel the batch for the
-others.
+task (the pump) sends them all, in order, as one call of ``send`` (``gcra_redis.py``:
+one EVALSHA of ``gcra_many.lua``), split in chunks of at most ``max_batch`` charges.
+While that round trip is in flight the charges of later ticks gather, and go as the
+next call as soon as it is back: one round trip in flight per process, so a busy
+process makes fewer, fuller calls (Redis's CPU and ours are mostly per call, not per
+charge). A batch's deadline runs from its first charge, so a charge waiting behind a
+stalled call still waits one deadline at most, not two. A chunk reports once to the
+circuit breaker, not once per caller. Each caller waits on a future of its own while
+the batch runs in the pump: one giving up (its request cancelled) does not cancel the
+batch for the others.
 
 ``Buckets`` is the one place that says "Redis under a deadline with the breaker,
 else local": a charge Redis did not decide (it failed, timed out, or the breaker
@@ -74,11 +78,12 @@ class ChargeBatcher:
         self._breaker = breaker
         self._deadline_s = deadline_s  # a whole round trip, over the client's socket timeouts
         self._max_batch = max_batch
-        # the tick's batch being gathered, flat: its charges, and per caller its future and
-        # how many of the charges are its own (ONE: a single charge, answered bare)
+        # the batch being gathered, flat: its charges, and per caller its future and how many
+        # of the charges are its own (ONE: a single charge, answered bare); since when
         self._charges: list[Charge] = []
         self._waiters: Waiters = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._since = 0.0
+        self._pump: asyncio.Task[None] | None = None  # sends the batches, one at a time
 
     async def charge(self, charges: Sequence[Charge]) -> Replies:
         """A decision per charge, in order; None where Redis did not decide."""
@@ -88,7 +93,7 @@ class ChargeBatcher:
         self._charges += charges
         self._waiters.append((future, len(charges)))
         if len(self._waiters) == 1:
-            self._start()
+            self._opened()
         # no shield needed: the future is this caller's alone (the batch is a task of its own),
         # so a caller giving up cancels its future, never the batch of the others
         return await future
@@ -99,50 +104,61 @@ class ChargeBatcher:
         self._charges.append(charge)
         self._waiters.append((future, ONE))
         if len(self._waiters) == 1:
-            self._start()
+            self._opened()
         return await future
 
-    def _start(self) -> None:
-        """The tick's first charge: its batch is sent by a task whose first step runs once
-        this tick's callbacks have run (one loop hop: every charge of the tick joins)."""
-        charges, waiters = self._charges, self._waiters
-        task = asyncio.get_running_loop().create_task(self._run(charges, waiters))
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._settle(done, charges, waiters))
+    def _opened(self) -> None:
+        """A new batch's first charge: note when (its deadline runs from then), and start
+        the pump unless it runs. Its first step comes once this tick's callbacks have run, so
+        every charge of the tick joins; a pump already running sends the batch as soon as
+        its round trip in flight is back."""
+        loop = asyncio.get_running_loop()
+        self._since = loop.time()
+        if self._pump is None:
+            self._pump = loop.create_task(self._run())
+            self._pump.add_done_callback(self._stopped)
 
-    def _detach(self, waiters: Waiters) -> None:
-        """Close the batch: later charges start a new one."""
-        if self._waiters is waiters:
-            self._charges, self._waiters = [], []
-
-    def _settle(self, task: asyncio.Task[None], charges: list[Charge], waiters: Waiters) -> None:
-        """No caller waits forever: a batch cancelled before it ran leaves all to local."""
-        self._tasks.discard(task)
-        self._detach(waiters)
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """No caller waits forever: a pump cancelled (shutdown) leaves its batches to local.
+        (A pump done with every batch has already said so: a later one may run by now.)"""
+        if self._pump is not task:
+            return
+        self._pump = None
+        charges, waiters, self._charges, self._waiters = self._charges, self._waiters, [], []
         _answer(waiters, [None] * len(charges))
 
-    async def _run(self, charges: list[Charge], waiters: Waiters) -> None:
-        self._detach(waiters)
-        replies: Replies = []
-        size = self._max_batch
-        try:
-            if len(charges) <= size:
-                replies = await self._decide(charges)
-            else:
-                chunks = await asyncio.gather(
-                    *(self._decide(charges[i : i + size]) for i in range(0, len(charges), size))
-                )
-                replies = [reply for chunk in chunks for reply in chunk]
-        finally:  # every caller gets its answers, also when the batch is cancelled (shutdown)
-            _answer(waiters, replies or [None] * len(charges))
+    async def _run(self) -> None:
+        """Send the gathered batch, then the one gathered meanwhile, until none is left: one
+        round trip in flight at a time, so that the charges of the ticks it spans share the
+        next one (fewer, fuller round trips: Redis's cost is mostly per call)."""
+        while self._waiters:
+            charges, waiters, since = self._charges, self._waiters, self._since
+            self._charges, self._waiters = [], []
+            replies: Replies = []
+            try:
+                replies = await self._decide_all(charges, since + self._deadline_s)
+            finally:  # every caller gets its answers, also when the batch is cancelled
+                _answer(waiters, replies or [None] * len(charges))
+        self._pump = None
 
-    async def _decide(self, chunk: list[Charge]) -> Replies:
-        """A reply per charge of ``chunk``: all None unless Redis decided them."""
+    async def _decide_all(self, charges: list[Charge], deadline: float) -> Replies:
+        size = self._max_batch
+        if len(charges) <= size:
+            return await self._decide(charges, deadline)
+        chunks = await asyncio.gather(
+            *(self._decide(charges[i : i + size], deadline) for i in range(0, len(charges), size))
+        )
+        return [reply for chunk in chunks for reply in chunk]
+
+    async def _decide(self, chunk: list[Charge], deadline: float) -> Replies:
+        """A reply per charge of ``chunk``: all None unless Redis decided them by ``deadline``
+        (loop time: the deadline of the batch's first charge, which may have waited for the
+        round trip before it)."""
         size = len(chunk)
         if not self._breaker.allow():
             return [None] * size
         try:
-            async with asyncio.timeout(self._deadline_s):
+            async with asyncio.timeout_at(deadline):
                 flat = await self._send(chunk)
         except asyncio.CancelledError:
             self._breaker.abandon()  # not Redis's fault: free a half-open probe
@@ -167,8 +183,8 @@ class ChargeBatcher:
 
     async def aclose(self) -> None:
         """Wait for the batches queued or in flight (each bounded by the deadline)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._pump is not None:
+            await asyncio.gather(self._pump, return_exceptions=True)
 
 
 ONE = 0  # a waiter of one charge, answered with its reply rather than a list
