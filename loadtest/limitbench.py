@@ -13,10 +13,10 @@ Scenarios:
 - ``batch``: the probing limit of a 1,000-item batch (1,000 people), per item.
 
 Each figure is this process's CPU time per request (or item), redis-py and the event loop
-included (Redis's own CPU is another process's), the best of ``--rounds``; and requests/s
-of wall time. ``--base DIR`` runs the same scenarios a second time with ``verify`` imported
-from DIR (e.g. ``git archive BASE verify cache | tar -x -C DIR``), alternating, and prints
-the ratios: the machine is shared, so compare within one invocation only.
+included, the best of ``--rounds``; requests/s of wall time; and the Redis server's CPU
+per request (or item) in that round (from /proc, 10 ms ticks: a rough figure). ``--base
+DIR`` runs the same scenarios a second time with ``verify`` imported from DIR (e.g.
+``git archive BASE verify cache | tar -x -C DIR``), alternating, and prints the ratios: the machine is shared, so compare within one invocation only.
 """
 
 from __future__ import annotations
@@ -37,20 +37,37 @@ from typing import Any
 BURST_KEY_RATE = 10_000_000  # the bench's API key (loadtest/bench/stack.py): never reached
 
 
+def _redis_cpu_s(pid: int | None) -> float:
+    """The Redis server's CPU seconds so far (user + system; 0 when unknown)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _measure(
-    run_one: Callable[[], Awaitable[None]], concurrency: int, requests: int, rounds: int
-) -> tuple[float, float]:
-    """(best CPU µs per request, requests/s of that round)."""
-    best_cpu, best_rate = float("inf"), 0.0
+    run_one: Callable[[], Awaitable[None]],
+    concurrency: int,
+    requests: int,
+    rounds: int,
+    redis_pid: int | None = None,
+) -> tuple[float, float, float]:
+    """(best CPU µs per request, requests/s of that round, Redis CPU µs per request of it)."""
+    best_cpu, best_rate, best_redis = float("inf"), 0.0, 0.0
     for _ in range(rounds):
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        redis0 = _redis_cpu_s(redis_pid)
         for _ in range(requests // concurrency):
             await asyncio.gather(*(run_one() for _ in range(concurrency)))
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        redis = _redis_cpu_s(redis_pid) - redis0
         done = requests // concurrency * concurrency
         if cpu / done < best_cpu:
-            best_cpu, best_rate = cpu / done, done / wall
-    return best_cpu * 1e6, best_rate
+            best_cpu, best_rate, best_redis = cpu / done, done / wall, redis / done
+    return best_cpu * 1e6, best_rate, best_redis * 1e6
 
 
 async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -113,13 +130,13 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
         refused = await charge_attempts(1, [subject() for _ in range(1_000)], attempts, 50)
         assert not any(refused)
 
-    c, n, r = args.concurrency, args.requests, args.rounds
+    c, n, r, pid = args.concurrency, args.requests, args.rounds, args.redis_pid
     out: dict[str, Any] = {"leases": leases}
     for name, fn in [("empty", empty), ("rate", rate), ("verify", verify)]:
         await _measure(fn, c, n // 4, 1)  # warm: leases grown, script loaded
-        out[name] = await _measure(fn, c, n, r)
-    cpu, per_s = await _measure(batch, 1, max(20, n // 200), r)
-    out["batch"] = (cpu / 1000, per_s * 1000)  # per item, items/s
+        out[name] = await _measure(fn, c, n, r, pid)
+    cpu, per_s, redis = await _measure(batch, 1, max(20, n // 200), r, pid)
+    out["batch"] = (cpu / 1000, per_s * 1000, redis / 1000)  # per item, items/s
     await batcher.aclose()
     await client.aclose()
     return out
@@ -134,9 +151,10 @@ def _run(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
         return asyncio.run(_scenarios(redis_url, args))
 
 
-def _child(base: str, redis_url: str, argv: list[str]) -> dict[str, Any]:
+def _child(base: str, redis: Any, argv: list[str]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": base}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", redis_url, *argv]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", redis.url, *argv]
+    cmd += ["--redis-pid", str(redis.pid() or 0)]
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -151,16 +169,22 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
             f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}"
             + "".join(f"{rows[n][key][0]:>10.1f} ({rows[n][key][1]:>8.0f})" for n in names)
         )
+    for key, unit in [("rate", "req"), ("verify", "req"), ("batch", "item")]:
+        lines.append(
+            f"{'  Redis CPU µs/' + unit:26}"
+            + "".join(f"{rows[n][key][2]:>10.1f}{'':12}" for n in names)
+        )
     if len(names) == 2:
         before, after = rows[names[0]], rows[names[1]]
         lines.append("after/before, CPU per request (lower is better) and per second:")
         for key in ("rate", "verify", "batch"):
             net_b = before[key][0] - (before["empty"][0] if key != "batch" else 0)
             net_a = after[key][0] - (after["empty"][0] if key != "batch" else 0)
+            redis = after[key][2] / before[key][2] if before[key][2] else float("nan")
             lines.append(
                 f"  {key:8} CPU {after[key][0] / before[key][0]:.2f}x"
                 f" (net of empty {net_a / net_b:.2f}x),"
-                f" throughput {after[key][1] / before[key][1]:.2f}x"
+                f" throughput {after[key][1] / before[key][1]:.2f}x, Redis CPU {redis:.2f}x"
             )
     return "\n".join(lines)
 
@@ -172,6 +196,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--base", help="a copy of the package to compare with (PYTHONPATH)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_run(args.child, args)))
@@ -190,7 +215,7 @@ def main() -> None:
                 for name, path in ([("before", args.base)] if args.base else []) + [
                     ("after", here)
                 ]:
-                    got = _child(path, redis.url, argv)
+                    got = _child(path, redis, argv)
                     if name not in rows or got["verify"][0] < rows[name]["verify"][0]:
                         rows[name] = got
                 del turn
