@@ -14,9 +14,10 @@ Scenarios:
 
 Each figure is this process's CPU time per request (or item), redis-py and the event loop
 included, the best of ``--rounds``; requests/s of wall time; and the Redis server's CPU
-per request (or item) in that round (from /proc, 10 ms ticks: a rough figure). ``--base
-DIR`` runs the same scenarios a second time with ``verify`` imported from DIR (e.g.
-``git archive BASE verify cache | tar -x -C DIR``), alternating, and prints the ratios: the machine is shared, so compare within one invocation only.
+per request (or item) in that round (from /proc, 10 ms ticks: a rough figure).
+``--base DIR`` runs the same scenarios a second time with ``verify`` imported from DIR
+(e.g. ``git archive BASE verify cache | tar -x -C DIR``), alternating, and prints the
+ratios: the machine is shared, so compare within one invocation only.
 """
 
 from __future__ import annotations

@@ -51,45 +51,36 @@ class RedisAttemptLimiter:
         self._hmac_key = hmac_key
         local = local or LocalLimiter(max_keys=LOCAL_MAX_KEYS)
         self._buckets = Buckets(batcher, local=local, on_fallback=on_fallback)
-        # agency -> ID number -> the charge of one attempt on that person (its Redis key, by
-        # HMAC): a person verified again (a cached verify) costs no HMAC and no allocation;
-        # process memory only, as the register cache's, and bounded
-        self._ones: dict[int, dict[str, Charge]] = {}
+        # agency -> ID number -> its Redis key: a person verified again (a cached verify)
+        # costs no HMAC; process memory only, as the register cache's, and bounded. Strings
+        # only: a dict of them is not tracked by the garbage collector, however large
+        self._keys: dict[int, dict[str, str]] = {}
         self._memo_size = 0
 
     def key_of(self, agency_id: int, id_number: str) -> str:
-        return attempts_key(self._prefix, self._hmac_key, agency_id, id_number)
-
-    def _one(self, agency_id: int, id_number: str, quota: Quota) -> Charge:
-        """One attempt on a person, memoised (built anew if the quota changed)."""
-        ones = self._ones.get(agency_id)
-        if ones is None:
-            ones = self._ones[agency_id] = {}
-        one = ones.get(id_number)
-        if one is None:
+        keys = self._keys.get(agency_id)
+        if keys is None:
+            keys = self._keys[agency_id] = {}
+        key = keys.get(id_number)
+        if key is None:
             if self._memo_size >= KEY_MEMO_MAX:
-                self._ones.clear()
+                self._keys.clear()
                 self._memo_size = 0
-                ones = self._ones[agency_id] = {}
-            one = ones[id_number] = Charge(self.key_of(agency_id, id_number), quota, 1, True)
+                keys = self._keys[agency_id] = {}
+            key = keys[id_number] = attempts_key(self._prefix, self._hmac_key, agency_id, id_number)
             self._memo_size += 1
-        elif one.rule is not quota:
-            one = ones[id_number] = Charge(one.key, quota, 1, True)
-        return one
+        return key
 
     async def spend(
         self, agency_id: int, costs: Mapping[str, int], quota: Quota
     ) -> dict[str, Decision]:
         if len(costs) == 1:  # a verify: one person, one attempt (mostly)
             [(subject, cost)] = costs.items()
-            charge = self._one(agency_id, subject, quota)
-            if cost != 1:
-                charge = charge._replace(cost=cost)
+            charge = Charge(self.key_of(agency_id, subject), quota, cost, True)
             return {subject: await self._buckets.charge_one(charge)}
-        one = self._one
-        charges = []
-        for subject, cost in costs.items():
-            charge = one(agency_id, subject, quota)
-            charges.append(charge if cost == 1 else charge._replace(cost=cost))
+        key_of = self.key_of
+        charges = [
+            Charge(key_of(agency_id, subject), quota, cost, True) for subject, cost in costs.items()
+        ]
         decisions = await self._buckets.charge(charges)
         return dict(zip(costs, decisions, strict=True))
