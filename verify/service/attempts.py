@@ -45,7 +45,11 @@ async def charge_attempts(
     """For each subject (in order): None when allowed, else the refusal with its wait."""
     rule = quota(per_day)
     if len(subjects) == 1:  # a verify (the common case): one attempt on one person
-        return [await _charge_one(agency_id, subjects[0], limiter, rule)]
+        if exceeds_burst(rule, 1):  # a quota of none a day
+            return [_never(1, per_day)]
+        subject = subjects[0]
+        decision = (await limiter.spend(agency_id, {subject: 1}, rule))[subject]
+        return [None if decision.allowed else _refusal(decision, 1, per_day)]
     costs = Counter(subjects)
     refusals: dict[str, TooManyAttempts] = {
         subject: _never(cost, per_day)
@@ -60,15 +64,6 @@ async def charge_attempts(
         if not decision.allowed
     }
     return [refusals.get(subject) for subject in subjects]
-
-
-async def _charge_one(
-    agency_id: int, subject: str, limiter: AttemptLimiter, rule: Quota
-) -> TooManyAttempts | None:
-    if exceeds_burst(rule, 1):  # a quota of none a day
-        return _never(1, rule.count)
-    decision = (await limiter.spend(agency_id, {subject: 1}, rule))[subject]
-    return None if decision.allowed else _refusal(decision, 1, rule.count)
 
 
 def _refusal(decision: Decision, cost: int, per_day: int) -> TooManyAttempts:

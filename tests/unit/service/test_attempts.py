@@ -77,3 +77,18 @@ class _SaysNever:
 async def test_a_limiters_never_is_not_turned_into_a_wait() -> None:
     [refused] = await charge_attempts(1, [ANNA], _SaysNever(), 50)
     assert isinstance(refused, AttemptsExceedQuota) and refused.retry_after is None
+
+
+async def test_a_single_attempt_under_a_quota_of_none_is_never_allowed_nor_charged() -> None:
+    limiter = GcraAttempts()
+    [refused] = await charge_attempts(1, [ANNA], limiter, 0)
+    assert type(refused) is AttemptsExceedQuota and limiter.asked == []
+
+
+async def test_a_single_attempt_is_charged_as_one_attempt_on_its_person() -> None:
+    limiter = GcraAttempts()
+    assert await charge_attempts(3, [ANNA], limiter, 2) == [None]
+    assert await charge_attempts(3, [ANNA], limiter, 2) == [None]
+    [refused] = await charge_attempts(3, [ANNA], limiter, 2)
+    assert type(refused) is TooManyAttempts and refused.retry_after == pytest.approx(43_200)
+    assert limiter.asked == [{ANNA: 1}] * 3
