@@ -159,6 +159,8 @@ class ChargeBatcher:
         (loop time: the deadline of the batch's first charge, which may have waited for the
         round trip before it)."""
         size = len(chunk)
+        if deadline <= asyncio.get_running_loop().time():  # spent behind a stalled call:
+            return [None] * size  # not sent (that call told the breaker already)
         if not self._breaker.allow():
             return [None] * size
         try:
