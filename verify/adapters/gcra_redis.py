@@ -6,9 +6,11 @@ charges of the probing limit:
   per run of charges sharing rule, cost and strictness, usually one run a batch), not
   four arguments per charge;
 - packing: on a standalone Redis the EVALSHA is written as RESP by hand, the keys
-  joined in one pass (``evalsha_command``), and sent on a pooled connection; redis-py's
+  joined in one pass (``evalsha_command``), and written on a pooled connection's stream,
+  its reply read by that connection's parser, under one timer (``_exchange``); redis-py's
   ``pack_command`` encodes, checks and copies argument by argument, with its retry
-  wrapper and response callbacks around it;
+  wrapper and response callbacks around it, and its send and read add a task and a
+  second timer per round trip;
 - reply: the count of keys decided, then the refused charges only (index, wait), so an
   all-allowed batch answers one number; a reply whose count is not the command's own is
   refused (``OutOfStep``), never read as "all allowed".
