@@ -10,6 +10,9 @@ Scenarios:
 - ``empty``: the same requests doing nothing (the floor: tasks and gather);
 - ``rate``: the rate limit alone, on the limiter the composition root builds;
 - ``verify``: rate limit, then the probing limit (what a cached verify awaits);
+- ``spread``: ``verify`` arriving 0-3 ticks late (net of ``idle``, the same wait doing
+  nothing), so requests overlap round trips as a server's do; with its round trips
+  (EVALSHA calls) per request;
 - ``batch``: the probing limit of a 1,000-item batch (1,000 people), per item.
 
 Each figure is this process's CPU time per request (or item), redis-py and the event loop
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,25 @@ async def _measure(
         if cpu / done < best_cpu:
             best_cpu, best_rate, best_redis = cpu / done, done / wall, redis / done
     return best_cpu * 1e6, best_rate, best_redis * 1e6
+
+
+async def _measure_all(
+    scenarios: Sequence[tuple[str, Callable[[], Awaitable[None]]]], client: Any, args: Any
+) -> dict[str, Any]:
+    """Each scenario's figures, and its round trips (EVALSHA calls) per request."""
+
+    async def evalsha_calls() -> int:
+        stats = await client.info("commandstats")
+        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+    c, n, r = args.concurrency, args.requests, args.rounds
+    out: dict[str, Any] = {}
+    for name, fn in scenarios:
+        await _measure(fn, c, n // 4, 1)  # warm: leases grown, script loaded
+        calls = await evalsha_calls()
+        out[name] = await _measure(fn, c, n, r, args.redis_pid)
+        out[name] += ((await evalsha_calls() - calls) / (n // c * c * r),)  # round trips/req
+    return out
 
 
 async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -131,11 +153,18 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
         refused = await charge_attempts(1, [subject() for _ in range(1_000)], attempts, 50)
         assert not any(refused)
 
-    c, n, r, pid = args.concurrency, args.requests, args.rounds, args.redis_pid
-    out: dict[str, Any] = {"leases": leases}
-    for name, fn in [("empty", empty), ("rate", rate), ("verify", verify)]:
-        await _measure(fn, c, n // 4, 1)  # warm: leases grown, script loaded
-        out[name] = await _measure(fn, c, n, r, pid)
+    async def idle() -> None:  # a request arriving a few ticks late, doing nothing
+        for _ in range(rng.randrange(4)):
+            await asyncio.sleep(0)
+
+    async def spread() -> None:  # a verify arriving a few ticks late, as a server's do
+        await idle()
+        await verify()
+
+    scenarios = [("empty", empty), ("rate", rate), ("verify", verify)]
+    scenarios += [("idle", idle), ("spread", spread)]
+    out: dict[str, Any] = {"leases": leases, **await _measure_all(scenarios, client, args)}
+    n, r, pid = args.requests, args.rounds, args.redis_pid
     cpu, per_s, redis = await _measure(batch, 1, max(20, n // 200), r, pid)
     out["batch"] = (cpu / 1000, per_s * 1000, redis / 1000)  # per item, items/s
     await batcher.aclose()
@@ -165,22 +194,29 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
     names = list(rows)
     lines = [f"{'':26}" + "".join(f"{n:>22}" for n in names)]
     lines.append(f"{'leases':26}" + "".join(f"{rows[n]['leases']:>22}" for n in names))
-    for key, unit in [("empty", "req"), ("rate", "req"), ("verify", "req"), ("batch", "item")]:
+    keys = ["empty", "rate", "verify", "idle", "spread"]
+    for key, unit in [*((k, "req") for k in keys), ("batch", "item")]:
         lines.append(
             f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}"
             + "".join(f"{rows[n][key][0]:>10.1f} ({rows[n][key][1]:>8.0f})" for n in names)
         )
-    for key, unit in [("rate", "req"), ("verify", "req"), ("batch", "item")]:
+    for key, unit in [("rate", "req"), ("verify", "req"), ("spread", "req"), ("batch", "item")]:
         lines.append(
-            f"{'  Redis CPU µs/' + unit:26}"
+            f"{'  ' + key + ' Redis µs/' + unit:26}"
             + "".join(f"{rows[n][key][2]:>10.1f}{'':12}" for n in names)
         )
+    for key in ("verify", "spread"):
+        lines.append(
+            f"{'  ' + key + ' round trips/req':26}"
+            + "".join(f"{rows[n][key][3]:>10.3f}{'':12}" for n in names)
+        )
+    empty_of = {"rate": "empty", "verify": "empty", "spread": "idle"}
     if len(names) == 2:
         before, after = rows[names[0]], rows[names[1]]
         lines.append("after/before, CPU per request (lower is better) and per second:")
-        for key in ("rate", "verify", "batch"):
-            net_b = before[key][0] - (before["empty"][0] if key != "batch" else 0)
-            net_a = after[key][0] - (after["empty"][0] if key != "batch" else 0)
+        for key in ("rate", "verify", "spread", "batch"):
+            net_b = before[key][0] - (before[empty_of[key]][0] if key in empty_of else 0)
+            net_a = after[key][0] - (after[empty_of[key]][0] if key in empty_of else 0)
             redis = after[key][2] / before[key][2] if before[key][2] else float("nan")
             lines.append(
                 f"  {key:8} CPU {after[key][0] / before[key][0]:.2f}x"
