@@ -43,6 +43,15 @@ def test_the_default_burst_is_two_seconds_of_rate() -> None:
     assert limit is not None and limit.burst == 100
 
 
+def test_keys_of_one_rate_share_one_limit_object() -> None:
+    """The leases find a key's limit unchanged by identity; a request allocates none."""
+    one = limit_of(Principal("k", 1, "a", frozenset(), rate_per_s=50, burst=70))
+    two = limit_of(Principal("j", 2, "b", frozenset(), rate_per_s=50, burst=70))
+    other = limit_of(Principal("k", 1, "a", frozenset(), rate_per_s=50))
+    assert one is two and one is not None and (one.rate_per_s, one.burst) == (50, 70)
+    assert other is not None and other.burst == 100
+
+
 async def test_a_pace_longer_than_allowed_is_refused() -> None:
     limiter = FakeLimiter()
     await charge(LIMITED, 5, limiter)
