@@ -1,7 +1,9 @@
-"""CPU of the audit group commit per row: the writer now (one INSERT of a JSON document, a
-slot draining what gathers) against the writer at ``--before`` (``copy_records_to_table``,
-a flush task per tick), loaded from git, in the same run, rounds alternating. Absolute
-figures vary with the machine's load; the ratio much less.
+"""CPU of the audit group commit per row: the writer now (one INSERT of the rows' canonical
+bytes, a slot draining what gathers) against the writer and sealing at ``--before`` (by
+default the last with a second JSON rendering of each row for the INSERT), loaded from
+git, in the same run, rounds alternating. Absolute figures vary with the machine's load;
+the ratio much less. Both write to the same schema: to weigh a migration (024 dropped an
+index), run it before and after migrating.
 
 Needs a migrated database (the dev stack: ``eval "$(verify dev up --quiet)"; verify
 migrate; verify maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
@@ -23,6 +25,7 @@ import datetime as dt
 import os
 import secrets
 import subprocess
+import sys
 import time
 import types
 from collections.abc import Callable
@@ -36,17 +39,34 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.pg import NoResetConnection
 from verify.service.audit import AuditEntry
 
-BEFORE = "8680b41"  # the last commit with the COPY writer (a task per tick, shield, _row)
+BEFORE = "2897407"  # the last commit whose INSERT read a second JSON rendering of the rows
+
+
+def _source_at(rev: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{rev}:{path}"],
+        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def _module_at(rev: str, name: str) -> types.ModuleType:
+    path = name.replace(".", "/") + ".py"
+    module = types.ModuleType(f"{name}_at_{rev}")
+    sys.modules[module.__name__] = module  # a dataclass looks its module up there
+    exec(compile(_source_at(rev, path), f"{rev}:{path}", "exec"), module.__dict__)
+    return module
 
 
 def _writer_at(rev: str) -> type[PgAuditWriter]:
-    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev`` (read from git)."""
-    source = subprocess.run(
-        ["git", "show", f"{rev}:verify/adapters/audit.py"],
-        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    module = types.ModuleType(f"audit_at_{rev}")
-    exec(compile(source, f"{rev}:verify/adapters/audit.py", "exec"), module.__dict__)
+    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev``, with the chain (its
+    sealing) of ``verify/adapters/audit_chain.py`` at ``rev`` (both read from git)."""
+    chain = "verify.adapters.audit_chain"
+    now = sys.modules[chain]
+    sys.modules[chain] = _module_at(rev, chain)  # what the old writer imports its names from
+    try:
+        module = _module_at(rev, "verify.adapters.audit")
+    finally:
+        sys.modules[chain] = now
     writer: type[PgAuditWriter] = module.PgAuditWriter
     return writer
 
