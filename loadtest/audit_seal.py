@@ -2,7 +2,9 @@
 (orjson, what every batch item already costs) in the same run: absolute figures vary with
 the machine's load, the ratio much less. "seal for the INSERT" is the writer's path
 (``Chain.seal_entries``: links and the INSERT's JSON document from the entries), "seal for
-a COPY" the job chunks' (``Chain.seal`` of the rows ``_row`` makes, records for COPY).
+a COPY" the job chunks' (``Chain.seal`` of the rows ``_row`` makes, records for COPY),
+"seal before" the writer's path at ``loadtest.audit_write.BEFORE`` (loaded from git), in
+batches of 12 rows (about what a commit of `make bench` (c) holds) and of 1,000.
 
     .venv/bin/python -m loadtest.audit_seal
 """
@@ -10,12 +12,14 @@ a COPY" the job chunks' (``Chain.seal`` of the rows ``_row`` makes, records for 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import time
 from collections.abc import Callable
 
 import orjson
 
+from loadtest.audit_write import BEFORE, _module_at
 from verify.adapters.audit import _row
 from verify.adapters.audit_chain import Chain
 from verify.service.audit import AuditEntry
@@ -24,13 +28,13 @@ ROWS = 1000
 ROUNDS = 200
 
 
-def _best(work: Callable[[], object]) -> float:
+def _best(work: Callable[[], object], rows: int = ROWS, rounds: int = ROUNDS) -> float:
     best = float("inf")
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         start = time.perf_counter()
         work()
         best = min(best, time.perf_counter() - start)
-    return best / ROWS * 1e6
+    return best / rows * 1e6
 
 
 def main() -> None:
@@ -67,6 +71,17 @@ def main() -> None:
         f"seal for the INSERT / answer JSON: {seal / dumps:.1f}x, seal for a COPY / answer"
         f" JSON: {copy / dumps:.1f}x (batches of {ROWS}, best of {ROUNDS})"
     )
+    old = _module_at(BEFORE, "verify.adapters.audit_chain").Chain()
+    for size in (12, ROWS):
+        group = entries[:size]
+        now_us, before_us = float("inf"), float("inf")
+        for _ in range(20):  # alternating: the machine's load weighs on both alike
+            now_us = min(now_us, _best(functools.partial(chain.seal_entries, group), size, 10))
+            before_us = min(before_us, _best(functools.partial(old.seal_entries, group), size, 10))
+        print(
+            f"{size} rows: seal now {now_us:.2f} us/row, at {BEFORE} {before_us:.2f} us/row:"
+            f" {now_us / before_us:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""CPU of the audit group commit per row: the writer now (one INSERT of a JSON document, a
-slot draining what gathers) against the writer at ``--before`` (``copy_records_to_table``,
-a flush task per tick), loaded from git, in the same run, rounds alternating. Absolute
-figures vary with the machine's load; the ratio much less.
+"""CPU of the audit group commit per row: the writer now (one INSERT of the rows' canonical
+bytes, a slot draining what gathers) against the writer and sealing at ``--before`` (by
+default the last with a second JSON rendering of each row for the INSERT), loaded from
+git, in the same run, rounds alternating. Absolute figures vary with the machine's load;
+the ratio much less. Both write to the same database, or the writer before to
+``--before-url`` (a database migrated up to the schema before, e.g. without 024, which
+dropped an index: then the figures weigh the writer and the migration together).
 
 Needs a migrated database (the dev stack: ``eval "$(verify dev up --quiet)"; verify
 migrate; verify maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
@@ -23,6 +26,7 @@ import datetime as dt
 import os
 import secrets
 import subprocess
+import sys
 import time
 import types
 from collections.abc import Callable
@@ -36,17 +40,34 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.pg import NoResetConnection
 from verify.service.audit import AuditEntry
 
-BEFORE = "8680b41"  # the last commit with the COPY writer (a task per tick, shield, _row)
+BEFORE = "2897407"  # the last commit whose INSERT read a second JSON rendering of the rows
+
+
+def _source_at(rev: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{rev}:{path}"],
+        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def _module_at(rev: str, name: str) -> types.ModuleType:
+    path = name.replace(".", "/") + ".py"
+    module = types.ModuleType(f"{name}_at_{rev}")
+    sys.modules[module.__name__] = module  # a dataclass looks its module up there
+    exec(compile(_source_at(rev, path), f"{rev}:{path}", "exec"), module.__dict__)
+    return module
 
 
 def _writer_at(rev: str) -> type[PgAuditWriter]:
-    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev`` (read from git)."""
-    source = subprocess.run(
-        ["git", "show", f"{rev}:verify/adapters/audit.py"],
-        cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    module = types.ModuleType(f"audit_at_{rev}")
-    exec(compile(source, f"{rev}:verify/adapters/audit.py", "exec"), module.__dict__)
+    """PgAuditWriter as ``verify/adapters/audit.py`` was at ``rev``, with the chain (its
+    sealing) of ``verify/adapters/audit_chain.py`` at ``rev`` (both read from git)."""
+    chain = "verify.adapters.audit_chain"
+    now = sys.modules[chain]
+    sys.modules[chain] = _module_at(rev, chain)  # what the old writer imports its names from
+    try:
+        module = _module_at(rev, "verify.adapters.audit")
+    finally:
+        sys.modules[chain] = now
     writer: type[PgAuditWriter] = module.PgAuditWriter
     return writer
 
@@ -114,21 +135,31 @@ async def _round(
     await writer.aclose()
 
 
-async def main(args: argparse.Namespace) -> None:
-    url = os.environ["VERIFY_DATABASE_URL"]
+async def _pool(url: str) -> tuple[asyncpg.Pool, list[int]]:
+    """8 connections and their backends' pids (for their CPU)."""
+    name = f"loadtest.audit_write.{secrets.token_hex(4)}"
     pool = await asyncpg.create_pool(
         url, min_size=8, max_size=8, connection_class=NoResetConnection,
-        server_settings={"application_name": "loadtest.audit_write"},
+        server_settings={"application_name": name},
     )  # fmt: skip
     assert pool is not None
     pids = [r[0] for r in await pool.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'loadtest.audit_write'"
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", name
     )]  # fmt: skip
+    return pool, pids
+
+
+async def main(args: argparse.Namespace) -> None:
+    url = os.environ["VERIFY_DATABASE_URL"]
+    pool, pids = await _pool(url)
+    # the before writer on a database of the schema before (--before-url), or the same one
+    old_pool, old_pids = await _pool(args.before_url) if args.before_url else (pool, pids)
     old_writer = _writer_at(args.before)
     writers: dict[str, Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]] = {
         "before": lambda p, c: old_writer(p, timeout=10.0, on_commit=c),
         "now": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
     }
+    pools = {"before": (old_pool, old_pids), "now": (pool, pids)}
     print(f"{'case':>8} {'writer':14} {'rows/commit':>11} {'us/row':>8} {'us/commit':>10}"
           f" {'pg us/row':>10}")  # fmt: skip
     for case in args.cases:
@@ -136,7 +167,7 @@ async def main(args: argparse.Namespace) -> None:
         found = {name: Figures() for name in writers}
         for _ in range(args.rounds):
             for name, make in writers.items():
-                await _round(make, pool, pids, case, args.rows, found[name])
+                await _round(make, *pools[name], case, args.rows, found[name])
         for name, f in found.items():
             print(
                 f"{label:>8} {name:14} {f.rows / f.commits:11.1f} {f.cpu_s / f.rows * 1e6:8.2f}"
@@ -144,8 +175,12 @@ async def main(args: argparse.Namespace) -> None:
             )
         before, now = found.values()
         ratio = (now.cpu_s / now.rows) / (before.cpu_s / before.rows)
-        print(f"{label:>8} now / before, writer CPU per row: {ratio:.2f}", flush=True)
+        pg = (now.pg_cpu_s / now.rows) / (before.pg_cpu_s / before.rows)
+        print(f"{label:>8} now / before, CPU per row: writer {ratio:.2f}, Postgres {pg:.2f}",
+              flush=True)  # fmt: skip
     await pool.close()
+    if old_pool is not pool:
+        await old_pool.close()
 
 
 def _cases(text: str) -> list[tuple[int, int]]:
@@ -161,6 +196,8 @@ def _arguments() -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--before", default=BEFORE, help="the git revision of the writer before")
+    p.add_argument("--before-url", help="a database at the schema before, for the writer before"
+                   " (default: VERIFY_DATABASE_URL, one schema for both)")  # fmt: skip
     p.add_argument("--rows", type=int, default=20_000, help="rows per writer and round")
     p.add_argument("--cases", type=_cases, default=_cases("10x1,64x1,16x1000"))
     return p.parse_args()

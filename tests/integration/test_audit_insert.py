@@ -138,3 +138,47 @@ async def test_a_refused_insert_fails_its_group_and_the_chain_goes_on(
     rows = await _stored(pg_pool)
     assert [r["request_id"] for r in rows] == [f"req-{n:05d}" for n in (0, 1, 2, 20, 21, 22)]
     await _intact(pg_pool)
+
+
+def _from_bits(bits: int) -> float:
+    single: float = _F32.unpack(struct.pack(">i", bits))[0]
+    return single
+
+
+async def test_every_exponent_of_a_real_and_times_around_the_epoch_are_stored_exactly(
+    writer: PgAuditWriter, pg_pool: asyncpg.Pool
+) -> None:
+    """The INSERT rebuilds `at` from microseconds and the latency from its bit pattern: every
+    exponent (subnormals, the largest finite, infinities, NaN), both signs, edge mantissas,
+    and times before 1970, far ahead and at odd microseconds come back as recorded."""
+    patterns = [
+        sign | exponent << 23 | mantissa
+        for sign in (0, 1 << 31)
+        for exponent in range(256)
+        for mantissa in (0, 1, 0x2AAAAA, 0x7FFFFF)
+    ]
+    recorded = [
+        _entry(i, latency_ms=_from_bits(p - (1 << 32) if p >= 1 << 31 else p))
+        for i, p in enumerate(patterns)
+    ]
+    times = [
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(1900, 3, 1, 0, 0, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(2286, 11, 20, 17, 46, 39, 999_999, tzinfo=dt.UTC),  # past 2^53 us
+        dt.datetime(9999, 12, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(1, 1, 3, 0, 0, 0, 1, tzinfo=dt.UTC),
+        NOW.replace(microsecond=123_457),
+    ]
+    recorded += [_entry(len(recorded) + i, at=at) for i, at in enumerate(times)]
+    for start in range(0, len(recorded), 700):  # one batch per commit and UTC day
+        await writer.record(recorded[start : start + 700])
+    rows = await _stored(pg_pool)
+    assert len(rows) == len(recorded)
+    by_request = {r["request_id"]: _as_recorded(r) for r in rows}
+    for e in recorded:
+        stored = by_request[e.request_id]
+        assert _same(stored, e), (stored, e)
+        if e.latency_ms == 0.0 and stored.latency_ms is not None:  # the sign kept too
+            assert math.copysign(1, stored.latency_ms) == math.copysign(1, e.latency_ms)
+    await _intact(pg_pool)

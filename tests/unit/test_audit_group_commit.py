@@ -36,10 +36,17 @@ class FakeConn:
     def __init__(self, pool: FakePool) -> None:
         self._pool = pool
 
-    async def execute(self, sql: str, rows: str, chain_id: uuid.UUID, **options: float) -> str:
+    async def execute(
+        self, sql: str, rows: str, chain_id: uuid.UUID, first: int, end: int | list[int],
+        link: bytes | list[bytes], **options: float,
+    ) -> str:  # fmt: skip
         assert sql.lstrip().startswith("INSERT INTO audit_log")
-        found = orjson.loads(rows)
-        commit = Commit([r[3] for r in found], chain_id, found[-1][11])
+        found = orjson.loads(rows)  # canonical rows: the request id is the fourth value
+        ends = end if isinstance(end, list) else [end]  # several UTC days: one per batch
+        assert ends[-1] == len(found) and len(link if isinstance(link, list) else [link]) == len(
+            ends
+        )
+        commit = Commit([r[3] for r in found], chain_id, first + len(ends) - 1)
         self._pool.commits.append(commit)
         self._pool.started.set()
         await commit.done.wait()

@@ -1,10 +1,10 @@
 """The writer's sealing (``Chain.seal_entries``): the bytes it hashes are ``canonical`` of
-the row as it is read back, and the rows it hands the INSERT carry the very same values.
+the row as it is read back, and the rows it hands the INSERT are those very bytes.
 
 ``audit verify`` recomputes links with ``canonical`` from the stored rows; the writer
-builds the canonical bytes and the INSERT rows in one pass of its own. These properties
-hold the two together over generated entries (the integration tests then check the
-INSERT against Postgres: tests/integration/test_audit_chain.py).
+builds the canonical bytes of its own (from the entries, no row). These properties hold
+the two together over generated entries (the integration tests then check the INSERT
+against Postgres: tests/integration/test_audit_insert.py, test_audit_chain.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from verify.adapters import audit_chain
 from verify.adapters.audit import _row
 from verify.adapters.audit_chain import MICROS_PER_DAY, ZERO_LINK, Chain, canonical, link, micros
 from verify.service.audit import AuditEntry
@@ -62,10 +61,10 @@ def _days(batch: list[AuditEntry]) -> list[list[AuditEntry]]:
 
 
 def _stored(e: AuditEntry) -> tuple[object, ...]:
-    """The row as Postgres keeps it: a latency whose `real` is -0 (-0.0, or a tiny negative)
-    goes through jsonb's numeric, which has no negative zero, and comes back as 0."""
-    if e.latency_ms is not None and _single(e.latency_ms) == 0.0:  # -0.0, or rounds to it
-        e = e._replace(latency_ms=0.0)
+    """The row as Postgres keeps it: the latency as its `real` (a -0 keeps its sign), a NaN
+    of any sign or payload as 'NaN'::real."""
+    if e.latency_ms is not None and math.isnan(e.latency_ms):
+        e = e._replace(latency_ms=math.nan)
     return _row(e)
 
 
@@ -82,7 +81,8 @@ ACROSS = [
 @example(ACROSS)
 def test_links_are_those_verify_recomputes_from_the_rows(batch: list[AuditEntry]) -> None:
     chain = Chain()
-    _, last, head = chain.seal_entries(batch)
+    sealed = chain.seal_entries(batch)
+    last, head = sealed.batch, sealed.head
     expected, number = ZERO_LINK, 0
     for group in _days(batch):
         number += 1
@@ -94,42 +94,32 @@ def test_links_are_those_verify_recomputes_from_the_rows(batch: list[AuditEntry]
 @PROPERTY
 @given(st.lists(entries, min_size=1, max_size=12))
 @example(ACROSS)
-def test_the_insert_rows_carry_the_values_that_were_hashed(batch: list[AuditEntry]) -> None:
+def test_the_insert_rows_are_the_bytes_that_were_hashed(batch: list[AuditEntry]) -> None:
     chain = Chain(chain_id=uuid.uuid4(), batch=41, head=b"\x07" * 32)
-    payload, last, head = chain.seal_entries(batch)
-    rows = orjson.loads(payload)
-    ordered = [e for group in _days(batch) for e in group]  # one batch per day, days in order
-    assert len(rows) == len(ordered)
-    for row, e in zip(rows, ordered, strict=True):
-        at, agency, key, request, kind, purpose, subject, verdict, fields, latency = row[:10]
-        assert dt.datetime.fromisoformat(at) == e.at
-        assert (agency, key, request, kind, purpose, verdict, row[10]) == (
-            e.agency_id, e.key_id, e.request_id, e.kind, e.purpose, e.verdict, e.terminal
-        )  # fmt: skip
-        assert subject == e.subject.hex()
-        assert fields == (None if e.fields is None else list(e.fields))
-        if e.latency_ms is None:
-            assert latency is None
-        elif math.isfinite(_single(e.latency_ms)):
-            assert latency == _single(e.latency_ms)  # exactly the `real` that was hashed
-        else:
-            assert latency in ("NaN", "Infinity", "-Infinity")
-    numbers = [row[11] for row in rows]
-    assert numbers == sorted(numbers) and numbers[0] == 42 and numbers[-1] == last
-    for i, row in enumerate(rows):  # the link on each batch's last row only
-        is_last = i == len(rows) - 1 or rows[i + 1][11] != row[11]
-        assert (row[12] is not None) == is_last
-    assert rows[-1][12] == head.hex()
+    sealed = chain.seal_entries(batch)
+    groups = _days(batch)  # one batch per day, days in order
+    ordered = [e for group in groups for e in group]
+    assert sealed.rows == b"[" + b",".join(canonical(_stored(e)) for e in ordered) + b"]"
+    assert orjson.loads(sealed.rows) == [orjson.loads(canonical(_stored(e))) for e in ordered]
+    ends = [sum(len(g) for g in groups[: i + 1]) for i in range(len(groups))]
+    assert sealed.ends == ends  # each batch's last row, where its link goes
+    expected = b"\x07" * 32
+    for number, group, got in zip(range(42, 42 + len(groups)), groups, sealed.links, strict=True):
+        expected = link(expected, chain.chain_id, number, [canonical(_stored(e)) for e in group])
+        assert got == expected
+    assert (sealed.batch, sealed.head) == (41 + len(groups), expected)
 
 
-def test_non_finite_latencies_go_as_the_words_real_accepts() -> None:
+def test_non_finite_latencies_go_as_the_bits_of_their_real() -> None:
     at = dt.datetime(2026, 11, 30, 1, tzinfo=dt.UTC)
+    negative_nan = -struct.unpack(">d", b"\x7f\xf0\x00\x00\x00\x00\x00\x01")[0]
     batch = [
         AuditEntry(at, 1, f"r-{i}", "verify", None, b"\x01", latency_ms=value)
-        for i, value in enumerate([math.nan, math.inf, -math.inf])
+        for i, value in enumerate([math.nan, negative_nan, math.inf, -math.inf])
     ]
-    rows = orjson.loads(Chain().seal_entries(batch)[0])
-    assert [r[9] for r in rows] == ["NaN", "Infinity", "-Infinity"]
+    rows = orjson.loads(Chain().seal_entries(batch).rows)
+    # any NaN as the one 'NaN'::real stores (what audit_canonical then hashes)
+    assert [r[9] for r in rows] == [0x7FC00000, 0x7FC00000, 0x7F800000, -0x800000]
     too_large = AuditEntry(at, 1, "r", "verify", None, b"\x01", latency_ms=1e300)
     with pytest.raises(OverflowError):  # no `real` holds it: sealing fails, the request 503s
         Chain().seal_entries([too_large])
@@ -137,19 +127,17 @@ def test_non_finite_latencies_go_as_the_words_real_accepts() -> None:
 
 def test_an_empty_tick_seals_nothing() -> None:
     chain = Chain()
-    assert chain.seal_entries([]) == (b"[]", 0, ZERO_LINK)
+    assert chain.seal_entries([]) == (b"[]", [], [], 0, ZERO_LINK)
 
 
-def test_a_negative_zero_latency_is_hashed_as_the_zero_postgres_stores() -> None:
+def test_a_negative_zero_latency_keeps_its_sign() -> None:
+    """The INSERT stores the `real` of the bits it is given: -0.0 stays -0.0, and its bits
+    are hashed (audit_canonical of the stored row reads the same)."""
     at = dt.datetime(2026, 11, 30, 1, tzinfo=dt.UTC)
     batch = [AuditEntry(at, 1, f"r-{i}", "verify", None, b"\x01", latency_ms=v) for i, v in
-             enumerate([-0.0, 0.0, -0.0])]  # fmt: skip
-    audit_chain._float4.cache_clear()  # -0.0 first: a cache keyed by value would keep its sign
+             enumerate([-0.0, 0.0, -0.0, -1e-50])]  # fmt: skip
     chain = Chain()
-    payload, _, head = chain.seal_entries(batch)
-    rows = orjson.loads(payload)
-    assert [math.copysign(1.0, r[9]) for r in rows] == [1.0, 1.0, 1.0]
-    stored = [canonical(_row(e._replace(latency_ms=0.0))) for e in batch]
-    assert head == link(ZERO_LINK, chain.chain_id, 1, stored)
-    # read back from a COPY-written row (which keeps -0.0), the bits are -0.0's, cache or not
-    assert canonical(_row(batch[0])) != canonical(_row(batch[1]))
+    sealed = chain.seal_entries(batch)
+    assert [r[9] for r in orjson.loads(sealed.rows)] == [-(2**31), 0, -(2**31), -(2**31)]
+    stored = [canonical(_row(e)) for e in batch]
+    assert sealed.head == link(ZERO_LINK, chain.chain_id, 1, stored)

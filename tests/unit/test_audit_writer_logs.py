@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from verify.adapters.audit import PgAuditWriter
-from verify.adapters.audit_chain import Chain
+from verify.adapters.audit_chain import Chain, Sealed
 from verify.errors import DatabaseUnavailable
 from verify.logs import JsonFormatter
 from verify.service.audit import AuditEntry
@@ -28,7 +28,7 @@ PERSONAL = f"{ID_NUMBER} {NAME} 2003-05-14"
 class _BrokenChain(Chain):
     """A bug in sealing whose message carries personal data."""
 
-    def seal_entries(self, entries: Sequence[AuditEntry]) -> tuple[bytes, int, bytes]:
+    def seal_entries(self, entries: Sequence[AuditEntry]) -> Sealed:
         raise ValueError(f"cannot seal the row of {PERSONAL}")
 
 

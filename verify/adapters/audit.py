@@ -12,16 +12,22 @@ and instances never coordinate. The link columns travel in the same statement as
 (one statement, atomic, no extra round trip).
 
 The rows travel as one JSON document, the parameter of one prepared INSERT ... SELECT
-FROM jsonb_array_elements: one round trip per commit, and for this process one
-``orjson.dumps`` of the whole group. Against ``copy_records_to_table`` (two round trips,
-asyncpg's per-value binary encoding, a datetime costing microseconds) the statement took
-0.6-0.8x this process's CPU per commit from 1 to 1,000 rows on a shared 2-core machine;
-Postgres pays 2-5 us more a row than for the COPY (of 17-22 us), parsing the document
-(backend CPU from /proc, same run). ``python -m loadtest.audit_write`` measures the whole
-writer against an older one. An INSERT ... FROM unnest(arrays) was dearer than the COPY
-(asyncpg encodes an array element by element); a `json` document instead of `jsonb` cost
-Postgres 15 us more a row (every ``->>`` re-reads the element). Rows take their ``seq`` in
-the document's order (WITH ORDINALITY ... ORDER BY), the order their links hash them in.
+FROM jsonb_array_elements: one round trip per commit. The document is the rows' canonical
+bytes (audit_chain.canonical), the very bytes their link hashes, joined: the writer renders
+each row once, and the INSERT stores the columns from what was hashed (``at`` from its
+microseconds, the latency from its `real`'s bit pattern). Against the INSERT of a second
+rendering (RFC 3339 times, float text) sealing costs 0.9x this process's CPU per row at 12
+rows a commit and 0.6x at 1,000 (``python -m loadtest.audit_seal``), Postgres the same or
+less (``python -m loadtest.audit_write`` measures the whole writer against an older one).
+
+Where Postgres spends a row (``perf`` of a backend, 12 rows a commit): B-tree inserts,
+buffer management and the kernel (WAL writes, fsync) make most of it; parsing the document
+is ~3 %. So an INSERT ... FROM unnest(typed arrays) saves Postgres little (measured: none
+at 12 rows a commit, ~3 us a row at 1,000) and costs this process more (asyncpg encodes an
+array element by element); a `json` document instead of `jsonb` cost Postgres 15 us more a
+row (every ``->>`` re-reads the element). What a row costs Postgres is the indexes it
+maintains (migration 024 left one) and its WAL. Rows take their ``seq`` in the document's
+order (WITH ORDINALITY ... ORDER BY), the order their links hash them in.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from verify.adapters.audit_chain import CANON_COLUMNS, CHAIN_COLUMNS, Chain
+from verify.adapters.audit_chain import CANON_COLUMNS, CHAIN_COLUMNS, Chain, Sealed
 from verify.adapters.pg import DB_ERRORS, connection
 from verify.errors import DatabaseUnavailable
 from verify.service.audit import AuditEntry
@@ -44,20 +50,44 @@ COLUMNS = CANON_COLUMNS + CHAIN_COLUMNS
 
 Row = tuple[object, ...]
 
-# $1: the rows (audit_chain.SealedRow each, JSON), $2: the chain. `at` is RFC 3339 with
-# its offset (exact), `latency_ms` a single-precision value (exact), subject and link hex.
-INSERT_SQL = """
+# $1: the rows, each its canonical JSON array (audit_chain.canonical: `at` in microseconds
+# since 1970, subject hex, latency as the bit pattern of its `real`, trailing nulls left out,
+# so `->>` of a position past the end is NULL); $2: the chain; $3: the first batch's number;
+# $4: the position (1-based) of the batch's last row, $5 its link (for rows of several UTC
+# days, INSERT_DAYS_SQL: one per batch, ascending, as arrays).
+# `at` is exact: whole seconds (at most 2.6e11 for a Python datetime) times the 10^6 us of
+# a second stay below 2^53 * 64 and are integral in float8, as the microseconds left are.
+# The latency is the `real` of its bit pattern (sign, 8-bit exponent, 23-bit mantissa;
+# exponent 0 subnormal, 255 infinity or NaN): the product of the mantissa and a power of
+# two is exact in float8 and representable in float4, so the cast is exact too.
+_INSERT = """
 INSERT INTO audit_log (at, agency_id, key_id, request_id, kind, purpose, subject, verdict,
                        fields, latency_ms, terminal, chain_id, chain_batch, chain_link)
-SELECT (r->>0)::timestamptz, (r->>1)::integer, r->>2, r->>3, r->>4, r->>5,
-       decode(r->>6, 'hex'), r->>7,
+SELECT timestamptz 'epoch' + ((r->>0)::bigint / 1000000) * interval '1 second'
+                           + ((r->>0)::bigint % 1000000) * interval '1 microsecond',
+       (r->>1)::integer, r->>2, r->>3, r->>4, r->>5, decode(r->>6, 'hex'), r->>7,
        CASE WHEN jsonb_typeof(r->8) = 'array' THEN ARRAY(
            SELECT f FROM jsonb_array_elements_text(r->8) WITH ORDINALITY AS x (f, i) ORDER BY i
        ) END,
-       (r->>9)::real, r->>10, $2::uuid, (r->>11)::bigint, decode(r->>12, 'hex')
+       CASE WHEN f.b IS NULL THEN NULL
+            WHEN f.e < 255 THEN (f.sign * f.mantissa * 2::float8 ^ (greatest(f.e, 1) - 150))::real
+            WHEN f.b & 8388607 <> 0 THEN 'NaN'::real
+            WHEN f.b < 0 THEN '-Infinity'::real
+            ELSE 'Infinity'::real END,
+       r->>10, $2::uuid, {batch}, {link}
 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t (r, n)
+CROSS JOIN LATERAL (SELECT b, (b >> 23) & 255 AS e, CASE WHEN b < 0 THEN -1 ELSE 1 END AS sign,
+                           ((b & 8388607) + CASE WHEN (b >> 23) & 255 = 0 THEN 0 ELSE 8388608 END
+                           )::float8 AS mantissa
+                    FROM (SELECT (r->>9)::integer AS b) bits) f
 ORDER BY n
 """
+# the usual commit, one batch: scalars (asyncpg encodes an array parameter at some cost)
+INSERT_SQL = _INSERT.format(batch="$3::bigint", link="CASE WHEN n = $4::bigint THEN $5::bytea END")
+INSERT_DAYS_SQL = _INSERT.format(
+    batch="$3::bigint + width_bucket(n - 1, $4::bigint[])",
+    link="($5::bytea[])[array_position($4::bigint[], n)]",
+)
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
@@ -163,22 +193,23 @@ class PgAuditWriter:
     async def _seal_and_insert(self, chain: Chain, entries: list[AuditEntry]) -> Exception | None:
         """INSERT the rows with their links; the chain's head moves only once they commit."""
         try:
-            rows, batch, head = chain.seal_entries(entries)
+            sealed = chain.seal_entries(entries)
         except Exception as e:  # a bug must fail the requests, never hang them
             # its kind only: a message or traceback can carry the row's values
             log.error("audit rows could not be sealed", extra={"error": type(e).__name__})
             return e
-        error = await self._insert(rows.decode(), chain, len(entries))
+        error = await self._insert(sealed, chain, len(entries))
         if error is None:
-            chain.advance(batch, head)
+            chain.advance(sealed.batch, sealed.head)
         return error
 
-    async def _insert(self, rows: str, chain: Chain, count: int) -> Exception | None:
+    async def _insert(self, sealed: Sealed, chain: Chain, count: int) -> Exception | None:
         start = time.perf_counter()
         try:
             # one statement commits atomically on its own: no BEGIN/COMMIT round trips
             async with connection(self._pool, self._timeout) as conn:
-                await conn.execute(INSERT_SQL, rows, chain.chain_id, timeout=self._timeout)
+                sql, args = _statement(sealed, chain)
+                await conn.execute(sql, *args, timeout=self._timeout)
         except (DatabaseUnavailable, *DB_ERRORS) as e:
             log.warning("audit insert failed", extra={"error": type(e).__name__})
             return e
@@ -196,6 +227,14 @@ class PgAuditWriter:
             self._dispatch()  # rows of this very tick: their slot starts now, not after
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self._timeout * 5)
+
+
+def _statement(sealed: Sealed, chain: Chain) -> tuple[str, tuple[object, ...]]:
+    """The INSERT of a sealed commit and its parameters (one batch: scalars)."""
+    rows, first = sealed.rows.decode(), sealed.batch - len(sealed.ends) + 1
+    if len(sealed.ends) == 1:
+        return INSERT_SQL, (rows, chain.chain_id, first, sealed.ends[0], sealed.head)
+    return INSERT_DAYS_SQL, (rows, chain.chain_id, first, sealed.ends, sealed.links)
 
 
 def _notify(observer: Callable[..., None], *args: float) -> None:

@@ -11,13 +11,14 @@ JSON array of the values of ``CANON_COLUMNS`` in that order (NULL as null), trai
 nulls left out; times as integer microseconds since 1970 UTC, bytes as lowercase hex, a
 `real` as its single-precision bit pattern (signed 32-bit integer). A column added later
 goes at the END: NULL in older rows, it is a trailing null there and leaves their links
-valid. Adding one is an edit of ``CANON_COLUMNS``, ``canonical`` and ``_sealed_row`` here,
+valid. Adding one is an edit of ``CANON_COLUMNS``, ``canonical`` and ``_canonical_entry`` here,
 of ``audit_canonical`` in SQL (a new migration), of ``verify.adapters.audit._row`` and of
-the writer's INSERT (``verify.adapters.audit.INSERT_SQL``).
+the writer's INSERT (``verify.adapters.audit.INSERT_SQL``, which reads canonical rows).
 
-``Chain.seal_entries`` is the writer's path: from the entries it makes, in one pass, each
-row's canonical bytes (hashed) and the row as the INSERT reads it (one JSON document for
-the whole commit), so the row stored is built from the very values that were hashed.
+``Chain.seal_entries`` is the writer's path: it makes each row's canonical bytes once, hashes
+them, and hands the very same bytes to the INSERT (one JSON array of them for the whole
+commit), which stores the columns from them: what is stored is what was hashed, and no
+second rendering of the row is made.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import math
 import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -72,21 +72,6 @@ def _bits(value: float) -> int:
 _cached_bits = functools.lru_cache(maxsize=4096)(_bits)
 
 
-@functools.lru_cache(maxsize=4096)
-def _float4(value: float) -> tuple[int, float | str]:
-    """The `real` a latency is stored as: its bit pattern (hashed) and its value as the INSERT
-    reads it, already rounded to single precision, so that the text Postgres parses names
-    exactly that float (a double's shortest repr could round to the other neighbour). JSON
-    has no NaN or infinity: those go as the words `real` input accepts."""
-    single: float = _F32.unpack(_F32.pack(value))[0]
-    if single == 0.0:  # also a tiny negative rounded to -0: jsonb keeps 0, so hash 0
-        return 0, 0.0
-    bits = _float4_bits(value)
-    if math.isfinite(single):
-        return bits, single
-    return bits, "NaN" if math.isnan(single) else ("Infinity" if single > 0 else "-Infinity")
-
-
 def canonical(row: Sequence[Any]) -> bytes:
     """The bytes a link covers for one row (``row`` in CANON_COLUMNS order; more ignored):
     a compact JSON array of its values, trailing nulls left out."""
@@ -113,30 +98,45 @@ def link(prev: bytes, chain_id: uuid.UUID, batch: int, canon_rows: Sequence[byte
 
 
 Row = tuple[object, ...]
-# a row as the writer's INSERT reads it (verify.adapters.audit.INSERT_SQL): at, agency_id,
-# key_id, request_id, kind, purpose, subject (hex), verdict, fields, latency_ms,
-# terminal, chain_batch, chain_link (hex, on the batch's last row only)
-SealedRow = list[Any]
 
 
-def _sealed_row(e: AuditEntry) -> tuple[int, bytes, SealedRow]:
-    """One entry's UTC day, canonical bytes and INSERT row, from one reading of its values
-    (``canonical`` says the same for a row read back: tests hold the two to each other)."""
+class Sealed(NamedTuple):
+    """One commit's rows, sealed: what the writer's INSERT takes, and the chain's head after.
+
+    ``rows`` is one JSON array of the rows' canonical bytes, in the order they were hashed
+    (batch after batch); ``ends`` the 1-based position of each batch's last row (where its
+    link goes), ``links`` each batch's link; the batches are numbered ``batch - len(ends) + 1``
+    to ``batch``, and ``head`` is the last link."""
+
+    rows: bytes
+    ends: list[int]
+    links: list[bytes]
+    batch: int
+    head: bytes
+
+
+# The NaN a `real` holds when the INSERT stores one (its bits are what `audit_canonical`
+# hashes): 'NaN'::real, whatever sign or payload the recorded float had.
+REAL_NAN_BITS = 0x7FC00000
+
+
+def _latency_bits(latency: float) -> int:
+    """The bits of the `real` the INSERT stores for a latency (`latency != latency`: NaN)."""
+    return REAL_NAN_BITS if latency != latency else _float4_bits(latency)
+
+
+def _canonical_entry(e: AuditEntry) -> tuple[int, bytes]:
+    """One entry's UTC day and canonical bytes (``canonical`` says the same of the row read
+    back: tests hold the two to each other)."""
     at, agency, request_id, kind, purpose, subject, verdict, fields, latency, key, terminal = e
     us = micros(at)
-    hexed = None if subject is None else subject.hex()
-    if latency is None:
-        bits: int | None = None
-        single: float | str | None = None
-    else:
-        # + 0.0: -0.0 is stored as 0 (jsonb's numeric has no negative zero), so hashed as 0
-        bits, single = _float4(latency + 0.0)
-    values = [us, agency, key, request_id, kind, purpose, hexed, verdict, fields, bits, terminal]
-    while values and values[-1] is None:
+    values = [
+        us, agency, key, request_id, kind, purpose, None if subject is None else subject.hex(),
+        verdict, fields, None if latency is None else _latency_bits(latency), terminal,
+    ]  # fmt: skip
+    while values[-1] is None:  # `at` never is
         values.pop()
-    row = [at, agency, key, request_id, kind, purpose, hexed, verdict, fields, single, terminal,
-           0, None]  # fmt: skip
-    return us // MICROS_PER_DAY, orjson.dumps(values), row
+    return us // MICROS_PER_DAY, orjson.dumps(values)
 
 
 def _by_day(days: Sequence[int]) -> list[list[int]]:
@@ -183,21 +183,29 @@ class Chain:
             records.append((*group[-1], self.chain_id, batch, head))
         return records, batch, head
 
-    def seal_entries(self, entries: Sequence[AuditEntry]) -> tuple[bytes, int, bytes]:
-        """The writer's rows (one JSON array, ``SealedRow`` each, one batch per UTC day, in
-        order) with their links, and the head after them: (rows, last batch, last link)."""
-        sealed = [_sealed_row(e) for e in entries]
-        rows: list[SealedRow] = []
+    def seal_entries(self, entries: Sequence[AuditEntry]) -> Sealed:
+        """The writer's rows, one batch per UTC day (days in order), with their links; the
+        head does not move (``advance`` does, once they are committed)."""
+        sealed = [_canonical_entry(e) for e in entries]
         batch, head = self.batch, self.head
-        for group in _by_day([day for day, _, _ in sealed]):
+        if not sealed:
+            return Sealed(b"[]", [], [], batch, head)
+        first = sealed[0][0]
+        if all(day == first for day, _ in sealed):  # the usual case: one batch
+            canon = [c for _, c in sealed]
+            head = link(head, self.chain_id, batch + 1, canon)
+            return Sealed(b"[" + b",".join(canon) + b"]", [len(canon)], [head], batch + 1, head)
+        ordered: list[bytes] = []
+        ends: list[int] = []
+        links: list[bytes] = []
+        for group in _by_day([day for day, _ in sealed]):
+            canon = [sealed[i][1] for i in group]
             batch += 1
-            head = link(head, self.chain_id, batch, [sealed[i][1] for i in group])
-            for i in group:
-                row = sealed[i][2]
-                row[11] = batch
-                rows.append(row)
-            rows[-1][12] = head.hex()
-        return orjson.dumps(rows), batch, head
+            head = link(head, self.chain_id, batch, canon)
+            ordered.extend(canon)
+            ends.append(len(ordered))
+            links.append(head)
+        return Sealed(b"[" + b",".join(ordered) + b"]", ends, links, batch, head)
 
     def advance(self, batch: int, head: bytes) -> None:
         self.batch, self.head = batch, head

@@ -1,0 +1,18 @@
+-- Every audit row maintained two B-tree entries: audit_log_by_subject (the citizen's
+-- access history: WHERE subject = $1 ... ORDER BY at DESC, seq DESC) and
+-- audit_log_by_request (request_id). No query of the service reads the audit by
+-- request_id: the access history goes by subject, `audit verify` and `audit heads` read
+-- whole days in (chain, batch, seq) order, retention drops whole partitions. The second
+-- index cost each row a descent and an insert into a random leaf (request ids are
+-- random), its page locks, its dirty pages and ~120 of the ~530 bytes of WAL a row
+-- wrote: about a quarter of PostgreSQL's CPU per audit row, measured with
+-- `python -m loadtest.audit_write` (README "Accountability").
+--
+-- Finding the rows of one request (an answer's X-Request-Id, a bulk job's id) stays a
+-- query of the day it was answered on: partition pruning by `at` keeps it to that day,
+--   SELECT * FROM audit_log WHERE at >= $day AND at < $day + 1 AND request_id = $id;
+--
+-- On an existing database the drop takes the audit's ACCESS EXCLUSIVE lock for the time
+-- of unlinking the index files (the group commits of a running server wait that long);
+-- the rows and their hash chains are untouched.
+DROP INDEX IF EXISTS audit_log_by_request;
