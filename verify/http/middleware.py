@@ -1,5 +1,6 @@
 """Request context: request id, admission control, authentication, timeout, error mapping,
-metrics, access log (one middleware: each layer costs a call per request).
+metrics, access log (one wrapper per route, no aiohttp middleware: each layer costs a call
+per request; see ContextRouter).
 
 Admission (verify/service/admission.py) bounds the time an API request waits for a
 slot; a request it sheds is answered 503 ``overloaded`` before anything is read or
@@ -15,6 +16,7 @@ template).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -23,17 +25,18 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import ClientConnectionResetError, web
+from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 from multidict import CIMultiDict
 
 from verify.domain.errors import ValidationError
 from verify.errors import Overloaded, ServiceError
 from verify.http import problems
 from verify.http.accesslog import AccessLogPolicy
-from verify.http.appkeys import ADMISSION, AUTH, METRICS
+from verify.http.appkeys import AUTH
 from verify.http.deadlines import Deadlines
 from verify.http.request_metrics import RequestObserver
-from verify.metrics import CLIENT_GONE
-from verify.service.admission import Lane
+from verify.metrics import CLIENT_GONE, Metrics
+from verify.service.admission import Admission, Lane
 from verify.service.auth import Principal
 from verify.service.limits import KeyConcurrency
 
@@ -108,77 +111,158 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-@web.middleware
-async def context_middleware(  # noqa: C901 (one frame on purpose: see the docstring)
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
-    """Everything a request goes through, in one coroutine: each awaited layer would add a
-    frame that every resumption of the request's task passes through again."""
-    start = time.perf_counter()
-    app = request.app
-    request_id = request_id_of(request)
-    request[REQUEST_ID] = request_id
-    path = request.path
-    api = path.startswith("/v1/")  # health, docs: never queued behind the API
-    admission = app[ADMISSION]
-    observer = app[OBSERVER]
-    lane = None
-    if api:
-        lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+class HttpState:
+    """What the request context needs of the app, looked up once per request instead of
+    one ``app[...]`` per object (set by :func:`verify.http.app.http_app`)."""
+
+    __slots__ = ("access_log", "admission", "deadlines", "key_concurrency", "metrics", "observer")
+
+    def __init__(
+        self,
+        admission: Admission,
+        observer: RequestObserver,
+        deadlines: Deadlines,
+        key_concurrency: KeyConcurrency,
+        access_log: AccessLogPolicy,
+        metrics: Metrics,
+    ) -> None:
+        self.admission = admission
+        self.observer = observer
+        self.deadlines = deadlines
+        self.key_concurrency = key_concurrency
+        self.access_log = access_log
+        self.metrics = metrics
+
+
+HTTP_STATE = web.AppKey("http_state", HttpState)
+IN_CONTEXT = "runs_in_request_context"  # the attribute marking a wrapped handler
+
+
+def in_context(handler: Handler) -> Handler:  # noqa: C901 (its closure: one frame)
+    """``handler`` run inside the request context (what a middleware would do, without
+    aiohttp's middleware chain: see :class:`ContextRouter`)."""
+    # a long-running handler (the NDJSON stream, jobs) bounds each step itself
+    bounded = not getattr(handler, "long_running", False)
+
+    async def run(request: web.Request) -> web.StreamResponse:  # noqa: C901 (one frame on purpose)
+        """Everything a request goes through, in one coroutine: each awaited layer would add
+        a frame that every resumption of the request's task passes through again."""
+        start = time.perf_counter()
+        app = request.app
+        state = app[HTTP_STATE]
+        request_id = request_id_of(request)
+        request[REQUEST_ID] = request_id
+        path = request.path
+        api = path.startswith("/v1/")  # health, docs: never queued behind the API
+        admission = state.admission
+        observer = state.observer
+        lane = None
+        if api:
+            lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+            try:
+                await admission.acquire(lane)
+            except Overloaded:
+                return _finish(request, state, _shed_response(), start, request_id, None, True)
+            observer.started()
+        deadlines = state.deadlines
+        deadline = None
+        who: Principal | None = None
+        response: web.StreamResponse
         try:
-            await admission.acquire(lane)
-        except Overloaded:
-            return _finish(request, _shed_response(), start, request_id, None, shed=True)
-        observer.started()
-    deadlines = app[DEADLINES]
-    deadline = None
-    who: Principal | None = None
-    response: web.StreamResponse
-    try:
-        if api and client_gone(request):  # hung up while queued: spend nothing on it
-            response = _gone_response()
-        else:
-            # a long-running handler (the NDJSON stream) bounds each step itself
-            if not getattr(request.match_info.handler, "long_running", False):
-                deadline = deadlines.start()
-            if api:
-                who = await app[AUTH].authenticate(request.headers.get("Authorization"))
-                request[PRINCIPAL] = who
-                with app[KEY_CONCURRENCY].hold(who.key_id):
-                    response = await handler(request)
+            if api and client_gone(request):  # hung up while queued: spend nothing on it
+                response = _gone_response()
             else:
-                response = await handler(request)
-    except asyncio.CancelledError:
-        if deadline is None or not deadline.timed_out():
-            raise
-        response = _timeout_response()
-    except Exception as e:
-        mapped = _error_response(request, e)
-        if mapped is None:
-            raise
-        response = mapped
-    finally:
-        if deadline is not None:
-            deadlines.done(deadline)
-        if lane is not None:
-            admission.release(lane)
-            observer.ended()
-    return _finish(request, response, start, request_id, who)
+                if bounded:
+                    deadline = deadlines.start()
+                if api:
+                    who = await app[AUTH].authenticate(request.headers.get("Authorization"))
+                    request[PRINCIPAL] = who
+                    with state.key_concurrency.hold(who.key_id):
+                        response = await handler(request)
+                else:
+                    response = await handler(request)
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.timed_out():
+                raise
+            response = _timeout_response()
+        except Exception as e:
+            mapped = _error_response(request, e)
+            if mapped is None:
+                raise
+            response = mapped
+        finally:
+            if deadline is not None:
+                deadlines.done(deadline)
+            if lane is not None:
+                admission.release(lane)
+                observer.ended()
+        return _finish(request, state, response, start, request_id, who)
+
+    wrapped = functools.update_wrapper(run, handler)
+    setattr(wrapped, IN_CONTEXT, True)
+    return wrapped
+
+
+async def _unmatched(request: web.Request) -> web.StreamResponse:
+    """The handler of a request no route matched: its 404 or 405, mapped to a problem."""
+    exception = request.match_info.http_exception
+    assert exception is not None
+    raise exception
+
+
+_UNMATCHED = in_context(_unmatched)
+
+
+class _Unmatched(MatchInfoError):
+    """aiohttp's answer to a request no route matched, its handler in the request context."""
+
+    __slots__ = ()
+
+    @property
+    def handler(self) -> Handler:
+        return _UNMATCHED
+
+
+class ContextRouter(web.UrlDispatcher):
+    """aiohttp's router, each route's handler wrapped in the request context when the app
+    is frozen (at startup: every route is known then, and none can be added later), and
+    the requests no route matches answered in that context too.
+
+    This replaces a middleware: with any middleware, aiohttp builds (or finds in a cache)
+    the handler chain per request and adds its own ``_fix_request_current_app`` middleware,
+    a further coroutine frame around every handler that each resumption of the request's
+    task passes through. aiohttp's maintainers suggest wrapping handlers instead
+    (aio-libs/aiohttp#3387); the router does it so that no route can miss it. Routes are
+    added through several public calls (``add_get`` goes through the resource, not
+    ``add_route``), so the handler is swapped on the route itself, once."""
+
+    def freeze(self) -> None:
+        if not self.frozen:
+            for route in self.routes():
+                if not getattr(route.handler, IN_CONTEXT, False):
+                    route._handler = in_context(route.handler)  # type: ignore[assignment]
+        super().freeze()
+
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        info = await super().resolve(request)
+        exception = info.http_exception
+        return info if exception is None else _Unmatched(exception)
 
 
 def _finish(
     request: web.Request,
+    state: HttpState,
     response: web.StreamResponse,
     start: float,
     request_id: str,
     who: Principal | None,
-    *,
     shed: bool = False,
 ) -> web.StreamResponse:
-    if response.status == CLIENT_GONE:
-        request.app[METRICS].client_gone.inc()
+    status = response.status
+    if status == CLIENT_GONE:
+        state.metrics.client_gone.inc()
     response.headers["X-Request-Id"] = request_id
-    _observe(request, response, time.perf_counter() - start, request_id, who, shed)
+    _observe(request, state, status, time.perf_counter() - start, request_id, who, shed)
     return response
 
 
@@ -222,7 +306,8 @@ def _shed_response() -> web.Response:
 
 def _observe(
     request: web.Request,
-    response: web.StreamResponse,
+    state: HttpState,
+    status: int,
     elapsed: float,
     request_id: str,
     who: Principal | None,
@@ -233,12 +318,12 @@ def _observe(
     route = route_of(request)
     agency = who.agency if who else None
     agency_id = str(who.agency_id) if who else None
-    status = response.status
-    request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
+    method = request.method
+    state.observer.observe(route, method, status, elapsed, agency_id)
     if shed:
         return
     level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
-    if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
+    if state.access_log.wanted(status, elapsed) and log.isEnabledFor(level):
         log.log(
             level,
             "request",
@@ -246,7 +331,7 @@ def _observe(
                 "request_id": request_id,
                 "agency": agency,
                 "route": route,
-                "method": request.method,
+                "method": method,
                 "status": status,
                 "latency_ms": round(elapsed * 1000, 3),
             },
