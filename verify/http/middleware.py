@@ -105,12 +105,6 @@ def _gone_response() -> web.Response:
     return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
 
 
-def route_of(request: web.Request) -> str:
-    info = request.match_info
-    resource = info.route.resource if info.http_exception is None else None
-    return resource.canonical if resource is not None else "unmatched"
-
-
 class HttpState:
     """What the request context needs of the app, looked up once per request instead of
     one ``app[...]`` per object (set by :func:`verify.http.app.http_app`)."""
@@ -138,9 +132,9 @@ HTTP_STATE = web.AppKey("http_state", HttpState)
 IN_CONTEXT = "runs_in_request_context"  # the attribute marking a wrapped handler
 
 
-def in_context(handler: Handler) -> Handler:  # noqa: C901 (its closure: one frame)
-    """``handler`` run inside the request context (what a middleware would do, without
-    aiohttp's middleware chain: see :class:`ContextRouter`)."""
+def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its closure: one frame)
+    """``handler`` of the route template ``route`` run inside the request context (what a
+    middleware would do, without aiohttp's middleware chain: see :class:`ContextRouter`)."""
     # a long-running handler (the NDJSON stream, jobs) bounds each step itself
     bounded = not getattr(handler, "long_running", False)
 
@@ -162,7 +156,9 @@ def in_context(handler: Handler) -> Handler:  # noqa: C901 (its closure: one fra
             try:
                 await admission.acquire(lane)
             except Overloaded:
-                return _finish(request, state, _shed_response(), start, request_id, None, True)
+                return _finish(
+                    request, state, route, _shed_response(), start, request_id, None, True
+                )
             observer.started()
         deadlines = state.deadlines
         deadline = None
@@ -175,10 +171,16 @@ def in_context(handler: Handler) -> Handler:  # noqa: C901 (its closure: one fra
                 if bounded:
                     deadline = deadlines.start()
                 if api:
-                    who = await app[AUTH].authenticate(request.headers.get("Authorization"))
+                    authorization = request.headers.get("Authorization")
+                    auth = app[AUTH]
+                    who = auth.cached(authorization) or await auth.authenticate(authorization)
                     request[PRINCIPAL] = who
-                    with state.key_concurrency.hold(who.key_id):
+                    key_concurrency = state.key_concurrency
+                    key_concurrency.enter(who.key_id)
+                    try:
                         response = await handler(request)
+                    finally:
+                        key_concurrency.leave(who.key_id)
                 else:
                     response = await handler(request)
         except asyncio.CancelledError:
@@ -196,7 +198,7 @@ def in_context(handler: Handler) -> Handler:  # noqa: C901 (its closure: one fra
             if lane is not None:
                 admission.release(lane)
                 observer.ended()
-        return _finish(request, state, response, start, request_id, who)
+        return _finish(request, state, route, response, start, request_id, who)
 
     wrapped = functools.update_wrapper(run, handler)
     setattr(wrapped, IN_CONTEXT, True)
@@ -210,7 +212,7 @@ async def _unmatched(request: web.Request) -> web.StreamResponse:
     raise exception
 
 
-_UNMATCHED = in_context(_unmatched)
+_UNMATCHED = in_context(_unmatched, "unmatched")
 
 
 class _Unmatched(MatchInfoError):
@@ -240,7 +242,8 @@ class ContextRouter(web.UrlDispatcher):
         if not self.frozen:
             for route in self.routes():
                 if not getattr(route.handler, IN_CONTEXT, False):
-                    route._handler = in_context(route.handler)  # type: ignore[assignment]
+                    template = route.resource.canonical if route.resource else "unmatched"
+                    route._handler = in_context(route.handler, template)  # type: ignore[assignment]
         super().freeze()
 
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
@@ -252,6 +255,7 @@ class ContextRouter(web.UrlDispatcher):
 def _finish(
     request: web.Request,
     state: HttpState,
+    route: str,
     response: web.StreamResponse,
     start: float,
     request_id: str,
@@ -262,7 +266,7 @@ def _finish(
     if status == CLIENT_GONE:
         state.metrics.client_gone.inc()
     response.headers["X-Request-Id"] = request_id
-    _observe(request, state, status, time.perf_counter() - start, request_id, who, shed)
+    _observe(request, state, route, status, time.perf_counter() - start, request_id, who, shed)
     return response
 
 
@@ -307,6 +311,7 @@ def _shed_response() -> web.Response:
 def _observe(
     request: web.Request,
     state: HttpState,
+    route: str,
     status: int,
     elapsed: float,
     request_id: str,
@@ -315,7 +320,6 @@ def _observe(
 ) -> None:
     """Count the request; log it if the access-log policy wants it (never a refusal by
     admission: a line each would cost the CPU that shedding is there to save)."""
-    route = route_of(request)
     agency = who.agency if who else None
     agency_id = str(who.agency_id) if who else None
     method = request.method
