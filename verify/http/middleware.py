@@ -154,7 +154,8 @@ def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its clos
         if api:
             lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
             try:
-                await admission.acquire(lane)
+                if not admission.try_acquire(lane):
+                    await admission.acquire(lane)
             except Overloaded:
                 return _finish(
                     request, state, route, _shed_response(), start, request_id, None, True

@@ -164,11 +164,30 @@ class Admission:
         if not admitted:
             self._shed(lane, "queue_timeout")
 
+    def try_acquire(self, lane: Lane) -> bool:
+        """``acquire`` without an await, for the common case: an interactive request, a
+        free slot, nobody queued, within the current interval. True: admitted (as
+        ``acquire`` would have, with a wait of 0); False: call ``acquire``."""
+        if lane is not Lane.INTERACTIVE or self._queues[lane]:
+            return False
+        now = self._clock()
+        running = self._running
+        if now >= self._interval_end or sum(running.values()) >= self.limit:
+            return False  # acquire ticks the interval, or marks the limit reached and queues
+        running[lane] += 1
+        if self._beat is None:
+            self._arm()
+        self._interval_min = 0.0  # _sojourn of a request that did not wait
+        self._on_wait(lane, 0.0)
+        return True
+
     def release(self, lane: Lane) -> None:
         self._running[lane] -= 1
         now = self._clock()
         self._tick(now)
-        self._wake(now)
+        queues = self._queues
+        if queues[Lane.INTERACTIVE] or queues[Lane.BULK]:
+            self._wake(now)
 
     def sweep(self) -> None:
         """Shed the waiters whose time is up; the heartbeat calls it every ``tick``."""
