@@ -263,12 +263,37 @@ def _finish(
     who: Principal | None,
     shed: bool = False,
 ) -> web.StreamResponse:
+    """Count the request; log it if the access-log policy wants it (never a refusal by
+    admission: a line each would cost the CPU that shedding is there to save)."""
     status = response.status
     if status == CLIENT_GONE:
         state.metrics.client_gone.inc()
     response.headers["X-Request-Id"] = request_id
-    _observe(request, state, route, status, time.perf_counter() - start, request_id, who, shed)
+    elapsed = time.perf_counter() - start
+    method = request.method
+    state.observer.observe(route, method, status, elapsed, who.agency_label if who else None)
+    if not shed and state.access_log.wanted(status, elapsed):
+        _log(request_id, who, route, method, status, elapsed)
     return response
+
+
+def _log(
+    request_id: str, who: Principal | None, route: str, method: str, status: int, elapsed: float
+) -> None:
+    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "request",
+            extra={
+                "request_id": request_id,
+                "agency": who.agency if who else None,
+                "route": route,
+                "method": method,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 3),
+            },
+        )
 
 
 def _timeout_response() -> web.Response:
@@ -307,37 +332,3 @@ def _shed_response() -> web.Response:
     measured worse here: the client reconnects at once, and a connection's setup costs
     more than a refusal (loadtest/flood.py, README "Overload")."""
     return web.Response(body=_SHED_BODY, status=503, headers=CIMultiDict(_SHED_HEADERS))
-
-
-def _observe(
-    request: web.Request,
-    state: HttpState,
-    route: str,
-    status: int,
-    elapsed: float,
-    request_id: str,
-    who: Principal | None,
-    shed: bool,
-) -> None:
-    """Count the request; log it if the access-log policy wants it (never a refusal by
-    admission: a line each would cost the CPU that shedding is there to save)."""
-    agency = who.agency if who else None
-    agency_id = str(who.agency_id) if who else None
-    method = request.method
-    state.observer.observe(route, method, status, elapsed, agency_id)
-    if shed:
-        return
-    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
-    if state.access_log.wanted(status, elapsed) and log.isEnabledFor(level):
-        log.log(
-            level,
-            "request",
-            extra={
-                "request_id": request_id,
-                "agency": agency,
-                "route": route,
-                "method": method,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 3),
-            },
-        )

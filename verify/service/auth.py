@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verify.errors import ForbiddenScope, PurposeNotAllowed, Unauthorized
@@ -44,6 +44,11 @@ class Principal:
     rate_per_s: int | None = None
     burst: int | None = None
     purposes: tuple[str, ...] = ()  # empty: any purpose
+    # the agency as a metric label, made once per key rather than once per request
+    agency_label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "agency_label", str(self.agency_id))
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
