@@ -89,6 +89,7 @@ def request_id_of(request: web.Request) -> str:
 
 
 _BULK_PREFIXES = ("/v1/verify/batch", "/v1/verify/stream", "/v1/jobs")
+_INTERACTIVE, _BULK = Lane.INTERACTIVE, Lane.BULK  # a member read through its class is a call
 
 
 def lane_of(path: str) -> Lane:
@@ -152,7 +153,7 @@ def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its clos
         observer = state.observer
         lane = None
         if api:
-            lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+            lane = _BULK if path.startswith(_BULK_PREFIXES) else _INTERACTIVE
             try:
                 if not admission.try_acquire(lane):
                     await admission.acquire(lane)

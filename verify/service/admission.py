@@ -78,6 +78,9 @@ class _Waiter:
         self.future = future  # True: a slot was handed over; False: shed
 
 
+# members read through the class cost a descriptor call each (Python 3.11's enum): the per-request
+# paths use these
+_INTERACTIVE, _BULK = Lane.INTERACTIVE, Lane.BULK
 SHED_REASONS = ("overload", "queue_timeout")
 Observer = Callable[[Lane, str], None]  # (lane, reason) of a shed request
 WaitObserver = Callable[[Lane, float], None]  # (lane, seconds waited) of an admitted request
@@ -168,7 +171,7 @@ class Admission:
         """``acquire`` without an await, for the common case: an interactive request, a
         free slot, nobody queued, within the current interval. True: admitted (as
         ``acquire`` would have, with a wait of 0); False: call ``acquire``."""
-        if lane is not Lane.INTERACTIVE or self._queues[lane]:
+        if lane is not _INTERACTIVE or self._queues[lane]:
             return False
         now = self._clock()
         running = self._running
@@ -186,7 +189,7 @@ class Admission:
         now = self._clock()
         self._tick(now)
         queues = self._queues
-        if queues[Lane.INTERACTIVE] or queues[Lane.BULK]:
+        if queues[_INTERACTIVE] or queues[_BULK]:
             self._wake(now)
 
     def sweep(self) -> None:
