@@ -37,7 +37,7 @@ from verify.http.deadlines import Deadlines
 from verify.http.request_metrics import RequestObserver
 from verify.metrics import CLIENT_GONE, Metrics
 from verify.service.admission import Admission, Lane
-from verify.service.auth import Principal
+from verify.service.auth import Authenticator, Principal
 from verify.service.limits import KeyConcurrency
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -130,12 +130,34 @@ class HttpState:
 
 
 HTTP_STATE = web.AppKey("http_state", HttpState)
+
+
+class _Bound:
+    """The app's objects the wrappers of one router use, read from the app at its first
+    request (after startup: the app's state can no longer change) instead of per request."""
+
+    __slots__ = ("auth", "state")
+
+    def __init__(self) -> None:
+        self.state: HttpState | None = None
+        self.auth: Authenticator | None = None
+
+    def bind(self, app: web.Application) -> HttpState:
+        self.auth = app.get(AUTH)  # none in an app without the API's resources (some tests)
+        self.state = state = app[HTTP_STATE]
+        return state
+
+
 IN_CONTEXT = "runs_in_request_context"  # the attribute marking a wrapped handler
 
 
-def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its closure: one frame)
+def in_context(  # noqa: C901 (its closure: one frame)
+    handler: Handler, route: str, bound: _Bound | None = None
+) -> Handler:
     """``handler`` of the route template ``route`` run inside the request context (what a
-    middleware would do, without aiohttp's middleware chain: see :class:`ContextRouter`)."""
+    middleware would do, without aiohttp's middleware chain: see :class:`ContextRouter`);
+    ``bound``: shared by the routes of one app."""
+    bound = bound or _Bound()
     # a long-running handler (the NDJSON stream, jobs) bounds each step itself
     bounded = not getattr(handler, "long_running", False)
 
@@ -143,8 +165,7 @@ def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its clos
         """Everything a request goes through, in one coroutine: each awaited layer would add
         a frame that every resumption of the request's task passes through again."""
         start = time.perf_counter()
-        app = request.app
-        state = app[HTTP_STATE]
+        state = bound.state or bound.bind(request.app)
         request_id = request_id_of(request)
         request[REQUEST_ID] = request_id
         path = request.path
@@ -174,7 +195,7 @@ def in_context(handler: Handler, route: str) -> Handler:  # noqa: C901 (its clos
                     deadline = deadlines.start()
                 if api:
                     authorization = request.headers.get("Authorization")
-                    auth = app[AUTH]
+                    auth = bound.auth or request.app[AUTH]
                     who = auth.cached(authorization) or await auth.authenticate(authorization)
                     request[PRINCIPAL] = who
                     key_concurrency = state.key_concurrency
@@ -214,17 +235,18 @@ async def _unmatched(request: web.Request) -> web.StreamResponse:
     raise exception
 
 
-_UNMATCHED = in_context(_unmatched, "unmatched")
-
-
 class _Unmatched(MatchInfoError):
     """aiohttp's answer to a request no route matched, its handler in the request context."""
 
-    __slots__ = ()
+    __slots__ = ("_in_context",)
+
+    def __init__(self, exception: web.HTTPException, handler: Handler) -> None:
+        super().__init__(exception)
+        self._in_context = handler
 
     @property
     def handler(self) -> Handler:
-        return _UNMATCHED
+        return self._in_context
 
 
 class ContextRouter(web.UrlDispatcher):
@@ -240,18 +262,25 @@ class ContextRouter(web.UrlDispatcher):
     added through several public calls (``add_get`` goes through the resource, not
     ``add_route``), so the handler is swapped on the route itself, once."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._bound = _Bound()
+        self._unmatched = in_context(_unmatched, "unmatched", self._bound)
+
     def freeze(self) -> None:
         if not self.frozen:
+            bound = self._bound
             for route in self.routes():
                 if not getattr(route.handler, IN_CONTEXT, False):
                     template = route.resource.canonical if route.resource else "unmatched"
-                    route._handler = in_context(route.handler, template)  # type: ignore[assignment]
+                    wrapped = in_context(route.handler, template, bound)
+                    route._handler = wrapped  # type: ignore[assignment]
         super().freeze()
 
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         info = await super().resolve(request)
         exception = info.http_exception
-        return info if exception is None else _Unmatched(exception)
+        return info if exception is None else _Unmatched(exception, self._unmatched)
 
 
 def _finish(
