@@ -23,10 +23,10 @@ from verify.http.middleware import (
     HTTP_STATE,
     KEY_CONCURRENCY,
     OBSERVER,
-    ContextRouter,
     HttpState,
 )
 from verify.http.request_metrics import RequestObserver
+from verify.http.router import ContextRouter
 from verify.http.routes import add_routes
 from verify.metrics import Metrics
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane

@@ -1,6 +1,6 @@
 """Request context: request id, admission control, authentication, timeout, error mapping,
 metrics, access log (one wrapper per route, no aiohttp middleware: each layer costs a call
-per request; see ContextRouter).
+per request; see verify/http/router.py).
 
 Admission (verify/service/admission.py) bounds the time an API request waits for a
 slot; a request it sheds is answered 503 ``overloaded`` before anything is read or
@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import ClientConnectionResetError, web
-from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 from multidict import CIMultiDict
 
 from verify.domain.errors import ValidationError
@@ -132,7 +131,7 @@ class HttpState:
 HTTP_STATE = web.AppKey("http_state", HttpState)
 
 
-class _Bound:
+class Bound:
     """The app's objects the wrappers of one router use, read from the app at its first
     request (after startup: the app's state can no longer change) instead of per request."""
 
@@ -152,12 +151,12 @@ IN_CONTEXT = "runs_in_request_context"  # the attribute marking a wrapped handle
 
 
 def in_context(  # noqa: C901 (its closure: one frame)
-    handler: Handler, route: str, bound: _Bound | None = None
+    handler: Handler, route: str, bound: Bound | None = None
 ) -> Handler:
     """``handler`` of the route template ``route`` run inside the request context (what a
-    middleware would do, without aiohttp's middleware chain: see :class:`ContextRouter`);
+    middleware would do, without aiohttp's middleware chain: see verify/http/router.py);
     ``bound``: shared by the routes of one app."""
-    bound = bound or _Bound()
+    bound = bound or Bound()
     # a long-running handler (the NDJSON stream, jobs) bounds each step itself
     bounded = not getattr(handler, "long_running", False)
 
@@ -226,61 +225,6 @@ def in_context(  # noqa: C901 (its closure: one frame)
     wrapped = functools.update_wrapper(run, handler)
     setattr(wrapped, IN_CONTEXT, True)
     return wrapped
-
-
-async def _unmatched(request: web.Request) -> web.StreamResponse:
-    """The handler of a request no route matched: its 404 or 405, mapped to a problem."""
-    exception = request.match_info.http_exception
-    assert exception is not None
-    raise exception
-
-
-class _Unmatched(MatchInfoError):
-    """aiohttp's answer to a request no route matched, its handler in the request context."""
-
-    __slots__ = ("_in_context",)
-
-    def __init__(self, exception: web.HTTPException, handler: Handler) -> None:
-        super().__init__(exception)
-        self._in_context = handler
-
-    @property
-    def handler(self) -> Handler:
-        return self._in_context
-
-
-class ContextRouter(web.UrlDispatcher):
-    """aiohttp's router, each route's handler wrapped in the request context when the app
-    is frozen (at startup: every route is known then, and none can be added later), and
-    the requests no route matches answered in that context too.
-
-    This replaces a middleware: with any middleware, aiohttp builds (or finds in a cache)
-    the handler chain per request and adds its own ``_fix_request_current_app`` middleware,
-    a further coroutine frame around every handler that each resumption of the request's
-    task passes through. aiohttp's maintainers suggest wrapping handlers instead
-    (aio-libs/aiohttp#3387); the router does it so that no route can miss it. Routes are
-    added through several public calls (``add_get`` goes through the resource, not
-    ``add_route``), so the handler is swapped on the route itself, once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._bound = _Bound()
-        self._unmatched = in_context(_unmatched, "unmatched", self._bound)
-
-    def freeze(self) -> None:
-        if not self.frozen:
-            bound = self._bound
-            for route in self.routes():
-                if not getattr(route.handler, IN_CONTEXT, False):
-                    template = route.resource.canonical if route.resource else "unmatched"
-                    wrapped = in_context(route.handler, template, bound)
-                    route._handler = wrapped  # type: ignore[assignment]
-        super().freeze()
-
-    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
-        info = await super().resolve(request)
-        exception = info.http_exception
-        return info if exception is None else _Unmatched(exception, self._unmatched)
 
 
 def _finish(
