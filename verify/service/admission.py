@@ -187,7 +187,8 @@ class Admission:
     def release(self, lane: Lane) -> None:
         self._running[lane] -= 1
         now = self._clock()
-        self._tick(now)
+        if now >= self._interval_end:  # what _tick checks first: no call for the common case
+            self._tick(now)
         queues = self._queues
         if queues[_INTERACTIVE] or queues[_BULK]:
             self._wake(now)
