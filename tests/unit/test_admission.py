@@ -409,3 +409,23 @@ async def test_an_observer_that_raises_does_not_stop_the_heartbeat(
     with pytest.raises(Overloaded):
         await asyncio.wait_for(waiter, 2)  # the first beat raised; the next one swept
     assert not failures
+
+
+async def test_try_acquire_admits_only_what_acquire_would_admit_at_once() -> None:
+    clock = Clock()
+    admission, shed = make(clock)
+    assert admission.try_acquire(Lane.INTERACTIVE)
+    assert not admission.try_acquire(Lane.BULK)  # bulk always goes through acquire
+    assert admission.try_acquire(Lane.INTERACTIVE)
+    assert admission.in_flight == 2
+    assert not admission.try_acquire(Lane.INTERACTIVE)  # full: acquire queues it
+    waiting = asyncio.ensure_future(admission.acquire(Lane.INTERACTIVE))
+    await settle()
+    admission.release(Lane.INTERACTIVE)  # the slot goes to the waiter...
+    await settle()
+    assert waiting.done() and admission.in_flight == 2
+    admission.release(Lane.INTERACTIVE)
+    assert admission.queued(Lane.INTERACTIVE) == 0
+    clock.now += 3600  # ...and past the interval acquire must tick it first
+    assert not admission.try_acquire(Lane.INTERACTIVE)
+    assert shed == []

@@ -128,3 +128,52 @@ def test_purposes_bound_to_a_key() -> None:
     for bad in ("Marketing", "1st", "a-b", "", "x" * 65):
         with pytest.raises(ValueError):
             parse_purposes(bad)
+
+
+async def test_a_verified_token_is_remembered_only_while_its_key_entry_lives() -> None:
+    store = FakeStore()
+    token = _key(store)
+    clock = Clock()
+    auth = Authenticator(store, clock=clock, ttl_s=5)
+    header = f"Bearer {token}"
+    assert auth.cached(header) is None  # never verified: authenticate must check it
+    who = await auth.authenticate(header)
+    assert auth.cached(header) is who
+    assert auth.cached(f"Bearer {token[:-1]}{'A' if token[-1] != 'A' else 'B'}") is None
+    key_id = token.split("_")[1]
+    old = store.keys[key_id]
+    store.keys[key_id] = StoredKey(old.principal, old.secret_hash, revoked=True)
+    clock.now = 5.0  # the key's entry (and the token's with it) has expired
+    assert auth.cached(header) is None
+    with pytest.raises(Unauthorized, match="revoked"):
+        await auth.authenticate(header)
+    assert auth.cached(header) is None
+
+
+async def test_a_remembered_token_still_expires_at_its_key_time() -> None:
+    import datetime as dt
+
+    store = FakeStore()
+    new = mint_key()
+    expiry = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    principal = Principal(new.key_id, 1, "bank", frozenset({"verify"}))
+    store.keys[new.key_id] = StoredKey(principal, new.secret_hash, False, expiry)
+    now = [expiry - dt.timedelta(seconds=1)]
+    auth = Authenticator(store, clock=Clock(), wall=lambda: now[0])
+    header = f"Bearer {new.token}"
+    await auth.authenticate(header)
+    assert auth.cached(header) is not None
+    now[0] = expiry
+    assert auth.cached(header) is None
+    with pytest.raises(Unauthorized, match="expired"):
+        await auth.authenticate(header)
+
+
+async def test_remembered_tokens_are_bounded() -> None:
+    store = FakeStore()
+    tokens = [_key(store) for _ in range(5)]
+    auth = Authenticator(store, clock=Clock(), max_entries=3)
+    for token in tokens:
+        await auth.authenticate(f"Bearer {token}")
+    remembered = [auth.cached(f"Bearer {t}") is not None for t in tokens]
+    assert remembered == [False, False, True, True, True]

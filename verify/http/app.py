@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 from aiohttp import web
 
@@ -19,11 +20,13 @@ from verify.http.deadlines import Deadlines
 from verify.http.middleware import (
     ACCESS_LOG,
     DEADLINES,
+    HTTP_STATE,
     KEY_CONCURRENCY,
     OBSERVER,
-    context_middleware,
+    HttpState,
 )
 from verify.http.request_metrics import RequestObserver
+from verify.http.router import ContextRouter
 from verify.http.routes import add_routes
 from verify.metrics import Metrics
 from verify.service.admission import SHED_REASONS, Admission, AdmissionConfig, Lane
@@ -32,10 +35,7 @@ from verify.settings import Settings
 
 
 def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Application:
-    app = web.Application(
-        middlewares=[context_middleware],
-        client_max_size=settings.max_body_bytes,
-    )
+    app = _application(settings.max_body_bytes)
     app[SETTINGS] = settings
     app[TODAY] = today
     app[METRICS] = metrics
@@ -47,6 +47,9 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
     app[OBSERVER] = observer
     app[DEADLINES] = deadlines = Deadlines(settings.request_timeout_s)
     app[ACCESS_LOG] = AccessLogPolicy(settings.access_log)
+    app[HTTP_STATE] = HttpState(
+        app[ADMISSION], observer, deadlines, app[KEY_CONCURRENCY], app[ACCESS_LOG], metrics
+    )
     add_routes(app)
     citizens.add_routes(app)
     stream.add_routes(app)
@@ -60,6 +63,15 @@ def http_app(settings: Settings, *, today: Today, metrics: Metrics) -> web.Appli
 
     app.on_cleanup.append(_last_tick)
     return app
+
+
+def _application(max_body_bytes: int) -> web.Application:
+    """An app whose router runs every handler in the request context (ContextRouter: no
+    middleware). aiohttp deprecated passing a router (aio-libs/aiohttp#3021) but keeps
+    the argument; the warning is silenced here only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "router argument is deprecated", DeprecationWarning)
+        return web.Application(router=ContextRouter(), client_max_size=max_body_bytes)
 
 
 def _admission(settings: Settings, metrics: Metrics, observer: RequestObserver) -> Admission:

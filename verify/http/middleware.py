@@ -1,5 +1,6 @@
 """Request context: request id, admission control, authentication, timeout, error mapping,
-metrics, access log (one middleware: each layer costs a call per request).
+metrics, access log (one wrapper per route, no aiohttp middleware: each layer costs a call
+per request; see verify/http/router.py).
 
 Admission (verify/service/admission.py) bounds the time an API request waits for a
 slot; a request it sheds is answered 503 ``overloaded`` before anything is read or
@@ -15,6 +16,7 @@ template).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -29,12 +31,12 @@ from verify.domain.errors import ValidationError
 from verify.errors import Overloaded, ServiceError
 from verify.http import problems
 from verify.http.accesslog import AccessLogPolicy
-from verify.http.appkeys import ADMISSION, AUTH, METRICS
+from verify.http.appkeys import AUTH
 from verify.http.deadlines import Deadlines
 from verify.http.request_metrics import RequestObserver
-from verify.metrics import CLIENT_GONE
-from verify.service.admission import Lane
-from verify.service.auth import Principal
+from verify.metrics import CLIENT_GONE, Metrics
+from verify.service.admission import Admission, Lane
+from verify.service.auth import Authenticator, Principal
 from verify.service.limits import KeyConcurrency
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -86,6 +88,7 @@ def request_id_of(request: web.Request) -> str:
 
 
 _BULK_PREFIXES = ("/v1/verify/batch", "/v1/verify/stream", "/v1/jobs")
+_INTERACTIVE, _BULK = Lane.INTERACTIVE, Lane.BULK  # a member read through its class is a call
 
 
 def lane_of(path: str) -> Lane:
@@ -102,84 +105,169 @@ def _gone_response() -> web.Response:
     return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
 
 
-def route_of(request: web.Request) -> str:
-    info = request.match_info
-    resource = info.route.resource if info.http_exception is None else None
-    return resource.canonical if resource is not None else "unmatched"
+class HttpState:
+    """What the request context needs of the app, looked up once per request instead of
+    one ``app[...]`` per object (set by :func:`verify.http.app.http_app`)."""
+
+    __slots__ = ("access_log", "admission", "deadlines", "key_concurrency", "metrics", "observer")
+
+    def __init__(
+        self,
+        admission: Admission,
+        observer: RequestObserver,
+        deadlines: Deadlines,
+        key_concurrency: KeyConcurrency,
+        access_log: AccessLogPolicy,
+        metrics: Metrics,
+    ) -> None:
+        self.admission = admission
+        self.observer = observer
+        self.deadlines = deadlines
+        self.key_concurrency = key_concurrency
+        self.access_log = access_log
+        self.metrics = metrics
 
 
-@web.middleware
-async def context_middleware(  # noqa: C901 (one frame on purpose: see the docstring)
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
-    """Everything a request goes through, in one coroutine: each awaited layer would add a
-    frame that every resumption of the request's task passes through again."""
-    start = time.perf_counter()
-    app = request.app
-    request_id = request_id_of(request)
-    request[REQUEST_ID] = request_id
-    path = request.path
-    api = path.startswith("/v1/")  # health, docs: never queued behind the API
-    admission = app[ADMISSION]
-    observer = app[OBSERVER]
-    lane = None
-    if api:
-        lane = Lane.BULK if path.startswith(_BULK_PREFIXES) else Lane.INTERACTIVE
+HTTP_STATE = web.AppKey("http_state", HttpState)
+
+
+class Bound:
+    """The app's objects the wrappers of one router use, read from the app at its first
+    request (after startup: the app's state can no longer change) instead of per request."""
+
+    __slots__ = ("auth", "state")
+
+    def __init__(self) -> None:
+        self.state: HttpState | None = None
+        self.auth: Authenticator | None = None
+
+    def bind(self, app: web.Application) -> HttpState:
+        self.auth = app.get(AUTH)  # none in an app without the API's resources (some tests)
+        self.state = state = app[HTTP_STATE]
+        return state
+
+
+IN_CONTEXT = "runs_in_request_context"  # the attribute marking a wrapped handler
+
+
+def in_context(  # noqa: C901 (its closure: one frame)
+    handler: Handler, route: str, bound: Bound | None = None
+) -> Handler:
+    """``handler`` of the route template ``route`` run inside the request context (what a
+    middleware would do, without aiohttp's middleware chain: see verify/http/router.py);
+    ``bound``: shared by the routes of one app."""
+    bound = bound or Bound()
+    # a long-running handler (the NDJSON stream, jobs) bounds each step itself
+    bounded = not getattr(handler, "long_running", False)
+
+    async def run(request: web.Request) -> web.StreamResponse:  # noqa: C901 (one frame on purpose)
+        """Everything a request goes through, in one coroutine: each awaited layer would add
+        a frame that every resumption of the request's task passes through again."""
+        start = time.perf_counter()
+        state = bound.state or bound.bind(request.app)
+        request_id = request_id_of(request)
+        request[REQUEST_ID] = request_id
+        path = request.path
+        api = path.startswith("/v1/")  # health, docs: never queued behind the API
+        admission = state.admission
+        observer = state.observer
+        lane = None
+        if api:
+            lane = _BULK if path.startswith(_BULK_PREFIXES) else _INTERACTIVE
+            try:
+                if not admission.try_acquire(lane):
+                    await admission.acquire(lane)
+            except Overloaded:
+                return _finish(
+                    request, state, route, _shed_response(), start, request_id, None, True
+                )
+            observer.started()
+        deadlines = state.deadlines
+        deadline = None
+        who: Principal | None = None
+        response: web.StreamResponse
         try:
-            await admission.acquire(lane)
-        except Overloaded:
-            return _finish(request, _shed_response(), start, request_id, None, shed=True)
-        observer.started()
-    deadlines = app[DEADLINES]
-    deadline = None
-    who: Principal | None = None
-    response: web.StreamResponse
-    try:
-        if api and client_gone(request):  # hung up while queued: spend nothing on it
-            response = _gone_response()
-        else:
-            # a long-running handler (the NDJSON stream) bounds each step itself
-            if not getattr(request.match_info.handler, "long_running", False):
-                deadline = deadlines.start()
-            if api:
-                who = await app[AUTH].authenticate(request.headers.get("Authorization"))
-                request[PRINCIPAL] = who
-                with app[KEY_CONCURRENCY].hold(who.key_id):
-                    response = await handler(request)
+            if api and client_gone(request):  # hung up while queued: spend nothing on it
+                response = _gone_response()
             else:
-                response = await handler(request)
-    except asyncio.CancelledError:
-        if deadline is None or not deadline.timed_out():
-            raise
-        response = _timeout_response()
-    except Exception as e:
-        mapped = _error_response(request, e)
-        if mapped is None:
-            raise
-        response = mapped
-    finally:
-        if deadline is not None:
-            deadlines.done(deadline)
-        if lane is not None:
-            admission.release(lane)
-            observer.ended()
-    return _finish(request, response, start, request_id, who)
+                if bounded:
+                    deadline = deadlines.start()
+                if api:
+                    authorization = request.headers.get("Authorization")
+                    auth = bound.auth or request.app[AUTH]
+                    who = auth.cached(authorization) or await auth.authenticate(authorization)
+                    request[PRINCIPAL] = who
+                    key_concurrency = state.key_concurrency
+                    key_concurrency.enter(who.key_id)
+                    try:
+                        response = await handler(request)
+                    finally:
+                        key_concurrency.leave(who.key_id)
+                else:
+                    response = await handler(request)
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.timed_out():
+                raise
+            response = _timeout_response()
+        except Exception as e:
+            mapped = _error_response(request, e)
+            if mapped is None:
+                raise
+            response = mapped
+        finally:
+            if deadline is not None:
+                deadlines.done(deadline)
+            if lane is not None:
+                admission.release(lane)
+                observer.ended()
+        return _finish(request, state, route, response, start, request_id, who)
+
+    wrapped = functools.update_wrapper(run, handler)
+    setattr(wrapped, IN_CONTEXT, True)
+    return wrapped
 
 
 def _finish(
     request: web.Request,
+    state: HttpState,
+    route: str,
     response: web.StreamResponse,
     start: float,
     request_id: str,
     who: Principal | None,
-    *,
     shed: bool = False,
 ) -> web.StreamResponse:
-    if response.status == CLIENT_GONE:
-        request.app[METRICS].client_gone.inc()
+    """Count the request; log it if the access-log policy wants it (never a refusal by
+    admission: a line each would cost the CPU that shedding is there to save)."""
+    status = response.status
+    if status == CLIENT_GONE:
+        state.metrics.client_gone.inc()
     response.headers["X-Request-Id"] = request_id
-    _observe(request, response, time.perf_counter() - start, request_id, who, shed)
+    elapsed = time.perf_counter() - start
+    method = request.method
+    state.observer.observe(route, method, status, elapsed, who.agency_label if who else None)
+    if not shed and state.access_log.wanted(status, elapsed):
+        _log(request_id, who, route, method, status, elapsed)
     return response
+
+
+def _log(
+    request_id: str, who: Principal | None, route: str, method: str, status: int, elapsed: float
+) -> None:
+    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "request",
+            extra={
+                "request_id": request_id,
+                "agency": who.agency if who else None,
+                "route": route,
+                "method": method,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 3),
+            },
+        )
 
 
 def _timeout_response() -> web.Response:
@@ -218,36 +306,3 @@ def _shed_response() -> web.Response:
     measured worse here: the client reconnects at once, and a connection's setup costs
     more than a refusal (loadtest/flood.py, README "Overload")."""
     return web.Response(body=_SHED_BODY, status=503, headers=CIMultiDict(_SHED_HEADERS))
-
-
-def _observe(
-    request: web.Request,
-    response: web.StreamResponse,
-    elapsed: float,
-    request_id: str,
-    who: Principal | None,
-    shed: bool,
-) -> None:
-    """Count the request; log it if the access-log policy wants it (never a refusal by
-    admission: a line each would cost the CPU that shedding is there to save)."""
-    route = route_of(request)
-    agency = who.agency if who else None
-    agency_id = str(who.agency_id) if who else None
-    status = response.status
-    request.app[OBSERVER].observe(route, request.method, status, elapsed, agency_id)
-    if shed:
-        return
-    level = logging.DEBUG if status == CLIENT_GONE else logging.INFO
-    if request.app[ACCESS_LOG].wanted(status, elapsed) and log.isEnabledFor(level):
-        log.log(
-            level,
-            "request",
-            extra={
-                "request_id": request_id,
-                "agency": agency,
-                "route": route,
-                "method": request.method,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 3),
-            },
-        )

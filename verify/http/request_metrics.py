@@ -43,6 +43,8 @@ class RequestObserver:
         self._histograms: list[PendingHistogram] = []
         self._gauges: dict[Any, float] = {}  # gauge child -> its latest value, not yet set
         self._scheduled = False
+        self._bounds: list[float] = metrics.duration._upper_bounds
+        self._outcomes: dict[int, str] = {}  # status -> its outcome label (a few dozen)
 
     def histogram(self, child: Any) -> Callable[[float], None]:
         """``observe`` for an (unlabelled or labelled) histogram child, folded per tick."""
@@ -66,22 +68,26 @@ class RequestObserver:
 
     def started(self) -> None:
         self.in_flight += 1
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def ended(self) -> None:
         self.in_flight -= 1
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def observe(
         self, route: str, method: str, status: int, elapsed: float, agency: str | None
     ) -> None:
         self._observed.append((route, method, status, elapsed, agency))
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def verdicts(self, kind: str, verdict: str, n: int = 1) -> None:
         """Count ``n`` answers of ``kind`` (single, batch_item, stream) with ``verdict``."""
         self._verdicts_seen[kind, verdict] += n
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def _schedule(self) -> None:
         if self._scheduled:
@@ -115,24 +121,28 @@ class RequestObserver:
             self._fold(observed)
 
     def _fold(self, observed: list[Observation]) -> None:
-        requests: Counter[tuple[str, str, str]] = Counter()
-        agencies: Counter[str] = Counter()
-        limited: Counter[str] = Counter()
+        requests: dict[tuple[str, str, str], int] = {}
+        agencies: dict[str, int] = {}
+        limited: dict[str, int] = {}
         durations: dict[tuple[str, str], list[float]] = {}
-        width = len(self._m.duration._upper_bounds)  # buckets, +Inf included
-        bounds = self._m.duration._upper_bounds
+        bounds = self._bounds
+        width = len(bounds)  # buckets, +Inf included
+        outcomes = self._outcomes
         for route, method, status, elapsed, agency in observed:
-            outcome = outcome_class(status)
-            requests[route, method, outcome] += 1
+            outcome = outcomes.get(status)
+            if outcome is None:
+                outcome = outcomes[status] = outcome_class(status)
+            key = (route, method, outcome)
+            requests[key] = requests.get(key, 0) + 1
             sums = durations.get((route, outcome))
             if sums is None:
                 sums = durations[route, outcome] = [0.0] * (width + 1)  # buckets, then the sum
             sums[bisect_left(bounds, elapsed)] += 1
             sums[width] += elapsed
             if agency is not None:
-                agencies[agency] += 1
+                agencies[agency] = agencies.get(agency, 0) + 1
                 if status == 429:
-                    limited[agency] += 1
+                    limited[agency] = limited.get(agency, 0) + 1
         for key, n in requests.items():
             self._request_child(key).inc(n)
         for pair, sums in durations.items():

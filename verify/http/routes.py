@@ -22,7 +22,7 @@ from verify.http.problems import problem_body
 from verify.service.audit import RequestContext
 from verify.service.auth import Principal, purpose_allowed
 from verify.service.limits import charge, items_at_least
-from verify.service.verification import Answer, verify_audited
+from verify.service.verification import Answer, VerifyDeps, verify_audited
 
 
 async def read_json(request: web.Request) -> object:
@@ -48,11 +48,14 @@ def answer(claim: Claim, outcome: Outcome) -> dict[str, object]:
 
 
 def context(
-    request: web.Request, who: Principal, kind: str, purpose: str | None = None
-) -> RequestContext:
-    """The request's audit context; ``purpose`` (a batch's or stream's own) must be the key's."""
-    who.check_purpose(purpose)
-    now = request.app[VERIFY_DEPS].now()
+    request: web.Request, who: Principal, kind: str, purpose: str | None = None,
+    deps: VerifyDeps | None = None,
+) -> RequestContext:  # fmt: skip
+    """The request's audit context; ``purpose`` (a batch's or stream's own) must be the key's.
+    ``deps``: the app's, when the caller has them at hand."""
+    if purpose is not None:
+        who.check_purpose(purpose)
+    now = (deps or request.app[VERIFY_DEPS]).now()
     return RequestContext(
         who.agency_id, request[REQUEST_ID], kind, now, key_id=who.key_id,
         purpose=purpose or who.default_purpose, purposes=who.purposes,
@@ -66,17 +69,19 @@ def top_purpose(raw: object) -> str | None:
 
 async def post_verify(request: web.Request) -> web.Response:
     who = principal(request, "verify")
-    ctx = context(request, who, "verify")
     app = request.app
+    deps = app[VERIFY_DEPS]
+    ctx = context(request, who, "verify", deps=deps)
     await charge(who, 1, app[LIMITER])  # before the body is read: refused keys cost nothing
     claim = parse_claim(await read_json(request))
-    who.check_purpose(claim.purpose)
-    [outcome] = await verify_audited([claim], ctx, app[VERIFY_DEPS])
+    if claim.purpose is not None:
+        who.check_purpose(claim.purpose)
+    [outcome] = await verify_audited([claim], ctx, deps)
     if isinstance(outcome, TooManyAttempts):
-        app[METRICS].attempts_refused.labels(str(who.agency_id)).inc()
+        app[METRICS].attempts_refused.labels(who.agency_label).inc()
         raise outcome
     app[OBSERVER].verdicts("single", outcome.verdict.value)
-    return json_response({"request_id": request[REQUEST_ID], **answer(claim, outcome)})
+    return json_response({"request_id": ctx.request_id, **answer(claim, outcome)})
 
 
 def _batch_items(body: object, limit: int) -> list[object]:

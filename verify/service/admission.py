@@ -78,6 +78,9 @@ class _Waiter:
         self.future = future  # True: a slot was handed over; False: shed
 
 
+# members read through the class cost a descriptor call each (Python 3.11's enum): the per-request
+# paths use these
+_INTERACTIVE, _BULK = Lane.INTERACTIVE, Lane.BULK
 SHED_REASONS = ("overload", "queue_timeout")
 Observer = Callable[[Lane, str], None]  # (lane, reason) of a shed request
 WaitObserver = Callable[[Lane, float], None]  # (lane, seconds waited) of an admitted request
@@ -164,11 +167,31 @@ class Admission:
         if not admitted:
             self._shed(lane, "queue_timeout")
 
+    def try_acquire(self, lane: Lane) -> bool:
+        """``acquire`` without an await, for the common case: an interactive request, a
+        free slot, nobody queued, within the current interval. True: admitted (as
+        ``acquire`` would have, with a wait of 0); False: call ``acquire``."""
+        if lane is not _INTERACTIVE or self._queues[lane]:
+            return False
+        now = self._clock()
+        running = self._running
+        if now >= self._interval_end or sum(running.values()) >= self.limit:
+            return False  # acquire ticks the interval, or marks the limit reached and queues
+        running[lane] += 1
+        if self._beat is None:
+            self._arm()
+        self._interval_min = 0.0  # _sojourn of a request that did not wait
+        self._on_wait(lane, 0.0)
+        return True
+
     def release(self, lane: Lane) -> None:
         self._running[lane] -= 1
         now = self._clock()
-        self._tick(now)
-        self._wake(now)
+        if now >= self._interval_end:  # what _tick checks first: no call for the common case
+            self._tick(now)
+        queues = self._queues
+        if queues[_INTERACTIVE] or queues[_BULK]:
+            self._wake(now)
 
     def sweep(self) -> None:
         """Shed the waiters whose time is up; the heartbeat calls it every ``tick``."""

@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verify.errors import ForbiddenScope, PurposeNotAllowed, Unauthorized
@@ -44,6 +44,11 @@ class Principal:
     rate_per_s: int | None = None
     burst: int | None = None
     purposes: tuple[str, ...] = ()  # empty: any purpose
+    # the agency as a metric label, made once per key rather than once per request
+    agency_label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "agency_label", str(self.agency_id))
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -137,8 +142,30 @@ class Authenticator:
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[StoredKey | None]] = {}
         self._unknown_lookups = asyncio.Semaphore(max_unknown_lookups)
+        # Authorization header -> (until, key) of a token whose secret matched: it is
+        # accepted again without parsing or hashing until the key's cache entry it was
+        # checked against expires (the same ``ttl_s`` bound on revocation as before);
+        # revocation and expiry are checked on every use all the same. Only valid tokens
+        # get here, so made-up ones cannot fill it.
+        self._verified: dict[str, tuple[float, StoredKey]] = {}
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal of a token verified recently, without an await; None: not known
+        here (or no longer valid): ask ``authenticate``, which also gives the reason."""
+        entry = self._verified.get(authorization) if authorization else None
+        if entry is None:
+            return None
+        until, stored = entry
+        if until <= self._clock() or stored.revoked:
+            return None
+        if stored.expires_at is not None and self._wall() >= stored.expires_at:
+            return None
+        return stored.principal
 
     async def authenticate(self, authorization: str | None) -> Principal:
+        who = self.cached(authorization)
+        if who is not None:
+            return who
         if not authorization or authorization[:7].lower() != "bearer ":
             raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
         match = _TOKEN.match(authorization[7:].strip())
@@ -152,7 +179,18 @@ class Authenticator:
             raise Unauthorized("the API key has been revoked")
         if stored.expires_at is not None and self._wall() >= stored.expires_at:
             raise Unauthorized("the API key has expired")
+        self._verified_now(authorization, key_id, stored)
         return stored.principal
+
+    def _verified_now(self, authorization: str, key_id: str, stored: StoredKey) -> None:
+        known = self._known.get(key_id)
+        if known is None or known[1] is not stored:  # superseded meanwhile: check next time
+            return
+        verified = self._verified
+        verified.pop(authorization, None)  # re-inserted last: the oldest go first
+        verified[authorization] = (known[0], stored)
+        if len(verified) > self._max:
+            del verified[next(iter(verified))]
 
     async def _stored(self, key_id: str) -> StoredKey | None:
         now = self._clock()

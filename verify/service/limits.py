@@ -84,20 +84,28 @@ class KeyConcurrency:
 
     @contextlib.contextmanager
     def hold(self, key_id: str) -> Iterator[None]:
+        self.enter(key_id)
+        try:
+            yield
+        finally:
+            self.leave(key_id)
+
+    def enter(self, key_id: str) -> None:
+        """``hold`` without a context manager (the per-request path: no generator frame);
+        every ``enter`` that returned needs its ``leave``."""
         held = self._held.get(key_id, 0)
         if held >= self._cap:
             raise RateLimited(
                 f"at most {self._cap} requests in progress per API key", retry_after=1.0
             )
         self._held[key_id] = held + 1
-        try:
-            yield
-        finally:
-            left = self._held[key_id] - 1
-            if left:
-                self._held[key_id] = left
-            else:
-                del self._held[key_id]
+
+    def leave(self, key_id: str) -> None:
+        left = self._held[key_id] - 1
+        if left:
+            self._held[key_id] = left
+        else:
+            del self._held[key_id]
 
     def held(self, key_id: str) -> int:
         return self._held.get(key_id, 0)
