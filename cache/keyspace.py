@@ -56,12 +56,16 @@ MAX_VERSION = 2**52  # tombstone of a deleted row / former mapping: blocks every
 _HMAC_BYTES = 16
 
 
+KEY_MEMO_MAX = 50_000  # record keys remembered (an L1 miss of a hot person skips the HMAC)
+
+
 class KeySpace:
     """Builds the Redis keys of one deployment (``settings.redis_key_prefix``)."""
 
     def __init__(self, prefix: str, hmac_key: bytes) -> None:
         self._prefix = prefix
         self._hmac_key = hmac_key
+        self._records: dict[str, str] = {}  # ID number -> its record key; emptied when full
 
     def _digest(self, domain: bytes, value: str) -> str:
         # hmac.digest: OpenSSL's one-shot HMAC, the same bytes as hmac.new(...).digest()
@@ -69,7 +73,13 @@ class KeySpace:
         return base64.urlsafe_b64encode(mac[:_HMAC_BYTES]).rstrip(b"=").decode("ascii")
 
     def record(self, id_number: str) -> str:
-        return f"{self._prefix}:r:{KEY_VERSION}:{self._digest(b'id12:', id_number)}"
+        key = self._records.get(id_number)
+        if key is None:
+            key = f"{self._prefix}:r:{KEY_VERSION}:{self._digest(b'id12:', id_number)}"
+            if len(self._records) >= KEY_MEMO_MAX:
+                self._records.clear()
+            self._records[id_number] = key
+        return key
 
     def former(self, former_id: str) -> str:
         return f"{self._prefix}:f:{KEY_VERSION}:{self._digest(b'id9:', former_id)}"
