@@ -11,6 +11,8 @@ change-feed listener attached (on an in-memory change source that never changes)
 - ``hit``: every lookup an L1 hit (bench case (c) in steady state);
 - ``miss``: L1 emptied before every round of ``--concurrency`` lookups, every one a Redis hit
   (the L1-miss path: the tick's batch, one MGET, AES-GCM open, record decode, L1 fill);
+- ``cold``: L1 emptied and Redis flushed before every round: every lookup misses both tiers,
+  reads the source and fills Redis (sealed, version-guarded writes), the fills waited for;
 - ``direct``: the caches off (``DirectRegister``, bench case (d)) on an in-memory record
   source: the per-tick batcher's own cost, without Postgres.
 
@@ -38,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("empty", "hit", "miss", "direct")
+SCENARIOS = ("empty", "hit", "miss", "cold", "direct")
 
 
 async def _measure(
@@ -187,6 +189,13 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
         register.records.l1.clear()
         await hit()
 
+    async def cold() -> None:
+        assert register.redis is not None
+        await register.redis.client.flushdb()
+        register.records.l1.clear()
+        await hit()
+        await register.redis.drain()
+
     # warm: every record in Redis and in L1
     for start in range(0, len(ids), 500):
         await register.get_many(ids[start : start + 500])
@@ -196,9 +205,9 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
     assert len(found) == c, "the warm-up did not cache the hot set"
     out: dict[str, Any] = {}
     n, r = args.lookups, args.rounds
-    runs = {"empty": empty, "hit": hit, "miss": miss, "direct": direct_lookup}
+    runs = {"empty": empty, "hit": hit, "miss": miss, "cold": cold, "direct": direct_lookup}
     for name in SCENARIOS:
-        out[name] = await _measure(runs[name], c, n // 4 if name == "miss" else n, r)
+        out[name] = await _measure(runs[name], c, n // 4 if name in ("miss", "cold") else n, r)
     assert len(await register.get_many(ids[:c])) == c
     await register.aclose()
     await direct.aclose()
