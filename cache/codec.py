@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from verify.domain.build import slot_setters
 from verify.domain.model import (
     Card,
     CardState,
@@ -48,13 +48,24 @@ _SEALED = (RECORD, FORMER, NEGATIVE)
 _STATES = tuple(CardState)
 _STATE_INDEX = {state: i for i, state in enumerate(_STATES)}
 
+# records are rebuilt by position, without the frozen dataclass __init__ (verify/domain/build.py)
+_new = object.__new__
+_set_issue, _set_expiry, _set_state = slot_setters(Card, ("issue_date", "expiry_date", "state"))
+_set_value, _set_precision = slot_setters(PartialDate, ("value", "precision"))
+(
+    _set_id, _set_name, _set_birth, _set_gender, _set_status, _set_cards, _set_version
+) = slot_setters(
+    CitizenRecord,
+    ("id_number", "full_name", "birth", "gender", "status", "cards", "version"),
+)  # fmt: skip
+_fromordinal = dt.date.fromordinal
+
 
 class CodecError(ValueError):
     """A cache value that cannot be opened (wrong key, tampered, truncated, unknown layout)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+class Opened(NamedTuple):  # a tuple: made once per Redis hit, cheaper than a frozen dataclass
     kind: bytes
     version: int
     payload: bytes  # empty for negative entries, tombstones and cursors
@@ -117,25 +128,32 @@ def pack_record(record: CitizenRecord) -> bytes:
 
 def _card(fields: list[int]) -> Card:
     issue, expiry, state = fields
-    return Card(dt.date.fromordinal(issue), dt.date.fromordinal(expiry) if expiry else None,
-                _STATES[state])  # fmt: skip
+    made = _new(Card)
+    _set_issue(made, _fromordinal(issue))
+    _set_expiry(made, _fromordinal(expiry) if expiry else None)
+    _set_state(made, _STATES[state])
+    return made
 
 
 def unpack_record(id_number: str, version: int, payload: bytes) -> CitizenRecord:
     try:
         data: list[Any] = orjson.loads(payload)
         name, birth, flags, cards = data
-        return CitizenRecord(
-            id_number=id_number,
-            full_name=name,
-            birth=PartialDate(
-                dt.date.fromordinal(birth), Precision.YEAR if flags & 1 else Precision.DAY
-            ),
-            gender=Gender.FEMALE if flags & 2 else Gender.MALE,
-            status=LifeStatus.DECEASED if flags & 4 else LifeStatus.LIVING,
-            cards=tuple(_card(c) for c in cards),
-            version=version,
-        )
-    except (orjson.JSONDecodeError, ValueError, TypeError, IndexError):
+        born = _new(PartialDate)
+        _set_value(born, _fromordinal(birth))
+        _set_precision(born, Precision.YEAR if flags & 1 else Precision.DAY)
+        held = tuple([_card(c) for c in cards])
+        if type(name) is not str:
+            raise TypeError("the name is not a string")
+        record = _new(CitizenRecord)
+        _set_id(record, id_number)
+        _set_name(record, name)
+        _set_birth(record, born)
+        _set_gender(record, Gender.FEMALE if flags & 2 else Gender.MALE)
+        _set_status(record, LifeStatus.DECEASED if flags & 4 else LifeStatus.LIVING)
+        _set_cards(record, held)
+        _set_version(record, version)
+        return record
+    except (orjson.JSONDecodeError, ValueError, TypeError, IndexError, OverflowError):
         # from None: a decoder's message may quote the (decrypted) payload
         raise CodecError("cache record payload is malformed") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from cache.coalesce import TickBatcher
 from cache.sources import RecordSource
@@ -10,6 +10,10 @@ from verify.domain.model import CitizenRecord
 
 
 class DirectRegister:
+    # the batchers' own ``request``, bound in __init__: a lookup is one future, no coroutine
+    get_many: Callable[[Collection[str]], Awaitable[dict[str, CitizenRecord]]]
+    resolve_former: Callable[[Collection[str]], Awaitable[dict[str, str]]]
+
     def __init__(
         self,
         source: RecordSource,
@@ -23,12 +27,8 @@ class DirectRegister:
         self._former: TickBatcher[str, str] = TickBatcher(
             source.resolve_former, max_batch=max_batch
         )
-
-    async def get_many(self, ids: Collection[str]) -> dict[str, CitizenRecord]:
-        return await self._records.get_many(ids)
-
-    async def resolve_former(self, former_ids: Collection[str]) -> dict[str, str]:
-        return await self._former.get_many(former_ids)
+        self.get_many = self._records.request
+        self.resolve_former = self._former.request
 
     async def aclose(self) -> None:
         await self._records.aclose()

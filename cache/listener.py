@@ -54,6 +54,9 @@ class ChangeListener:
         self._replay_to = 0  # Redis is trusted again once the window is back here
         self._reconciled = False
         self._last_sync: float | None = None
+        # cache_trusted() until then: a sync that started less than trust_s ago succeeded with
+        # the window ready (set by _sync, the only place either can change)
+        self._trusted_until = float("-inf")
         self._wake = asyncio.Event()
         self._synced = asyncio.Event()
         self._closing = False
@@ -66,10 +69,7 @@ class ChangeListener:
         return None if feed is None or feed.is_closed() else feed.backend_pid
 
     def cache_trusted(self) -> bool:
-        window, last = self._window, self._last_sync
-        if window is None or last is None or not window.ready:
-            return False
-        return self._clock() - last < self._trust
+        return self._clock() < self._trusted_until
 
     def redis_trusted(self) -> bool:
         window = self._window
@@ -112,6 +112,7 @@ class ChangeListener:
         await self._inv.apply(fresh)
         self._window.observe(batch)
         self._last_sync = started
+        self._trusted_until = started + self._trust if self._window.ready else float("-inf")
         return len(batch.changes) >= CHANGE_MAX_ROWS and bool(fresh)
 
     async def _housekeep(self) -> None:

@@ -23,6 +23,7 @@ from redis.exceptions import (
     NoScriptError,
     RedisClusterException,
     RedisError,
+    ResponseError,
 )
 from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
@@ -37,6 +38,8 @@ T = TypeVar("T")
 
 REDIS_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
 CAS_SCRIPT = (resources.files("cache") / "cas.lua").read_text("utf-8")
+CAS_MANY_SCRIPT = (resources.files("cache") / "cas_many.lua").read_text("utf-8")
+CAS_MANY_MAX = 500  # writes per cas_many.lua call (Redis runs a script alone: keep it short)
 
 Write = tuple[str, bytes, int]  # key, value, TTL in ms (0: none)
 
@@ -68,7 +71,11 @@ class RedisTier:
         self.breaker = breaker
         self._budget = timeout_s * 4  # pool wait + connect + write + read
         self._metrics = metrics
-        self._sha = client.register_script(CAS_SCRIPT).sha
+        # a standalone Redis takes a tick's writes in one cas_many.lua call (per 500); on a
+        # cluster, the keys of one call must share a slot: cas.lua per key, routed by its key
+        self._many = not isinstance(client, RedisCluster)
+        self._script = CAS_MANY_SCRIPT if self._many else CAS_SCRIPT
+        self._sha = client.register_script(self._script).sha
         self._fills: list[Write] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,7 +139,7 @@ class RedisTier:
         results = await self._pipeline(writes)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:  # a restarted (or new) server: load the script, retry those once
-            await self.client.script_load(CAS_SCRIPT)
+            await self.client.script_load(self._script)
             retried = await self._pipeline([writes[i] for i in missing])
             for i, r in zip(missing, retried, strict=True):
                 results[i] = r
@@ -142,13 +149,31 @@ class RedisTier:
         return [r == 1 for r in results]
 
     async def _pipeline(self, writes: list[Write]) -> list[Any]:
+        """One reply per write: 1, 0, or the error of the command that carried it."""
         pipe = self.client.pipeline(transaction=False)
-        for key, value, ttl_ms in writes:
-            # execute_command: a cluster pipeline refuses .evalsha(), yet routes EVALSHA
-            # by its key; NOSCRIPT is handled by _cas
-            pipe.execute_command("EVALSHA", self._sha, 1, key, value, ttl_ms)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-        return results
+        if not self._many:
+            for key, value, ttl_ms in writes:
+                # execute_command: a cluster pipeline refuses .evalsha(), yet routes EVALSHA
+                # by its key; NOSCRIPT is handled by _cas
+                pipe.execute_command("EVALSHA", self._sha, 1, key, value, ttl_ms)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            return results
+        chunks = [writes[i : i + CAS_MANY_MAX] for i in range(0, len(writes), CAS_MANY_MAX)]
+        for chunk in chunks:
+            args: list[Any] = [key for key, _, _ in chunk]
+            for _, value, ttl_ms in chunk:
+                args += (value, ttl_ms)
+            pipe.execute_command("EVALSHA", self._sha, len(chunk), *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        out: list[Any] = []
+        for chunk, reply in zip(chunks, replies, strict=True):
+            if isinstance(reply, list) and len(reply) == len(chunk):
+                out += reply
+            elif isinstance(reply, Exception):
+                out += [reply] * len(chunk)  # NOSCRIPT (retried by _cas) or another error
+            else:
+                out += [ResponseError("cas_many.lua: unexpected reply")] * len(chunk)
+        return out
 
     # ------------------------------------------------------------ plumbing
 

@@ -140,3 +140,27 @@ async def test_a_slow_fill_never_puts_an_older_version_back(
     calls = source.calls
     assert (await lookup.get_many([id12]))[id12].full_name == "Lê Văn Mới"
     assert source.calls == calls + 1  # the tombstone is a miss, never the old record
+
+
+async def test_writes_of_a_tick_keep_the_guard_in_order_across_calls_and_a_lost_script(
+    source: CountingSource, make_lookup: LookupFactory, cache_settings: Settings
+) -> None:
+    """More writes than one cas_many.lua call takes, the same key several times in order,
+    then the server's scripts flushed (a restarted Redis): each reply is its write's."""
+    from cache.codec import NEGATIVE
+    from cache.redis_tier import CAS_MANY_MAX
+
+    lookup = await make_lookup(source, use=cache_settings)
+    assert lookup.redis is not None
+    codec, ttl = lookup.codec, RECORD_TTL_S * 1000
+    keys = [lookup.keyspace.record(new_id()) for _ in range(CAS_MANY_MAX + 3)]
+    first = [(k, codec.seal(k, NEGATIVE, 0), ttl) for k in keys]
+    assert await lookup.redis.write(first) == [True] * len(keys)
+    k = keys[-1]
+    tomb, newer = codec.seal(k, TOMBSTONE, 5), codec.seal(k, TOMBSTONE, 6)
+    again = [*first[:2], (k, tomb, ttl), (k, tomb, ttl), (k, newer, ttl)]
+    assert await lookup.redis.write(again) == [False, False, True, False, True]
+    await lookup.redis.client.script_flush()
+    assert await lookup.redis.write([(k, codec.seal(k, TOMBSTONE, 7), ttl)]) == [True]
+    blob = await lookup.redis.get(k)
+    assert blob is not None and blob[:17] == TOMBSTONE + b"%016x" % 7

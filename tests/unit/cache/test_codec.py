@@ -64,3 +64,25 @@ def test_keys_are_hmacs_of_the_id() -> None:
     assert key.startswith("p:r:v1:") and "001090000001" not in key
     assert key == space.record("001090000001") != space.former("001090000001")
     assert KeySpace("p", secrets.token_bytes(32)).record("001090000001") != key
+
+
+def test_keys_are_the_documented_hmac_also_when_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    from cache import keyspace
+
+    monkeypatch.setattr(keyspace, "KEY_MEMO_MAX", 2)
+    secret = secrets.token_bytes(32)
+    space = KeySpace("p", secret)
+
+    def expected(domain: bytes, value: str) -> str:
+        mac = hmac.new(secret, domain + value.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    ids = [f"00109000000{i}" for i in range(5)]
+    for _ in range(2):  # computed, then remembered (the memo emptied when full on the way)
+        for id12 in ids:
+            assert space.record(id12) == f"p:r:v1:{expected(b'id12:', id12)}"
+    assert space.former("123456789") == f"p:f:v1:{expected(b'id9:', '123456789')}"
