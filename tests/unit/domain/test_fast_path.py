@@ -124,6 +124,22 @@ def test_names_normalise_and_match_as_the_plain_rules(claim: str, register: str)
         )
 
 
+# whitespace of every kind next to marks, open syllables and variants: a name's form is made
+# of its words' forms (name_text._normalise_word), which must join to the whole name's form
+SPACES = st.sampled_from([" ", "\t", "\u00a0", "\u2000", "\u2001", "\u3000", "\x1c", "\u2028"])
+NEAR_SPACE = st.sampled_from(
+    ["\u0301", "\u0323", "\u031b", "\u0345", "\u1dc0", *"oauyqÐ\u2019\u2013`ıßİ"]
+)
+SPACED = st.lists(SPACES | NEAR_SPACE | WORD | MARKS | st.characters(), max_size=14).map("".join)
+
+
+@PROPERTY
+@given(SPACED)
+def test_a_name_normalises_as_its_words_do(name: str) -> None:
+    for _ in range(2):
+        assert name_text.normalise(name) == plain_text.normalise(name)
+
+
 def test_the_name_table_matches_as_the_plain_rules() -> None:
     for case in NAME_CASES:
         assert names.match_name(case.claim, case.register) == plain_names.match_name(
