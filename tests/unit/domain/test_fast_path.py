@@ -104,6 +104,28 @@ def test_parse_claim_gives_the_plain_claim_or_error(body: dict[str, object]) -> 
     assert _outcome(claims.parse_claim, body) == expected  # from the memos
 
 
+# the usual body (claims._fast_claim's lane): valid values as written, now and then one
+# that is not, a null, a padded ID or a former one
+USUAL = st.fixed_dictionaries(
+    {"id_number": st.sampled_from(IDS) | ID_VALUE},
+    optional={
+        "full_name": st.sampled_from(NAMES) | NAME_VALUE,
+        "date_of_birth": DATES.map(dt.date.isoformat) | DATE_VALUE,
+        "gender": st.sampled_from(["male", "female", "nam", "nữ"]) | GENDER_VALUE,
+        "card_issue_date": DATES.map(dt.date.isoformat) | DATE_VALUE,
+        "purpose": st.sampled_from(PURPOSES) | PURPOSE_VALUE,
+    },
+)
+
+
+@PROPERTY
+@given(USUAL)
+def test_the_usual_body_gives_the_plain_claim_or_error(body: dict[str, object]) -> None:
+    expected = _outcome(plain_claims.parse_claim, body)
+    assert _outcome(claims.parse_claim, body) == expected
+    assert _outcome(claims.parse_claim, body) == expected  # from the memos
+
+
 def test_the_invalid_cases_give_the_plain_errors() -> None:
     for case in INVALID_CASES:
         assert _outcome(claims.parse_claim, case.body) == _outcome(
