@@ -53,9 +53,13 @@ Answer = Outcome | TooManyAttempts  # a verdict, or the probing limit's refusal
 async def verify_claims(
     claims: Sequence[Claim], *, register: Register, today: dt.date
 ) -> list[tuple[Outcome, CitizenRecord | None]]:
-    records = await fetch_records([c.id_number for c in claims], register)
-    found = [records.get(claim.id_number) for claim in claims]
-    return [(evaluate(c, r, today), r) for c, r in zip(claims, found, strict=True)]
+    ids = [c.id_number for c in claims]
+    if any(len(i) == FORMER_ID_LENGTH for i in ids):  # former IDs: resolved first
+        records = await fetch_records(ids, register)
+    else:  # 12-digit IDs only (a batch's usual): each is its own key
+        records = await register.get_many(set(ids))
+    get = records.get
+    return [(evaluate(c, r, today), r) for c in claims for r in [get(c.id_number)]]
 
 
 async def limit_attempts(
@@ -63,13 +67,15 @@ async def limit_attempts(
     answered: Sequence[tuple[Outcome, CitizenRecord | None]],
     ctx: RequestContext,
     deps: VerifyDeps,
-) -> list[tuple[Answer, CitizenRecord | None]]:
+) -> Sequence[tuple[Answer, CitizenRecord | None]]:
     """Charge the probing limit per claimed ID number; a refused claim's outcome never
     leaves. The ID is charged as the caller wrote it, never as the register resolved it:
     a refusal that depended on the register would tell which person a former ID (CMND)
     belongs to (26 claims on X and 25 on Y all refused iff Y is X's former number)."""
     subjects = [c.id_number for c in claims]
     refusals = await charge_attempts(ctx.agency_id, subjects, deps.attempts, deps.attempts_per_day)
+    if not any(refusals):  # the usual answer: every claim allowed, the outcomes as they are
+        return answered
     return [
         (refused or outcome, record)
         for (outcome, record), refused in zip(answered, refusals, strict=True)
@@ -121,7 +127,9 @@ async def verify_audited(
     Every claim's purpose must be one of the key's (the HTTP layer answers those that are
     not with their problem before calling this). Refused attempts are audited too
     (verdict ``too_many_attempts``): probing shows in the person's access history."""
-    if ctx.purposes and not all(purpose_allowed(ctx.purposes, c.purpose) for c in claims):
+    # each purpose the claims state, once (a batch states one or two, for a thousand items)
+    stated = {c.purpose for c in claims} if ctx.purposes else ()
+    if not all(purpose_allowed(ctx.purposes, purpose) for purpose in stated):
         raise PurposeNotAllowed("this API key may not be used for this purpose")
     evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
     answered = await limit_attempts(claims, evaluated, ctx, deps)
