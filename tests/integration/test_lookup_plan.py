@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.integration.cache.conftest import add_citizen, new_id
-from verify.adapters.pg import RECORDS_SQL, PgRegister
+from verify.adapters.pg import RECORDS_SQL, Conn, PgRegister
 from verify.domain.model import Card, CardState
 
 D = dt.date
@@ -24,7 +25,7 @@ BULK_FIRST = 1_195_000_000  # 001195000000...: Hà Nội, female, born 1995 (new
 BULK = 20_000  # enough rows that a scan of the table costs more than the index
 
 
-async def _bulk(conn: asyncpg.Connection) -> None:
+async def _bulk(conn: Conn) -> None:
     """BULK people without cards in one statement (the planner needs a table of some size),
     stored in no order of their IDs, as a register is (a table in ID order would make a
     heap visit look sequential, and so cheap, to the planner)."""
@@ -47,12 +48,12 @@ async def register(serving_url: str) -> AsyncIterator[PgRegister]:
 
 # INDEX_CLEANUP ON: with dead tuples on under 2 % of its pages (the card triggers' rewrites
 # of add_citizen's rows), VACUUM leaves their line pointers and those pages not all-visible
-async def _plan(conn: asyncpg.Connection, ids: list[int]) -> dict[str, object]:
+async def _plan(conn: Conn, ids: list[int]) -> dict[str, Any]:
     """The executed plan of RECORDS_SQL for ``ids``, generic (as a prepared statement runs
     after its fifth execution), with its buffer counts."""
     await conn.execute("SET plan_cache_mode = force_generic_plan")
     raw = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + RECORDS_SQL, ids)
-    plan: dict[str, object] = json.loads(raw)[0]["Plan"]
+    plan: dict[str, Any] = json.loads(raw)[0]["Plan"]
     return plan
 
 
