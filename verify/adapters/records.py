@@ -16,7 +16,7 @@ field cannot be left unset).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from verify.domain.build import slot_setters
@@ -45,27 +45,6 @@ _LIVING, _DECEASED = LifeStatus.LIVING, LifeStatus.DECEASED
 _BIRTHS: dict[bool, dict[dt.date, PartialDate]] = {False: {}, True: {}}  # by year_only
 
 
-def card(issue: dt.date, expiry: dt.date | None, state: CardState) -> Card:
-    made = _new(Card)
-    _set_issue(made, issue)
-    _set_expiry(made, expiry)
-    _set_state(made, state)
-    return made
-
-
-def cards(
-    issue: Sequence[dt.date] | None,
-    expiry: Sequence[dt.date | None],
-    status: Sequence[str],
-) -> tuple[Card, ...]:
-    """The cards of a row's parallel arrays (NULL arrays: no card); a status the domain
-    does not know raises KeyError."""
-    if issue is None:
-        return ()
-    state = _STATE
-    return tuple([card(i, e, state[s]) for i, e, s in zip(issue, expiry, status, strict=True)])
-
-
 def birth(value: dt.date, year_only: bool) -> PartialDate:
     """A shared PartialDate (frozen: sharing is safe); the memo stops growing when full."""
     memo = _BIRTHS[year_only]
@@ -75,27 +54,6 @@ def birth(value: dt.date, year_only: bool) -> PartialDate:
         if len(memo) < BIRTH_MEMO_MAX:
             memo[value] = found
     return found
-
-
-def record(
-    id_number: str,
-    full_name: str,
-    born: PartialDate,
-    gender: Gender,
-    status: LifeStatus,
-    held: tuple[Card, ...],
-    version: int,
-) -> CitizenRecord:
-    """``CitizenRecord(...)`` by position, without the frozen ``__init__``."""
-    made = _new(CitizenRecord)
-    _set_id(made, id_number)
-    _set_name(made, full_name)
-    _set_birth(made, born)
-    _set_gender(made, gender)
-    _set_status(made, status)
-    _set_cards(made, held)
-    _set_version(made, version)
-    return made
 
 
 def from_row(row: Iterable[Any]) -> CitizenRecord:
