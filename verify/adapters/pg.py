@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from verify.adapters.records import birth, cards, record
-from verify.domain.model import CitizenRecord, Gender, LifeStatus
+from verify.adapters.records import from_row
+from verify.domain.model import CitizenRecord
 from verify.errors import DatabaseUnavailable
 
 Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
@@ -112,16 +112,7 @@ def format_id9(value: int) -> str:
 
 def record_from_row(row: asyncpg.Record) -> CitizenRecord:
     """A row of RECORDS_SQL (by position: a lookup by name per column shows in batch profiles)."""
-    id_number, name, born, year_only, gender, deceased, version, issue, expiry, status = row
-    return record(
-        f"{id_number:012d}",
-        name,
-        birth(born, year_only),
-        Gender.MALE if gender == b"M" else Gender.FEMALE,
-        LifeStatus.DECEASED if deceased else LifeStatus.LIVING,
-        cards(issue, expiry, status),
-        version,
-    )
+    return from_row(row)
 
 
 class PgRegister:
@@ -134,7 +125,7 @@ class PgRegister:
     async def fetch_records(self, ids: list[str]) -> dict[str, CitizenRecord]:
         async with connection(next(self._pools), self._timeout) as conn:
             rows = await conn.fetch(RECORDS_SQL, [int(i) for i in ids])
-        records = (record_from_row(r) for r in rows)
+        records = [from_row(r) for r in rows]
         return {r.id_number: r for r in records}
 
     async def resolve_former(self, former_ids: list[str]) -> dict[str, str]:

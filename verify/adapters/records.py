@@ -16,7 +16,8 @@ field cannot be left unset).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable
+from typing import Any
 
 from verify.domain.build import slot_setters
 from verify.domain.model import (
@@ -39,28 +40,9 @@ _set_issue, _set_expiry, _set_state = slot_setters(Card, _CARD_FIELDS)
     _set_id, _set_name, _set_birth, _set_gender, _set_status, _set_cards, _set_version
 ) = slot_setters(CitizenRecord, _RECORD_FIELDS)  # fmt: skip
 _STATE = {state.value: state for state in CardState}
+_MALE, _FEMALE = Gender.MALE, Gender.FEMALE
+_LIVING, _DECEASED = LifeStatus.LIVING, LifeStatus.DECEASED
 _BIRTHS: dict[bool, dict[dt.date, PartialDate]] = {False: {}, True: {}}  # by year_only
-
-
-def card(issue: dt.date, expiry: dt.date | None, state: CardState) -> Card:
-    made = _new(Card)
-    _set_issue(made, issue)
-    _set_expiry(made, expiry)
-    _set_state(made, state)
-    return made
-
-
-def cards(
-    issue: Sequence[dt.date] | None,
-    expiry: Sequence[dt.date | None],
-    status: Sequence[str],
-) -> tuple[Card, ...]:
-    """The cards of a row's parallel arrays (NULL arrays: no card); a status the domain
-    does not know raises KeyError."""
-    if issue is None:
-        return ()
-    state = _STATE
-    return tuple([card(i, e, state[s]) for i, e, s in zip(issue, expiry, status, strict=True)])
 
 
 def birth(value: dt.date, year_only: bool) -> PartialDate:
@@ -74,22 +56,28 @@ def birth(value: dt.date, year_only: bool) -> PartialDate:
     return found
 
 
-def record(
-    id_number: str,
-    full_name: str,
-    born: PartialDate,
-    gender: Gender,
-    status: LifeStatus,
-    held: tuple[Card, ...],
-    version: int,
-) -> CitizenRecord:
-    """``CitizenRecord(...)`` by position, without the frozen ``__init__``."""
+def from_row(row: Iterable[Any]) -> CitizenRecord:
+    """The record of a register row: id_number (bigint), full_name, birth_date,
+    birth_year_only, gender (``b"M"``/``b"F"``), deceased, version, then the cards' parallel
+    arrays (pg.RECORDS_SQL's columns, in order). :func:`record`, :func:`birth` and
+    :func:`card` inlined: this runs for every person a batch reads from the register."""
+    id_number, name, born, year_only, gender, deceased, version, issue, expiry, status = row
     made = _new(CitizenRecord)
-    _set_id(made, id_number)
-    _set_name(made, full_name)
-    _set_birth(made, born)
-    _set_gender(made, gender)
-    _set_status(made, status)
-    _set_cards(made, held)
+    _set_id(made, f"{id_number:012d}")
+    _set_name(made, name)
+    _set_birth(made, _BIRTHS[year_only].get(born) or birth(born, year_only))
+    _set_gender(made, _MALE if gender == b"M" else _FEMALE)
+    _set_status(made, _DECEASED if deceased else _LIVING)
+    if issue is None:
+        _set_cards(made, ())
+    else:
+        held = []
+        for i, e, s in zip(issue, expiry, status, strict=True):
+            one = _new(Card)
+            _set_issue(one, i)
+            _set_expiry(one, e)
+            _set_state(one, _STATE[s])
+            held.append(one)
+        _set_cards(made, tuple(held))
     _set_version(made, version)
     return made

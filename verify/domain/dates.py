@@ -14,7 +14,7 @@ MAX_YEAR = 2300
 
 _ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _YEAR = re.compile(r"[0-9]{4}")
-_ISO_LENGTH = 10
+ISO_LENGTH = 10
 # the answers (frozen values): shared rather than built per claim
 _EXACT = FieldResult(FieldOutcome.MATCH, Rule.EXACT)
 _YEAR_ONLY = FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
@@ -36,23 +36,28 @@ def _calendar_date(year: str, month: str, day: str, field: str, expected: str) -
         raise _invalid(field, f"a real calendar date ({expected})") from None
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _iso_day(raw: str) -> dt.date | None:
+# every day from which a living person's birth or a card's issue is asked about: ~45,000
+# (120 years), so a register's random people hit it (a smaller memo kept a third of them)
+DAY_MEMO_MAX = 1 << 16  # ~10 MB for each of the two memos below, at most
+
+
+@functools.lru_cache(maxsize=DAY_MEMO_MAX)
+def iso_day(raw: str) -> dt.date | None:
     """The day a well-formed ``YYYY-MM-DD`` in range names, else None. Memoised: the days
     asked about repeat (births, card issues) and every claim has one or two."""
-    found = _ISO_DAY.fullmatch(raw)
-    if found is None or not MIN_YEAR <= int(found[1]) <= MAX_YEAR:
+    if _ISO_DAY.fullmatch(raw) is None:  # ASCII digits in YYYY-MM-DD, nothing else
         return None
-    try:
-        return dt.date(int(found[1]), int(found[2]), int(found[3]))
-    except ValueError:
+    try:  # of that shape, the C parser reads exactly the date the groups name
+        day = dt.date.fromisoformat(raw)
+    except ValueError:  # no such day (2023-02-30), or year 0000
         return None
+    return day if MIN_YEAR <= day.year <= MAX_YEAR else None
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _iso_partial(raw: str) -> PartialDate | None:
-    """:func:`_iso_day` as a PartialDate: a shared frozen value, not one made per claim."""
-    day = _iso_day(raw)
+@functools.lru_cache(maxsize=DAY_MEMO_MAX)
+def iso_partial(raw: str) -> PartialDate | None:
+    """:func:`iso_day` as a PartialDate: a shared frozen value, not one made per claim."""
+    day = iso_day(raw)
     return None if day is None else PartialDate(day)
 
 
@@ -60,7 +65,7 @@ def parse_partial_date(raw: object, field: str) -> PartialDate:
     """``YYYY-MM-DD`` or ``YYYY`` (ASCII digits only, years 1850-2300), else ``invalid_date``."""
     expected = "YYYY-MM-DD or YYYY"
     # only a value of the right length reaches the memo: an oversized one is never kept
-    if isinstance(raw, str) and len(raw) == _ISO_LENGTH and (known := _iso_partial(raw)):
+    if isinstance(raw, str) and len(raw) == ISO_LENGTH and (known := iso_partial(raw)):
         return known
     if isinstance(raw, str) and _YEAR.fullmatch(raw):
         day = _calendar_date(raw, "1", "1", field, expected)
@@ -75,7 +80,7 @@ def parse_date(raw: object, field: str) -> dt.date:
 
 def _parse_iso(raw: object, field: str, expected: str) -> dt.date:
     # only a value of the right length reaches the memo: an oversized one is never kept
-    known = _iso_day(raw) if isinstance(raw, str) and len(raw) == _ISO_LENGTH else None
+    known = iso_day(raw) if isinstance(raw, str) and len(raw) == ISO_LENGTH else None
     if known is not None:
         return known
     found = _ISO_DAY.fullmatch(raw) if isinstance(raw, str) else None

@@ -25,7 +25,8 @@ class IdStructure:
     birth_year: int
 
 
-def _is_place(code: str) -> bool:
+def is_place(code: str) -> bool:
+    """Whether a 3-digit code is a province's or a country's."""
     return code in PROVINCES or int(code) in COUNTRY_CODES
 
 
@@ -38,7 +39,7 @@ def structure(id12: str) -> IdStructure:
 
 
 def is_valid_id12(value: str) -> bool:
-    return len(value) == ID_LENGTH and value.isascii() and value.isdigit() and _is_place(value[:3])
+    return len(value) == ID_LENGTH and value.isascii() and value.isdigit() and is_place(value[:3])
 
 
 def is_valid_former(value: str) -> bool:

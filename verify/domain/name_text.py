@@ -54,10 +54,25 @@ def normalise(name: str) -> str:
     """The canonical form of a name; idempotent, total (any string).
 
     Memoised: a few tens of thousands of names make up most of those asked about, and the
-    claim and the register each need theirs on every verify."""
+    claim and the register each need theirs on every verify. A name missing from the memo
+    is made of its words' forms, from a memo of words: a few thousand words make up
+    nearly every name, where the full names of a register number in the millions."""
     if name.isascii():  # unaccented: no marks, no tone to place (the hot path's fast lane)
         return " ".join(name.lower().replace("`", "'").split())
-    decomposed = unicodedata.normalize("NFD", name).casefold()
+    return " ".join([_normalise_word(word) for word in name.split()])
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _normalise_word(word: str) -> str:
+    """:func:`normalise` of one word (no whitespace), the same as in its name.
+
+    Every step works within a word: NFD, case folding and the variants' mapping map
+    characters one by one and neither make nor take whitespace; a whitespace character is
+    a starter, which canonical ordering and composition (NFC) never cross; and the tone
+    of an open syllable moves within its syllable, which a space always ends. So a name's
+    form is its words' forms joined by single spaces (tests/unit/domain/test_fast_path.py
+    holds this against the whole-name original, tests/oracle/name_text.py)."""
+    decomposed = unicodedata.normalize("NFD", word).casefold()
     if _VARIANT.search(decomposed):  # str.translate is slow: only when there is work
         decomposed = unicodedata.normalize("NFD", decomposed.translate(_TRANSLATE))
     if _OPEN_PAIR.search(decomposed):

@@ -119,7 +119,7 @@ def match_name(claim: str, register: str) -> FieldResult:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _well_formed(raw: str) -> str | None:
+def well_formed(raw: str) -> str | None:
     """The claimed name as :func:`parse_name` returns it, or None when it is not a name.
     Memoised: names repeat across claims (and both errors are told apart on the slow path)."""
     if has_forbidden_character(raw) or len(raw) > MAX_NAME_LENGTH:
@@ -139,9 +139,9 @@ def parse_name(raw: object, field: str, code: str = "invalid_field") -> str:
         raise ValidationError(code, f"{field} must be a string", field)
     if len(raw) > MAX_NAME_LENGTH:  # before any memo: an oversized value is never kept
         _refuse(raw, field, code)
-    well_formed = _well_formed(raw)
-    if well_formed is not None:
-        return well_formed
+    name = well_formed(raw)
+    if name is not None:
+        return name
     _refuse(raw, field, code)
 
 

@@ -97,14 +97,24 @@ def _reasons(
     return tuple(reasons)
 
 
+OUTCOMES_MAX = 4096  # the shared parts make a few hundred combinations
+# outcomes by the identity of their parts and what decides the reasons (see evaluate)
+_OUTCOMES: dict[tuple[object, ...], Outcome] = {}
+
+
 def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outcome:
     """Compare ``claim`` with ``record`` (None: no such person) as of ``today``.
 
     The verdict is ``match`` iff there is no reason against it; reasons come in a
     stable order: full_name, booking_name, date_of_birth, gender, the card's
     (``card_not_provided`` when the claim requires a card and gives none), deceased.
-    Every field result is a shared frozen value and the outcome is built once: this
-    runs for every item of every batch.
+
+    This runs for every item of every batch, so the outcome is shared: every field result
+    and card check is one of a few shared frozen values, and the outcome (reasons and
+    verdict too) depends only on them and on three flags, so it is found by the identity
+    of its parts and those flags, and built (reasons and all) only the first time. An
+    outcome kept there keeps its parts alive, so no other object can take their ids; a
+    part that is not a shared value (none is today) would only miss.
     """
     if record is None:
         return NOT_FOUND
@@ -114,10 +124,21 @@ def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outc
     birth = match_date(claim.birth, record.birth) if claim.birth else NOT_PROVIDED
     gender = NOT_PROVIDED if claim.gender is None else _GENDER[claim.gender is record.gender]
     card = check_card(record.cards, claim.card_issue_date, today)
-    fields = (full_name, booking, birth, gender)
-    reasons = _reasons(fields, card, claim, record.status is LifeStatus.DECEASED)
+    card_missing = claim.require_card and claim.card_issue_date is None
+    deceased = record.status is LifeStatus.DECEASED
+    key = (
+        id(full_name), id(booking), id(birth), id(gender), id(card),
+        claim.accept_partial, card_missing, deceased,
+    )  # fmt: skip
+    known = _OUTCOMES.get(key)
+    if known is not None:
+        return known
+    reasons = _reasons((full_name, booking, birth, gender), card, claim, deceased)
     verdict = Verdict.NO_MATCH if reasons else Verdict.MATCH
-    return _outcome(verdict, full_name, birth, gender, card, booking, reasons)
+    made = _outcome(verdict, full_name, birth, gender, card, booking, reasons)
+    if len(_OUTCOMES) < OUTCOMES_MAX:
+        _OUTCOMES[key] = made
+    return made
 
 
 @functools.lru_cache(maxsize=1024)
@@ -199,7 +220,9 @@ class _ByParts:
         return wire
 
 
-_outcome_json = _ByParts()
+# evaluate's outcomes are shared values: most are found by their own identity, the others
+# (an outcome evaluate did not keep) by their parts'
+_outcome_json = _ByIdentity(_ByParts(), limit=OUTCOMES_MAX + 1)
 
 
 def outcome_to_json(outcome: Outcome) -> dict[str, object]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verify.domain.id_number import FORMER_ID_LENGTH
-from verify.domain.model import CitizenRecord, Claim, Outcome
+from verify.domain.model import CitizenRecord, Claim, Outcome, Verdict
 from verify.domain.verdict import evaluate
 from verify.errors import PurposeNotAllowed, TooManyAttempts
 from verify.service.attempts import AttemptLimiter, charge_attempts
@@ -53,9 +53,13 @@ Answer = Outcome | TooManyAttempts  # a verdict, or the probing limit's refusal
 async def verify_claims(
     claims: Sequence[Claim], *, register: Register, today: dt.date
 ) -> list[tuple[Outcome, CitizenRecord | None]]:
-    records = await fetch_records([c.id_number for c in claims], register)
-    found = [records.get(claim.id_number) for claim in claims]
-    return [(evaluate(c, r, today), r) for c, r in zip(claims, found, strict=True)]
+    ids = [c.id_number for c in claims]
+    if any(len(i) == FORMER_ID_LENGTH for i in ids):  # former IDs: resolved first
+        records = await fetch_records(ids, register)
+    else:  # 12-digit IDs only (a batch's usual): each is its own key
+        records = await register.get_many(set(ids))
+    get = records.get
+    return [(evaluate(c, r, today), r) for c in claims for r in [get(c.id_number)]]
 
 
 async def limit_attempts(
@@ -63,42 +67,23 @@ async def limit_attempts(
     answered: Sequence[tuple[Outcome, CitizenRecord | None]],
     ctx: RequestContext,
     deps: VerifyDeps,
-) -> list[tuple[Answer, CitizenRecord | None]]:
+) -> Sequence[tuple[Answer, CitizenRecord | None]]:
     """Charge the probing limit per claimed ID number; a refused claim's outcome never
     leaves. The ID is charged as the caller wrote it, never as the register resolved it:
     a refusal that depended on the register would tell which person a former ID (CMND)
     belongs to (26 claims on X and 25 on Y all refused iff Y is X's former number)."""
     subjects = [c.id_number for c in claims]
     refusals = await charge_attempts(ctx.agency_id, subjects, deps.attempts, deps.attempts_per_day)
+    if not any(refusals):  # the usual answer: every claim allowed, the outcomes as they are
+        return answered
     return [
         (refused or outcome, record)
         for (outcome, record), refused in zip(answered, refusals, strict=True)
     ]
 
 
-def _subject(claim: Claim, record: CitizenRecord | None) -> str:
-    """The person a claim is about: the register's 12-digit number when it resolved."""
-    return record.id_number if record is not None else claim.id_number
-
-
-def _entry(
-    ctx: RequestContext, claim: Claim, answer: Answer, record: CitizenRecord | None,
-    hmac_key: bytes, latency_ms: float,
-) -> AuditEntry:  # fmt: skip
-    subject = _subject(claim, record)
-    return AuditEntry(  # by position (the field order of AuditEntry): once per batch item
-        ctx.started,
-        ctx.agency_id,
-        ctx.request_id,
-        ctx.kind,
-        claim.purpose or ctx.purpose,
-        subject_of(hmac_key, subject),
-        REFUSED if isinstance(answer, TooManyAttempts) else answer.verdict.value,
-        None,  # fields: a verify discloses none
-        latency_ms,
-        ctx.key_id,
-        claim.terminal,
-    )
+_new_entry = tuple.__new__  # AuditEntry by position in one C call (its __new__ is Python)
+_VERDICT_TEXT = {verdict: verdict.value for verdict in Verdict}  # .value is a Python property
 
 
 def audit_entries(
@@ -108,9 +93,28 @@ def audit_entries(
     hmac_key: bytes,
     latency_ms: float,
 ) -> list[AuditEntry]:
-    """One audit entry per answer, in claim order."""
+    """One audit entry per answer, in claim order: its subject is the person the claim is
+    about (the register's 12-digit number when it resolved), its purpose the claim's or the
+    request's. One loop, the fields in AuditEntry's order: this runs for every batch item."""
+    started, agency_id, request_id, kind = ctx.started, ctx.agency_id, ctx.request_id, ctx.kind
+    purpose, key_id, subject, text = ctx.purpose, ctx.key_id, subject_of, _VERDICT_TEXT
     return [
-        _entry(ctx, claim, answer, record, hmac_key, latency_ms)
+        _new_entry(
+            AuditEntry,
+            (
+                started,
+                agency_id,
+                request_id,
+                kind,
+                claim.purpose or purpose,
+                subject(hmac_key, claim.id_number if record is None else record.id_number),
+                REFUSED if isinstance(answer, TooManyAttempts) else text[answer.verdict],
+                None,  # fields: a verify discloses none
+                latency_ms,
+                key_id,
+                claim.terminal,
+            ),
+        )
         for claim, (answer, record) in zip(claims, answered, strict=True)
     ]
 
@@ -123,7 +127,9 @@ async def verify_audited(
     Every claim's purpose must be one of the key's (the HTTP layer answers those that are
     not with their problem before calling this). Refused attempts are audited too
     (verdict ``too_many_attempts``): probing shows in the person's access history."""
-    if ctx.purposes and not all(purpose_allowed(ctx.purposes, c.purpose) for c in claims):
+    # each purpose the claims state, once (a batch states one or two, for a thousand items)
+    stated = {c.purpose for c in claims} if ctx.purposes else ()
+    if not all(purpose_allowed(ctx.purposes, purpose) for purpose in stated):
         raise PurposeNotAllowed("this API key may not be used for this purpose")
     evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
     answered = await limit_attempts(claims, evaluated, ctx, deps)

@@ -66,11 +66,10 @@ def test_a_row_decodes_to_the_record_init_builds(row: tuple[object, ...]) -> Non
 
 
 def test_built_records_are_frozen() -> None:
-    made = records.record(
-        "001090000001", "Nguyễn Văn An", records.birth(dt.date(1990, 1, 2), False),
-        Gender.MALE, LifeStatus.LIVING,
-        (records.card(dt.date(2020, 1, 1), None, CardState.ACTIVE),), 1,
-    )  # fmt: skip
+    made = records.from_row((
+        1090000001, "Nguyễn Văn An", dt.date(1990, 1, 2), False, b"M", False, 1,
+        [dt.date(2020, 1, 1)], [None], ["active"],
+    ))  # fmt: skip
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.full_name = "x"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -79,7 +78,10 @@ def test_built_records_are_frozen() -> None:
 
 def test_an_unknown_card_status_is_refused() -> None:
     with pytest.raises(KeyError):
-        records.cards([dt.date(2020, 1, 1)], [None], ["stolen"])
+        records.from_row((
+            1090000001, "An", dt.date(1990, 1, 2), False, b"M", False, 1,
+            [dt.date(2020, 1, 1)], [None], ["stolen"],
+        ))  # fmt: skip
 
 
 def test_birth_dates_are_shared_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

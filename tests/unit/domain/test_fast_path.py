@@ -104,6 +104,28 @@ def test_parse_claim_gives_the_plain_claim_or_error(body: dict[str, object]) -> 
     assert _outcome(claims.parse_claim, body) == expected  # from the memos
 
 
+# the usual body (claims._fast_claim's lane): valid values as written, now and then one
+# that is not, a null, a padded ID or a former one
+USUAL = st.fixed_dictionaries(
+    {"id_number": st.sampled_from(IDS) | ID_VALUE},
+    optional={
+        "full_name": st.sampled_from(NAMES) | NAME_VALUE,
+        "date_of_birth": DATES.map(dt.date.isoformat) | DATE_VALUE,
+        "gender": st.sampled_from(["male", "female", "nam", "nữ"]) | GENDER_VALUE,
+        "card_issue_date": DATES.map(dt.date.isoformat) | DATE_VALUE,
+        "purpose": st.sampled_from(PURPOSES) | PURPOSE_VALUE,
+    },
+)
+
+
+@PROPERTY
+@given(USUAL)
+def test_the_usual_body_gives_the_plain_claim_or_error(body: dict[str, object]) -> None:
+    expected = _outcome(plain_claims.parse_claim, body)
+    assert _outcome(claims.parse_claim, body) == expected
+    assert _outcome(claims.parse_claim, body) == expected  # from the memos
+
+
 def test_the_invalid_cases_give_the_plain_errors() -> None:
     for case in INVALID_CASES:
         assert _outcome(claims.parse_claim, case.body) == _outcome(
@@ -122,6 +144,22 @@ def test_names_normalise_and_match_as_the_plain_rules(claim: str, register: str)
         assert _outcome(lambda raw: names.parse_name(raw, "f"), claim) == _outcome(
             lambda raw: plain_names.parse_name(raw, "f"), claim
         )
+
+
+# whitespace of every kind next to marks, open syllables and variants: a name's form is made
+# of its words' forms (name_text._normalise_word), which must join to the whole name's form
+SPACES = st.sampled_from([" ", "\t", "\u00a0", "\u2000", "\u2001", "\u3000", "\x1c", "\u2028"])
+NEAR_SPACE = st.sampled_from(
+    ["\u0301", "\u0323", "\u031b", "\u0345", "\u1dc0", *"oauyqÐ\u2019\u2013`ıßİ"]
+)
+SPACED = st.lists(SPACES | NEAR_SPACE | WORD | MARKS | st.characters(), max_size=14).map("".join)
+
+
+@PROPERTY
+@given(SPACED)
+def test_a_name_normalises_as_its_words_do(name: str) -> None:
+    for _ in range(2):
+        assert name_text.normalise(name) == plain_text.normalise(name)
 
 
 def test_the_name_table_matches_as_the_plain_rules() -> None:

@@ -11,7 +11,8 @@ from verify.domain import claims, dates, name_text, names
 from verify.domain.errors import ValidationError
 
 _MEMOS = (
-    names._well_formed, name_text.normalise, dates._iso_day, dates._iso_partial,
+    names.well_formed, name_text.normalise, name_text._normalise_word, dates.iso_day,
+    dates.iso_partial,
     claims._good_purpose,
 )  # fmt: skip
 
