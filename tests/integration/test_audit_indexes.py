@@ -94,7 +94,7 @@ async def test_the_upgrade_drops_the_request_index_and_keeps_rows_chains_and_his
 
             applied = await migrate(conn)
 
-            assert applied == ["024_audit_write_index.sql"]
+            assert applied[0] == "024_audit_write_index.sql"  # then any later ones
             assert set(await _indexes(conn)) >= {"audit_log_by_subject"}
             assert "audit_log_by_request" not in await _indexes(conn)
             assert await conn.fetch("SELECT * FROM audit_log ORDER BY seq") == stored

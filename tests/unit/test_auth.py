@@ -177,3 +177,31 @@ async def test_remembered_tokens_are_bounded() -> None:
         await auth.authenticate(f"Bearer {token}")
     remembered = [auth.cached(f"Bearer {t}") is not None for t in tokens]
     assert remembered == [False, False, True, True, True]
+
+
+async def test_only_the_canonical_header_is_remembered() -> None:
+    """Spacing and case variants of one valid key are accepted but not remembered: one key
+    cannot fill the memo (and keep its secret in memory) with thousands of variants."""
+    store = FakeStore()
+    token = _key(store)
+    auth = Authenticator(store, clock=Clock())
+    variants = [f"Bearer {' ' * n}{token}" for n in range(1, 200)] + [f"bearer {token}"]
+    for header in variants:
+        assert (await auth.authenticate(header)).agency == "bank"
+        assert auth.cached(header) is None
+    assert len(store.calls) == 1  # the key cache still spares the store
+    assert auth._verified == {}
+    await auth.authenticate(f"Bearer {token}")
+    assert len(auth._verified) == 1
+
+
+async def test_an_expired_memo_entry_is_forgotten() -> None:
+    store = FakeStore()
+    token = _key(store)
+    clock = Clock()
+    auth = Authenticator(store, clock=clock, ttl_s=5)
+    header = f"Bearer {token}"
+    await auth.authenticate(header)
+    clock.now = 5.0
+    assert auth.cached(header) is None
+    assert header not in auth._verified

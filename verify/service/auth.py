@@ -31,6 +31,8 @@ SCOPES = frozenset(
     {"verify", "lookup:basic", "lookup:residence", "lookup:cards", "citizen:history"}
 )
 _TOKEN = re.compile(r"^cv_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+# "Bearer " and a token (cv_, 16 hex, _, 43 base64url): the one form a token is remembered in
+CANONICAL_HEADER_LENGTH = len("Bearer cv_") + 16 + 1 + 43
 _KEY_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 UNSPECIFIED = "unspecified"  # what an answer is recorded under when nothing names a purpose
 
@@ -145,20 +147,29 @@ class Authenticator:
         # Authorization header -> (until, key) of a token whose secret matched: it is
         # accepted again without parsing or hashing until the key's cache entry it was
         # checked against expires (the same ``ttl_s`` bound on revocation as before);
-        # revocation and expiry are checked on every use all the same. Only valid tokens
-        # get here, so made-up ones cannot fill it.
+        # a key revoked meanwhile is seen when that entry expires, as with the key cache;
+        # the key's expiry time is checked on every use. Only valid tokens get here, so
+        # made-up ones cannot fill it, and only in their one canonical form ("Bearer "
+        # and the token, nothing around it): a key written with other spacing or case is
+        # accepted too but checked each time, so one key cannot fill it with variants.
         self._verified: dict[str, tuple[float, StoredKey]] = {}
 
     def cached(self, authorization: str | None) -> Principal | None:
         """The principal of a token verified recently, without an await; None: not known
         here (or no longer valid): ask ``authenticate``, which also gives the reason."""
-        entry = self._verified.get(authorization) if authorization else None
+        if not authorization:
+            return None
+        entry = self._verified.get(authorization)
         if entry is None:
             return None
         until, stored = entry
-        if until <= self._clock() or stored.revoked:
-            return None
-        if stored.expires_at is not None and self._wall() >= stored.expires_at:
+        if (
+            until <= self._clock()
+            or stored.revoked
+            or (stored.expires_at is not None and self._wall() >= stored.expires_at)
+        ):
+            # no longer valid: forgotten (the secret no longer kept in memory for it)
+            self._verified.pop(authorization, None)
             return None
         return stored.principal
 
@@ -183,6 +194,10 @@ class Authenticator:
         return stored.principal
 
     def _verified_now(self, authorization: str, key_id: str, stored: StoredKey) -> None:
+        if len(authorization) != CANONICAL_HEADER_LENGTH or not authorization.startswith(
+            "Bearer "
+        ):  # a variant of the canonical form (spacing, case): checked each time
+            return
         known = self._known.get(key_id)
         if known is None or known[1] is not stored:  # superseded meanwhile: check next time
             return
