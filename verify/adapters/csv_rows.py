@@ -21,6 +21,7 @@ from verify.domain.errors import ValidationError
 from verify.domain.id_number import is_valid_former, parse_id_number
 from verify.domain.model import Precision
 from verify.domain.name_text import has_forbidden_character
+from verify.domain.names import MAX_NAME_LENGTH
 from verify.domain.provinces import PROVINCES
 
 CITIZEN_COLUMNS = (
@@ -75,6 +76,8 @@ def _name(raw: str) -> str:
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not name:
         raise _invalid("must not be empty")
+    if len(name) > MAX_NAME_LENGTH:  # as a claim's: and the lookup's covering index (025) holds it
+        raise _invalid(f"must be at most {MAX_NAME_LENGTH} characters")
     return name
 
 

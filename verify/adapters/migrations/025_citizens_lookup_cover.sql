@@ -23,6 +23,12 @@
 -- (013's arrays are columns of citizens): there is nothing to maintain by hand. The
 -- primary key stays (uniqueness, former_ids' foreign key).
 --
+-- SIZE. A B-tree entry holds at most 2,704 bytes: `verify load` refuses a full_name over 200
+-- characters (a claim's limit too), which leaves room for about 200 cards per person. A row
+-- loaded before with a longer name makes this build fail ("index row size ... exceeds btree
+-- version 4 maximum 2704"): correct it (SELECT id_number FROM citizens WHERE
+-- char_length(full_name) > 200) and migrate again.
+--
 -- UPGRADE. CREATE INDEX takes a SHARE lock: citizens stays readable during the build,
 -- register writes wait for it (seconds per million rows). On a live register too large for
 -- that, create it first by hand with CREATE INDEX CONCURRENTLY under this name; IF NOT
