@@ -43,8 +43,11 @@ class TickBatcher(Generic[K, V]):
         max_batch: int = 500,
         on_batch: Callable[[int], None] | None = None,
         on_join: Callable[[], None] | None = None,
+        on_unwaited_failure: Callable[[int], None] | None = None,
     ) -> None:
         self._fetch = fetch
+        # keys of a failed fetch that no call waited for (a prefetch): nobody else sees it
+        self._on_unwaited_failure = on_unwaited_failure
         self._max_batch = max_batch
         self._on_batch = on_batch
         self._on_join = on_join  # a key joined one already pending or in flight
@@ -143,10 +146,17 @@ class TickBatcher(Generic[K, V]):
                     call.future.set_result(call.found)
 
     def _fail(self, keys: list[K], e: BaseException) -> None:
+        unwaited = 0
         for key in keys:
-            for call in self._in_flight.pop(key, ()):
+            calls = self._in_flight.pop(key, None)
+            if not calls:
+                unwaited += 1
+                continue
+            for call in calls:
                 if not call.future.done():
                     call.future.set_exception(e)
+        if unwaited and self._on_unwaited_failure is not None:
+            self._on_unwaited_failure(unwaited)
 
     async def aclose(self) -> None:
         """Wait for fetches still in flight (graceful shutdown)."""

@@ -80,6 +80,11 @@ class CacheMetrics:
             ["result"],
             registry=registry,
         )
+        self.refresh_failures = Counter(
+            "verify_cache_refresh_failures",
+            "Keys whose refresh ahead failed (no request waited: the entry is left to expire)",
+            registry=registry,
+        )
         self.invalidations = Counter(
             "verify_cache_invalidations",
             "Keys invalidated from the change log",

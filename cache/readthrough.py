@@ -81,8 +81,9 @@ class ReadThrough(Generic[V]):
             self._timed_fetch, max_batch=max_batch, on_batch=on_batch, on_join=join
         )
         self._pipeline: TickBatcher[str, V] = TickBatcher(
-            self._load, max_batch=MGET_MAX, on_join=join
-        )
+            self._load, max_batch=MGET_MAX, on_join=join,
+            on_unwaited_failure=metrics.refresh_failures.inc if metrics is not None else None,
+        )  # fmt: skip
 
     def trust(self, freshness: Freshness) -> None:
         """Ask ``freshness`` (the change-feed listener) whether the tiers may be read."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from prometheus_client import CollectorRegistry
+
 from cache.codec import Codec
 from cache.keyspace import KeySpace
 from cache.l1 import L1, NEGATIVE
+from cache.metrics import CacheMetrics
 from cache.register import CachedRegister
 from tests.unit.cache.test_l1_no_tick import finished_without_suspending
 from tests.unit.cache.test_units import FakeClock
@@ -73,11 +76,12 @@ class Source:
         return {}
 
 
-def cached(source: Source, clock: FakeClock) -> CachedRegister:
+def cached(source: Source, clock: FakeClock, metrics: CacheMetrics | None = None) -> CachedRegister:
     key = secrets.token_bytes(32)
     return CachedRegister(
-        source, keyspace=KeySpace("t", key), codec=Codec(key), redis=None, clock=clock
-    )
+        source, keyspace=KeySpace("t", key), codec=Codec(key), redis=None, clock=clock,
+        metrics=metrics,
+    )  # fmt: skip
 
 
 async def settle() -> None:
@@ -120,12 +124,16 @@ async def test_a_reload_cannot_put_back_a_version_older_than_an_invalidation() -
 
 async def test_a_failed_reload_leaves_the_entry_to_expire_and_no_task_error() -> None:
     clock, source = FakeClock(), Source(record(ANNA))
-    register = cached(source, clock)
+    metrics = CacheMetrics(CollectorRegistry())
+    register = cached(source, clock, metrics)
     await register.get_many([ANNA])
     source.down = True
     clock.now += 26.0
     assert finished_without_suspending(register.get_many([ANNA])) == {ANNA: record(ANNA)}
     await settle()
+    # nobody waited for it: counted, so a refresh that always fails does not look healthy
+    failures = metrics.registry.get_sample_value("verify_cache_refresh_failures_total")
+    assert failures == 1
     clock.now += 5.0
     try:
         await register.get_many([ANNA])
