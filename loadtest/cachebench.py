@@ -29,34 +29,15 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
 import secrets
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from loadtest import abrun
+
 SCENARIOS = ("empty", "hit", "miss", "cold", "direct")
-
-
-async def _measure(
-    run_round: Callable[[], Awaitable[None]], per_round: int, lookups: int, rounds: int
-) -> tuple[float, float]:
-    """(best CPU µs per lookup, lookups/s of that round)."""
-    best_cpu, best_rate = float("inf"), 0.0
-    for _ in range(rounds):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for _ in range(lookups // per_round):
-            await run_round()
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        done = lookups // per_round * per_round
-        if cpu / done < best_cpu:
-            best_cpu, best_rate = cpu / done, done / wall
-    return best_cpu * 1e6, best_rate
 
 
 def _records(n: int) -> dict[str, Any]:
@@ -207,89 +188,50 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
     n, r = args.lookups, args.rounds
     runs = {"empty": empty, "hit": hit, "miss": miss, "cold": cold, "direct": direct_lookup}
     for name in SCENARIOS:
-        out[name] = await _measure(runs[name], c, n // 4 if name in ("miss", "cold") else n, r)
+        items = n // 4 if name in ("miss", "cold") else n
+        out[name] = (await abrun.best_round(runs[name], c, items, r))[:2]
     assert len(await register.get_many(ids[:c])) == c
     await register.aclose()
     await direct.aclose()
     return out
 
 
-def _run(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        import uvloop
-
-        return uvloop.run(_scenarios(redis_url, args))
-    except ImportError:
-        return asyncio.run(_scenarios(redis_url, args))
-
-
-def _child(base: str, redis_url: str, argv: list[str], metrics_dir: Path) -> dict[str, Any]:
-    metrics_dir.mkdir(exist_ok=True)
-    for stale in metrics_dir.iterdir():
-        stale.unlink()
-    env = {**os.environ, "PYTHONPATH": base, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", redis_url, *argv]
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _table(rows: dict[str, dict[str, Any]]) -> str:
     names = list(rows)
-    lines = [f"{'':24}" + "".join(f"{n:>22}" for n in names)]
+    lines = [abrun.header(names, 24)]
     for key in SCENARIOS:
-        lines.append(
-            f"{key + ' µs/lookup (/s)':24}"
-            + "".join(f"{rows[n][key][0]:>10.2f} ({rows[n][key][1]:>8.0f})" for n in names)
-        )
+        lines.append(f"{key + ' µs/lookup (/s)':24}" + abrun.cells(rows, key, 2))
     if len(names) == 2:
         before, after = rows[names[0]], rows[names[1]]
         lines.append("after/before, CPU per lookup (lower is better) and lookups/s:")
         for key in SCENARIOS[1:]:
             net_b = before[key][0] - before["empty"][0]
             net_a = after[key][0] - after["empty"][0]
-            lines.append(
-                f"  {key:8} CPU {after[key][0] / before[key][0]:.2f}x"
-                f" (net of empty {net_a / net_b:.2f}x: {net_b:.2f} -> {net_a:.2f} µs),"
-                f" throughput {after[key][1] / before[key][1]:.2f}x"
-            )
+            detail = f": {net_b:.2f} -> {net_a:.2f} µs"
+            lines.append(abrun.ratio(key, before, after, (net_b, net_a), detail))
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--lookups", type=int, default=64_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = abrun.arguments(__doc__, "lookups", 64_000)
     parser.add_argument("--hot", type=int, default=1_000, help="people in the hot set")
-    parser.add_argument("--base", help="a copy of the packages to compare with (PYTHONPATH)")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_run(args.child, args)))
+        abrun.answer(lambda: _scenarios(args.child, args))
         return
-    from verify.devservers import Redis, free_port
+    argv = abrun.forwarded(args, ("concurrency", "lookups", "rounds", "hot"))
+    with abrun.scratch_redis("cachebench-") as (redis, tmp):
+        metrics_dir = tmp / "metrics"
 
-    argv = ["--concurrency", str(args.concurrency), "--lookups", str(args.lookups)]
-    argv += ["--rounds", str(args.rounds), "--hot", str(args.hot)]
-    here = str(Path(__file__).resolve().parents[1])
-    with tempfile.TemporaryDirectory(prefix="cachebench-") as tmp:
-        redis = Redis(Path(tmp) / "redis", free_port())
-        redis.start()
-        try:
-            rows: dict[str, dict[str, Any]] = {}
-            for _turn in range(2 if args.base else 1):  # alternate: before, after, before, after
-                for name, path in ([("before", args.base)] if args.base else []) + [
-                    ("after", here)
-                ]:
-                    got = _child(path, redis.url, argv, Path(tmp) / "metrics")
-                    best = rows.setdefault(name, got)
-                    for key in SCENARIOS:  # the best of each scenario over the turns
-                        if got[key][0] < best[key][0]:
-                            best[key] = got[key]
-        finally:
-            redis.stop()
+        def child(packages: str) -> dict[str, Any]:
+            metrics_dir.mkdir(exist_ok=True)
+            for stale in metrics_dir.iterdir():
+                stale.unlink()
+            env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+            return abrun.child(__file__, packages, redis.url, argv, env)
+
+        rows = abrun.alternate(args.base, child, abrun.best_each(SCENARIOS))
     print(_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from loadtest import abrun
 
 BURST_KEY_RATE = 10_000_000  # the bench's API key (loadtest/bench/stack.py): never reached
 
@@ -60,18 +57,14 @@ async def _measure(
     redis_pid: int | None = None,
 ) -> tuple[float, float, float]:
     """(best CPU µs per request, requests/s of that round, Redis CPU µs per request of it)."""
-    best_cpu, best_rate, best_redis = float("inf"), 0.0, 0.0
-    for _ in range(rounds):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        redis0 = _redis_cpu_s(redis_pid)
-        for _ in range(requests // concurrency):
-            await asyncio.gather(*(run_one() for _ in range(concurrency)))
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        redis = _redis_cpu_s(redis_pid) - redis0
-        done = requests // concurrency * concurrency
-        if cpu / done < best_cpu:
-            best_cpu, best_rate, best_redis = cpu / done, done / wall, redis / done
-    return best_cpu * 1e6, best_rate, best_redis * 1e6
+
+    async def run_round() -> None:
+        await asyncio.gather(*(run_one() for _ in range(concurrency)))
+
+    def redis_cpu() -> float:
+        return _redis_cpu_s(redis_pid)
+
+    return await abrun.best_round(run_round, concurrency, requests, rounds, redis_cpu)
 
 
 async def _measure_all(
@@ -172,34 +165,13 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
     return out
 
 
-def _run(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        import uvloop
-
-        return uvloop.run(_scenarios(redis_url, args))
-    except ImportError:
-        return asyncio.run(_scenarios(redis_url, args))
-
-
-def _child(base: str, redis: Any, argv: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": base}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", redis.url, *argv]
-    cmd += ["--redis-pid", str(redis.pid() or 0)]
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _table(rows: dict[str, dict[str, Any]]) -> str:
     names = list(rows)
-    lines = [f"{'':26}" + "".join(f"{n:>22}" for n in names)]
+    lines = [abrun.header(names, 26)]
     lines.append(f"{'leases':26}" + "".join(f"{rows[n]['leases']:>22}" for n in names))
     keys = ["empty", "rate", "verify", "idle", "spread"]
     for key, unit in [*((k, "req") for k in keys), ("batch", "item")]:
-        lines.append(
-            f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}"
-            + "".join(f"{rows[n][key][0]:>10.1f} ({rows[n][key][1]:>8.0f})" for n in names)
-        )
+        lines.append(f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}" + abrun.cells(rows, key, 1))
     for key, unit in [("rate", "req"), ("verify", "req"), ("spread", "req"), ("batch", "item")]:
         lines.append(
             f"{'  ' + key + ' Redis µs/' + unit:26}"
@@ -218,46 +190,26 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
             net_b = before[key][0] - (before[empty_of[key]][0] if key in empty_of else 0)
             net_a = after[key][0] - (after[empty_of[key]][0] if key in empty_of else 0)
             redis = after[key][2] / before[key][2] if before[key][2] else float("nan")
-            lines.append(
-                f"  {key:8} CPU {after[key][0] / before[key][0]:.2f}x"
-                f" (net of empty {net_a / net_b:.2f}x),"
-                f" throughput {after[key][1] / before[key][1]:.2f}x, Redis CPU {redis:.2f}x"
-            )
+            line = abrun.ratio(key, before, after, (net_b, net_a))
+            lines.append(f"{line}, Redis CPU {redis:.2f}x")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--base", help="a copy of the package to compare with (PYTHONPATH)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser = abrun.arguments(__doc__, "requests", 20_000)
     parser.add_argument("--redis-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_run(args.child, args)))
+        abrun.answer(lambda: _scenarios(args.child, args))
         return
-    from verify.devservers import Redis, free_port
+    argv = abrun.forwarded(args, ("concurrency", "requests", "rounds"))
+    with abrun.scratch_redis("limitbench-") as (redis, _tmp):
+        argv += ["--redis-pid", str(redis.pid() or 0)]
 
-    argv = ["--concurrency", str(args.concurrency), "--requests", str(args.requests)]
-    argv += ["--rounds", str(args.rounds)]
-    here = str(Path(__file__).resolve().parents[1])
-    with tempfile.TemporaryDirectory(prefix="limitbench-") as tmp:
-        redis = Redis(Path(tmp) / "redis", free_port())
-        redis.start()
-        try:
-            rows: dict[str, dict[str, Any]] = {}
-            for turn in range(2 if args.base else 1):  # alternate: before, after, before, after
-                for name, path in ([("before", args.base)] if args.base else []) + [
-                    ("after", here)
-                ]:
-                    got = _child(path, redis, argv)
-                    if name not in rows or got["verify"][0] < rows[name]["verify"][0]:
-                        rows[name] = got
-                del turn
-        finally:
-            redis.stop()
+        def child(packages: str) -> dict[str, Any]:
+            return abrun.child(__file__, packages, redis.url, argv)
+
+        rows = abrun.alternate(args.base, child, abrun.best_by("verify"))
     print(_table(rows))
 
 
