@@ -203,6 +203,7 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     writer = PgAuditWriter(
         app[POOL],
         timeout=settings.db_timeout_s,
+        max_in_flight=settings.audit_commits_in_flight,
         on_commit=lambda rows, seconds: observe_audit_commit(metrics, rows, seconds),
         on_depth=metrics.audit_queue.set,
         on_failure=metrics.audit_failures.inc,

@@ -45,10 +45,12 @@ def entry(n: int, at: dt.datetime = NOW, **changes: object) -> AuditEntry:
 
 @pytest.fixture
 async def writer(settings: Settings) -> AsyncIterator[PgAuditWriter]:
-    """The writer as the server runs it: the serving role's pool, 4 commits in flight."""
+    """The writer on the serving role's pool, 4 commits in flight; any waiting row starts an
+    idle slot (``spill_rows=1``, as a backlog does in the server), so the rows of these
+    tests' few groups land in several chains."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     assert pool is not None
-    yield PgAuditWriter(pool, timeout=5.0)
+    yield PgAuditWriter(pool, timeout=5.0, spill_rows=1)
     await asyncio.wait_for(pool.close(), 10)
 
 

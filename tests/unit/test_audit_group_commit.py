@@ -59,13 +59,19 @@ class FakePool:
     def __init__(self) -> None:
         self.commits: list[Commit] = []
         self.started = asyncio.Event()
+        self.acquired = 0
+        self.released = 0
 
     def acquire(self, **options: float) -> AbstractAsyncContextManager[FakeConn]:
         return self._connection()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[FakeConn]:
-        yield FakeConn(self)
+        self.acquired += 1
+        try:
+            yield FakeConn(self)
+        finally:
+            self.released += 1
 
     async def commit_started(self, count: int) -> None:
         """Wait until ``count`` commits have begun (a deadline, never a sleep)."""
@@ -79,8 +85,10 @@ def entry(request_id: str) -> AuditEntry:
     return AuditEntry(AT, 1, request_id, "verify", "kyc", b"\x01" * 32, "match", None, 1.5)
 
 
-def writer(pool: FakePool, slots: int = 2) -> PgAuditWriter:
-    return PgAuditWriter(cast(asyncpg.Pool, pool), timeout=5.0, max_in_flight=slots)
+def writer(pool: FakePool, slots: int = 2, spill_rows: int = 64) -> PgAuditWriter:
+    return PgAuditWriter(
+        cast(asyncpg.Pool, pool), timeout=5.0, max_in_flight=slots, spill_rows=spill_rows
+    )
 
 
 async def ticks(n: int = 3) -> None:
@@ -103,7 +111,7 @@ async def test_an_answer_waits_for_its_commit_and_one_tick_is_one_commit() -> No
 
 async def test_rows_gather_while_every_slot_is_busy() -> None:
     pool = FakePool()
-    w = writer(pool, slots=2)
+    w = writer(pool, slots=2, spill_rows=1)  # any row waiting starts an idle slot
     first = asyncio.ensure_future(w.record([entry("1")]))
     await pool.commit_started(1)
     second = asyncio.ensure_future(w.record([entry("2")]))
@@ -216,3 +224,58 @@ async def test_an_observer_failing_neither_strands_answers_nor_breaks_the_chain(
     await pool.commit_started(3)
     pool.commits[2].done.set()
     await asyncio.wait_for(third, 5)
+
+
+async def test_a_slot_keeps_its_connection_for_commits_back_to_back() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=1)
+    first = asyncio.ensure_future(w.record([entry("1")]))
+    await pool.commit_started(1)
+    second = asyncio.ensure_future(w.record([entry("2")]))  # waits for the one slot
+    await ticks()
+    pool.commits[0].done.set()
+    await first
+    await pool.commit_started(2)
+    assert (pool.acquired, pool.released) == (1, 0)  # the second commit, the same connection
+    pool.commits[1].error = OSError("connection reset")  # a failed commit gives it back
+    third = asyncio.ensure_future(w.record([entry("3")]))
+    await ticks()
+    pool.commits[1].done.set()
+    with pytest.raises(DatabaseUnavailable):
+        await second
+    await pool.commit_started(3)
+    assert (pool.acquired, pool.released) == (2, 1)  # a fresh one for the next commit
+    pool.commits[2].done.set()
+    await third
+    await ticks()
+    assert (pool.acquired, pool.released) == (2, 2) and not w._tasks  # idle: given back
+
+
+async def test_rows_gather_while_one_commit_is_in_flight_until_a_backlog() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=2, spill_rows=3)
+    first = asyncio.ensure_future(w.record([entry("1")]))
+    await pool.commit_started(1)
+    gathered = asyncio.ensure_future(w.record([entry("2")]))
+    await ticks()
+    assert len(pool.commits) == 1 and len(w._tasks) == 1  # one waiting row: no second commit
+    backlog = asyncio.ensure_future(w.record([entry("3"), entry("4")]))
+    await pool.commit_started(2)  # three waiting: another slot takes them beside the first
+    assert pool.commits[1].request_ids == ["2", "3", "4"]
+    assert pool.commits[1].chain_id != pool.commits[0].chain_id
+    pool.commits[1].done.set()
+    await asyncio.gather(gathered, backlog)
+    late = asyncio.ensure_future(w.record([entry("5")]))
+    await ticks()
+    assert len(pool.commits) == 2  # the first is still in flight: the row gathers
+    pool.commits[0].done.set()
+    await first
+    await pool.commit_started(3)  # the first slot takes it when its commit is done
+    assert (pool.commits[2].request_ids, pool.commits[2].chain_id) == (
+        ["5"],
+        pool.commits[0].chain_id,
+    )
+    pool.commits[2].done.set()
+    await late
+    await ticks()
+    assert not w._tasks

@@ -103,3 +103,11 @@ def test_the_rate_lease_settings() -> None:
     ]:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({**BASE, name: raw})
+
+
+def test_the_audit_commits_in_flight() -> None:
+    assert Settings.from_env(BASE).audit_commits_in_flight == 4
+    one = Settings.from_env({**BASE, "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "1"})
+    assert one.audit_commits_in_flight == 1
+    with pytest.raises(SettingsError, match="VERIFY_AUDIT_COMMITS_IN_FLIGHT"):
+        Settings.from_env({**BASE, "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "0"})

@@ -36,8 +36,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from verify.adapters.audit_chain import CANON_COLUMNS, CHAIN_COLUMNS, Chain, Sealed
 from verify.adapters.pg import DB_ERRORS, connection
@@ -49,6 +51,10 @@ log = logging.getLogger("verify.audit")
 COLUMNS = CANON_COLUMNS + CHAIN_COLUMNS
 
 Row = tuple[object, ...]
+
+# rows waiting that start another commit beside one in flight: well above what a commit of
+# single verifies gathers (about 10-20), below a batch request (up to 1,000)
+SPILL_ROWS = 64
 
 # $1: the rows, each its canonical JSON array (audit_chain.canonical: `at` in microseconds
 # since 1970, subject hex, latency as the bit pattern of its `real`, trailing nulls left out,
@@ -110,12 +116,16 @@ def _row(e: AuditEntry) -> Row:
 
 
 class PgAuditWriter:
-    """Group commit with up to ``max_in_flight`` commits at once.
+    """Group commit: one commit in flight, more (up to ``max_in_flight``) for a backlog.
 
-    Rows recorded during one event-loop tick are flushed together; while every
-    slot is busy, rows gather, and the next slot to finish its commit takes all of them.
-    Several commits in flight let PostgreSQL flush their WAL together, so a request waits
-    about one commit, not the commits queued before it.
+    Rows recorded during one event-loop tick are flushed together by an idle slot when no
+    commit is in flight. While one is, rows gather, and the slot takes all of them when its
+    commit is done: classic group commit. Each commit costs PostgreSQL about as much CPU as
+    a dozen rows (the WAL flush of a synchronous commit, the statement), so fuller groups
+    cost it less per row; a request waits for at most the commit before its own. Another
+    slot starts while commits are in flight only once ``spill_rows`` rows are waiting (a
+    batch, a burst, a slow commit): a backlog is then written by several backends at once
+    and no request waits behind more than one commit's worth of rows.
 
     A slot is a task that commits as long as rows are waiting, then goes idle; a tick
     starts one only when a slot is idle. While all are busy a tick costs nothing but its
@@ -128,6 +138,7 @@ class PgAuditWriter:
         *,
         timeout: float,
         max_in_flight: int = 4,
+        spill_rows: int = SPILL_ROWS,
         on_commit: Callable[[int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
@@ -137,6 +148,8 @@ class PgAuditWriter:
         self._timeout = timeout
         # the idle slots' chains, last in first out: a quiet writer keeps extending one chain
         self._idle: list[Chain] = [new_chain() for _ in range(max_in_flight)]
+        self._slots = max_in_flight
+        self._spill_rows = spill_rows
         self._on_commit = on_commit
         self._on_depth = on_depth
         self._on_failure = on_failure
@@ -163,12 +176,15 @@ class PgAuditWriter:
         await future
 
     def _dispatch(self) -> None:
-        """End of the tick: an idle slot takes what it recorded (none idle: the first slot
-        to finish its commit will)."""
+        """End of the tick: an idle slot takes what it recorded when no commit is in flight
+        or ``spill_rows`` rows wait; else the first slot to finish its commit will (a busy
+        slot looks for waiting rows before it goes idle, with no await in between)."""
         self._scheduled = False
+        waiting = len(self._entries)
         if self._on_depth is not None:
-            _notify(self._on_depth, len(self._entries))
-        if not self._entries or not self._idle:
+            _notify(self._on_depth, waiting)
+        idle = len(self._idle)
+        if not waiting or not idle or (idle < self._slots and waiting < self._spill_rows):
             return
         task = asyncio.get_running_loop().create_task(self._slot(self._idle.pop()))
         self._tasks.add(task)
@@ -176,21 +192,33 @@ class PgAuditWriter:
 
     async def _slot(self, chain: Chain) -> None:
         """Commit what is waiting, again until nothing is; then the chain goes idle (with no
-        await between the last look and that, so no row is left without a slot)."""
+        await between the last look and that, so no row is left without a slot).
+
+        The slot keeps the pool connection of its first commit for the commits that follow
+        back to back (one acquire and release per run, not per commit). It gives it back
+        after a failed commit (the pool replaces a broken connection) and once idle: a row
+        recorded meanwhile finds the slot idle, and a quiet writer keeps extending one chain.
+        """
+        held = _Held(self._pool, self._timeout)
         try:
             while self._entries:
                 entries, waiters = self._entries, self._waiters
                 self._entries, self._waiters = [], []
-                error = await self._seal_and_insert(chain, entries)
+                error = await self._seal_and_insert(held, chain, entries)
                 if error is not None:
                     chain.restart()  # committed or not, unknown: this chain ends here
                     if self._on_failure is not None:
                         _notify(self._on_failure)
                 _settle(waiters, error)
+                if error is not None:
+                    await held.release()  # a fresh connection for the next commit
         finally:
             self._idle.append(chain)
+            await held.release()
 
-    async def _seal_and_insert(self, chain: Chain, entries: list[AuditEntry]) -> Exception | None:
+    async def _seal_and_insert(
+        self, held: _Held, chain: Chain, entries: list[AuditEntry]
+    ) -> Exception | None:
         """INSERT the rows with their links; the chain's head moves only once they commit."""
         try:
             sealed = chain.seal_entries(entries)
@@ -198,18 +226,20 @@ class PgAuditWriter:
             # its kind only: a message or traceback can carry the row's values
             log.error("audit rows could not be sealed", extra={"error": type(e).__name__})
             return e
-        error = await self._insert(sealed, chain, len(entries))
+        error = await self._insert(held, sealed, chain, len(entries))
         if error is None:
             chain.advance(sealed.batch, sealed.head)
         return error
 
-    async def _insert(self, sealed: Sealed, chain: Chain, count: int) -> Exception | None:
+    async def _insert(
+        self, held: _Held, sealed: Sealed, chain: Chain, count: int
+    ) -> Exception | None:
         start = time.perf_counter()
         try:
+            conn = await held.connection()
             # one statement commits atomically on its own: no BEGIN/COMMIT round trips
-            async with connection(self._pool, self._timeout) as conn:
-                sql, args = _statement(sealed, chain)
-                await conn.execute(sql, *args, timeout=self._timeout)
+            sql, args = _statement(sealed, chain)
+            await conn.execute(sql, *args, timeout=self._timeout)
         except (DatabaseUnavailable, *DB_ERRORS) as e:
             log.warning("audit insert failed", extra={"error": type(e).__name__})
             return e
@@ -227,6 +257,38 @@ class PgAuditWriter:
             self._dispatch()  # rows of this very tick: their slot starts now, not after
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self._timeout * 5)
+
+
+class _Held:
+    """A slot's pool connection: acquired (within the timeout) for the first commit of a
+    run, kept for the commits that follow, given back when the run ends. A failure to give
+    it back is logged, never raised: the pool drops a connection it cannot reset."""
+
+    __slots__ = ("_conn", "_pool", "_stack", "_timeout")
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._stack = AsyncExitStack()
+        self._conn: PoolConnectionProxy | None = None
+
+    async def connection(self) -> PoolConnectionProxy:
+        if self._conn is None:
+            self._conn = await self._stack.enter_async_context(
+                connection(self._pool, self._timeout)
+            )
+        return self._conn
+
+    async def release(self) -> None:
+        if self._conn is None:
+            return
+        self._conn = None
+        try:
+            await self._stack.aclose()
+        except (DatabaseUnavailable, *DB_ERRORS) as e:
+            log.warning("audit connection release failed", extra={"error": type(e).__name__})
+        except Exception as e:  # a bug: logged by kind, the writer goes on
+            log.error("audit connection release failed", extra={"error": type(e).__name__})
 
 
 def _statement(sealed: Sealed, chain: Chain) -> tuple[str, tuple[object, ...]]:
