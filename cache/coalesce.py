@@ -155,7 +155,8 @@ class TickBatcher(Generic[K, V]):
             for call in calls:
                 if not call.future.done():
                     call.future.set_exception(e)
-        if unwaited and self._on_unwaited_failure is not None:
+        # a failure, not a cancellation (shutdown)
+        if unwaited and isinstance(e, Exception) and self._on_unwaited_failure is not None:
             self._on_unwaited_failure(unwaited)
 
     async def aclose(self) -> None:

@@ -130,6 +130,13 @@ class Settings:
         settings = cls._read(_Reader(env))
         if settings.redis_ca_file and not settings.redis_url.startswith("rediss://"):
             raise SettingsError("VERIFY_REDIS_CA_FILE is set but VERIFY_REDIS_URL is not rediss://")
+        if settings.audit_commits_in_flight > settings.db_pool_max // 2:
+            # an audit slot keeps its connection across back-to-back commits: past half the
+            # pool, the register, key and readiness reads would find none under load
+            raise SettingsError(
+                f"VERIFY_AUDIT_COMMITS_IN_FLIGHT ({settings.audit_commits_in_flight}) must be at"
+                f" most half of VERIFY_DB_POOL_MAX ({settings.db_pool_max})"
+            )
         return settings
 
     @classmethod

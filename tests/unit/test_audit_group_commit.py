@@ -35,6 +35,11 @@ class Commit:
 class FakeConn:
     def __init__(self, pool: FakePool) -> None:
         self._pool = pool
+        self.terminated = False
+
+    def terminate(self) -> None:
+        self.terminated = True
+        self._pool.terminated += 1
 
     async def execute(
         self, sql: str, rows: str, chain_id: uuid.UUID, first: int, end: int | list[int],
@@ -61,6 +66,11 @@ class FakePool:
         self.started = asyncio.Event()
         self.acquired = 0
         self.released = 0
+        self.terminated = 0
+        # as asyncpg's: giving back a live connection resets it (which waits on a stalled
+        # server); a terminated one is given back at once
+        self.reset_done = asyncio.Event()
+        self.reset_done.set()
 
     def acquire(self, **options: float) -> AbstractAsyncContextManager[FakeConn]:
         return self._connection()
@@ -68,9 +78,12 @@ class FakePool:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[FakeConn]:
         self.acquired += 1
+        conn = FakeConn(self)
         try:
-            yield FakeConn(self)
+            yield conn
         finally:
+            if not conn.terminated:
+                await self.reset_done.wait()
             self.released += 1
 
     async def commit_started(self, count: int) -> None:
@@ -279,3 +292,64 @@ async def test_rows_gather_while_one_commit_is_in_flight_until_a_backlog() -> No
     await late
     await ticks()
     assert not w._tasks
+
+
+async def test_after_a_spill_the_writer_is_back_to_one_commit_in_flight() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=2, spill_rows=3)
+    first = asyncio.ensure_future(w.record([entry("1")]))
+    await pool.commit_started(1)
+    backlog = asyncio.ensure_future(w.record([entry("2"), entry("3"), entry("4")]))
+    await pool.commit_started(2)  # the spill: a second slot beside the first
+    one = asyncio.ensure_future(w.record([entry("5")]))
+    await ticks()
+    pool.commits[1].done.set()  # the spill's slot is done; the first commit is in flight
+    await backlog
+    await ticks()
+    assert len(pool.commits) == 2 and len(w._tasks) == 1  # it went idle, leaving the row
+    pool.commits[0].done.set()
+    await first
+    await pool.commit_started(3)  # the last busy slot takes it
+    assert (pool.commits[2].request_ids, pool.commits[2].chain_id) == (
+        ["5"],
+        pool.commits[0].chain_id,
+    )
+    pool.commits[2].done.set()
+    await one
+
+
+async def test_a_single_row_does_not_wait_behind_a_large_commit() -> None:
+    pool = FakePool()
+    w = writer(pool, slots=2, spill_rows=3)
+    batch = asyncio.ensure_future(w.record([entry(f"b{i}") for i in range(3)]))
+    await pool.commit_started(1)
+    single = asyncio.ensure_future(w.record([entry("s")]))
+    await pool.commit_started(2)  # beside the batch's commit, not after it
+    assert pool.commits[1].request_ids == ["s"]
+    pool.commits[1].done.set()
+    await single
+    assert not batch.done()
+    pool.commits[0].done.set()
+    await batch
+
+
+async def test_a_failed_commit_closes_its_connection_instead_of_resetting_it() -> None:
+    """Behind a stalled server a graceful release waits out the query's cancellation: the
+    rows that gathered meanwhile would wait for it. A failed commit's connection is closed
+    at once and the next commit starts without waiting for any reset."""
+    pool = FakePool()
+    w = writer(pool, slots=1)
+    failing = asyncio.ensure_future(w.record([entry("lost")]))
+    await pool.commit_started(1)
+    waiting = asyncio.ensure_future(w.record([entry("next")]))
+    await ticks()
+    pool.reset_done.clear()  # a reset would hang from now on
+    pool.commits[0].error = OSError("connection reset")
+    pool.commits[0].done.set()
+    with pytest.raises(DatabaseUnavailable):
+        await failing
+    await pool.commit_started(2)
+    assert pool.terminated == 1
+    pool.reset_done.set()
+    pool.commits[1].done.set()
+    await waiting

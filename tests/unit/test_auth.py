@@ -205,3 +205,27 @@ async def test_an_expired_memo_entry_is_forgotten() -> None:
     clock.now = 5.0
     assert auth.cached(header) is None
     assert header not in auth._verified
+
+
+async def test_a_token_not_presented_again_is_forgotten_once_expired() -> None:
+    store = FakeStore()
+    first, second = _key(store), _key(store)
+    clock = Clock()
+    auth = Authenticator(store, clock=clock, ttl_s=5)
+    await auth.authenticate(f"Bearer {first}")
+    clock.now = 5.0  # the first token's key entry has expired; it is never sent again
+    await auth.authenticate(f"Bearer {second}")
+    assert list(auth._verified) == [f"Bearer {second}"]
+
+
+async def test_the_sweep_may_empty_the_memo() -> None:
+    store = FakeStore()
+    token = _key(store)
+    clock = Clock()
+    auth = Authenticator(store, clock=clock, ttl_s=5)
+    key_id = token.split("_")[1]
+    stored = await store.get_key(key_id)
+    assert stored is not None
+    auth._known[key_id] = (0.0, stored)  # an entry already expired when verified
+    auth._verified_now(f"Bearer {token}", key_id, stored)
+    assert auth._verified == {}

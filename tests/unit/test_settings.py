@@ -111,3 +111,9 @@ def test_the_audit_commits_in_flight() -> None:
     assert one.audit_commits_in_flight == 1
     with pytest.raises(SettingsError, match="VERIFY_AUDIT_COMMITS_IN_FLIGHT"):
         Settings.from_env({**BASE, "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "0"})
+    # an audit slot holds its connection while commits follow back to back: at most half
+    # the pool, so the register and key reads always find one
+    with pytest.raises(SettingsError, match="at most half of VERIFY_DB_POOL_MAX"):
+        Settings.from_env({**BASE, "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "5"})
+    small = {**BASE, "VERIFY_DB_POOL_MAX": "4", "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "2"}
+    assert Settings.from_env(small).audit_commits_in_flight == 2

@@ -158,6 +158,7 @@ class PgAuditWriter:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._big_in_flight = 0  # commits in flight holding spill_rows rows or more
 
     async def record(self, entries: Sequence[AuditEntry]) -> None:
         if self._closing:
@@ -183,12 +184,19 @@ class PgAuditWriter:
         waiting = len(self._entries)
         if self._on_depth is not None:
             _notify(self._on_depth, waiting)
-        idle = len(self._idle)
-        if not waiting or not idle or (idle < self._slots and waiting < self._spill_rows):
+        if not waiting or not self._idle or not self._may_take(waiting, busy=0):
             return
         task = asyncio.get_running_loop().create_task(self._slot(self._idle.pop()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _may_take(self, waiting: int, busy: int) -> bool:
+        """Whether a slot (idle, or ``busy`` = 1: the one asking, its commit done) may commit
+        the ``waiting`` rows beside the commits in flight: when none is, when a backlog of
+        ``spill_rows`` waits, or when one in flight is that large (a batch): a single
+        verify does not wait behind a 1,000-row commit."""
+        others = self._slots - len(self._idle) - busy
+        return others == 0 or waiting >= self._spill_rows or self._big_in_flight > 0
 
     async def _slot(self, chain: Chain) -> None:
         """Commit what is waiting, again until nothing is; then the chain goes idle (with no
@@ -200,15 +208,28 @@ class PgAuditWriter:
         recorded meanwhile finds the slot idle, and a quiet writer keeps extending one chain.
         """
         held = _Held(self._pool, self._timeout)
+        first = True
         try:
-            while self._entries:
+            # after its first commit a slot goes on only as _may_take says: the last one
+            # busy always does, so once a spill is written the writer is back to one commit
+            # in flight (fuller groups), and no row is left without a slot
+            while self._entries and (first or self._may_take(len(self._entries), busy=1)):
+                first = False
                 entries, waiters = self._entries, self._waiters
                 self._entries, self._waiters = [], []
-                error = await self._seal_and_insert(held, chain, entries)
+                big = len(entries) >= self._spill_rows
+                self._big_in_flight += big
+                try:
+                    error = await self._seal_and_insert(held, chain, entries)
+                finally:
+                    self._big_in_flight -= big
                 if error is not None:
                     chain.restart()  # committed or not, unknown: this chain ends here
                     if self._on_failure is not None:
                         _notify(self._on_failure)
+                    # closed at once, not reset: behind a stalled server a graceful release
+                    # would wait out the query's cancellation while rows wait for this slot
+                    held.discard()
                 _settle(waiters, error)
                 if error is not None:
                     await held.release()  # a fresh connection for the next commit
@@ -278,6 +299,15 @@ class _Held:
                 connection(self._pool, self._timeout)
             )
         return self._conn
+
+    def discard(self) -> None:
+        """Close the connection at once (after a failed commit): the pool then opens a
+        fresh one instead of resetting this one, which waits on a stalled server."""
+        if self._conn is not None:
+            try:
+                self._conn.terminate()
+            except Exception as e:  # a bug: logged by kind, the release still runs
+                log.error("audit connection close failed", extra={"error": type(e).__name__})
 
     async def release(self) -> None:
         if self._conn is None:

@@ -206,6 +206,16 @@ class Authenticator:
         verified[authorization] = (known[0], stored)
         if len(verified) > self._max:
             del verified[next(iter(verified))]
+        # the oldest entries whose key entry has expired go too, a few per insert: a token
+        # not presented again does not keep its secret in memory for long
+        now = self._clock()
+        for _ in range(2):
+            if not verified:
+                break
+            oldest = next(iter(verified))
+            if verified[oldest][0] > now:
+                break
+            del verified[oldest]
 
     async def _stored(self, key_id: str) -> StoredKey | None:
         now = self._clock()
