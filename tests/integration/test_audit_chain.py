@@ -7,6 +7,7 @@ cannot change them at all (tests/integration/test_roles.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +22,7 @@ from verify.adapters.audit_chain import CANON_COLUMNS, canonical
 from verify.adapters.audit_verify import Report, chain_heads, verify_audit
 from verify.adapters.maintenance import run_maintenance
 from verify.cli import main
+from verify.errors import DatabaseUnavailable
 from verify.service.audit import AuditEntry
 from verify.settings import Settings
 
@@ -301,3 +303,50 @@ async def test_rows_the_previous_version_wrote_during_the_rollout_are_chained_on
     assert await asyncio.to_thread(main, ["audit", "chain-unchained"]) == 0
     assert "1 rows without a chain were chained" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+
+
+async def test_a_killed_backend_fails_only_its_groups_and_the_chains_still_verify(
+    settings: Settings, pg_pool: asyncpg.Pool
+) -> None:
+    """The writer as the server runs it (one commit in flight, a slot keeping its connection
+    while commits follow back to back): its backends are killed mid-stream. Every request
+    is answered (committed, or 503 for the groups on the killed connection), the writer
+    goes on on fresh connections, and every chain verifies."""
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=4,
+        server_settings={"application_name": "audit-kill-test"},
+    )  # fmt: skip
+    assert pool is not None
+    writer = PgAuditWriter(pool, timeout=5.0)
+    answers: list[str] = []
+
+    async def send(n: int) -> None:
+        try:
+            await writer.record([entry(n)])
+        except DatabaseUnavailable:
+            answers.append("unavailable")
+        else:
+            answers.append("committed")
+
+    try:
+        tasks, killed = [], 0
+        for n in range(400):
+            tasks.append(asyncio.ensure_future(send(n)))
+            await asyncio.sleep(0)
+            if n in (150, 300):
+                killed += await pg_pool.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'audit-kill-test'"
+                )
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)  # every request answered
+        assert killed >= 1 and len(answers) == 400 and "committed" in answers
+        for n in range(1000, 1005):  # dead pooled connections fail a group each, then fresh
+            with contextlib.suppress(DatabaseUnavailable):
+                await asyncio.wait_for(writer.record([entry(n)]), 10)
+        await asyncio.wait_for(writer.record([entry(2000)]), 10)
+        report = await check(pg_pool)
+        assert report.intact, report.breaks
+        assert report.rows >= answers.count("committed") + 1
+    finally:
+        await writer.aclose()
+        await asyncio.wait_for(pool.close(), 10)

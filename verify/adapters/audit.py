@@ -306,6 +306,8 @@ class _Held:
         if self._conn is not None:
             try:
                 self._conn.terminate()
+            except asyncpg.InterfaceError:
+                pass  # the server closed it and the pool took it back: nothing to close
             except Exception as e:  # a bug: logged by kind, the release still runs
                 log.error("audit connection close failed", extra={"error": type(e).__name__})
 
