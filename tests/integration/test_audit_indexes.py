@@ -10,10 +10,11 @@ import asyncpg
 import pytest
 
 from tests.conftest import Servers, scratch_database
+from tests.support.schema import migrated_before
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.audit_verify import verify_audit
 from verify.adapters.citizens import PgCitizens
-from verify.adapters.migrate import available, migrate
+from verify.adapters.migrate import migrate
 from verify.service.audit import AuditEntry, subject_of
 
 HMAC_KEY = b"k" * 32
@@ -69,16 +70,7 @@ async def test_the_upgrade_drops_the_request_index_and_keeps_rows_chains_and_his
 ) -> None:
     conn = await asyncpg.connect(blank_url, timeout=10)
     try:
-        await conn.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for m in available():  # the audit as it was before 024
-            if m.version < 24:
-                await conn.execute(m.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2)", m.version, m.name
-                )
+        await migrated_before(conn, 24)  # the audit as it was before 024
         await conn.execute("SELECT audit_ensure_partitions(1)")
         assert "audit_log_by_request" in await _indexes(conn)
         agency_id = await conn.fetchval("INSERT INTO agencies (name) VALUES ('sgn') RETURNING id")

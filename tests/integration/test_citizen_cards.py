@@ -17,8 +17,9 @@ import pytest
 
 from tests.conftest import Servers, scratch_database
 from tests.integration.cache.conftest import add_citizen, new_id
+from tests.support.schema import migrated_before
 from tests.support.wait import eventually
-from verify.adapters.migrate import available, migrate
+from verify.adapters.migrate import migrate
 from verify.adapters.pg import PgRegister
 from verify.domain.model import Card, CardState
 
@@ -181,16 +182,7 @@ async def test_the_upgrade_fills_a_populated_register_without_changing_any_recor
 ) -> None:
     conn = await asyncpg.connect(blank_url, timeout=10)
     try:
-        await conn.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for m in available():  # the register as it was before 013
-            if m.version < 13:  # (013 and 014 are the change)
-                await conn.execute(m.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2)", m.version, m.name
-                )
+        await migrated_before(conn, 13)  # the register before 013 (013 and 014: the change)
         await conn.execute(
             "INSERT INTO citizens (id_number, full_name, birth_date, gender, province_code)"
             " SELECT 1000 + i, 'Người ' || i, '1990-01-01', 'F', 1 FROM generate_series(1, 300) i"
