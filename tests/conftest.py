@@ -119,6 +119,13 @@ async def _admin(servers: Servers, sql: str) -> None:
 
 
 @pytest.fixture
+async def blank_url(servers: Servers) -> AsyncIterator[str]:
+    """An empty database (no migration applied): the start of an upgrade test."""
+    async with scratch_database(servers) as url:
+        yield url
+
+
+@pytest.fixture
 async def db_url(servers: Servers, template_db: str) -> AsyncIterator[str]:
     """A freshly migrated database for this test alone."""
     async with scratch_database(servers, template_db) as url:

@@ -4,12 +4,9 @@ reads by; an existing database upgrades with its rows, chains and history intact
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
-from tests.conftest import Servers, scratch_database
 from tests.support.schema import migrated_before
 from verify.adapters.audit import PgAuditWriter
 from verify.adapters.audit_verify import verify_audit
@@ -57,12 +54,6 @@ async def test_an_audit_row_maintains_only_the_access_history_index(
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_log'::regclass"
     )
     assert len(found) == 1 + partitions
-
-
-@pytest.fixture
-async def blank_url(servers: Servers) -> AsyncIterator[str]:
-    async with scratch_database(servers) as url:
-        yield url
 
 
 async def test_the_upgrade_drops_the_request_index_and_keeps_rows_chains_and_history(

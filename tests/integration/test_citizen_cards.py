@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from tests.conftest import Servers, scratch_database
 from tests.integration.cache.conftest import add_citizen, new_id
 from tests.support.schema import migrated_before
 from tests.support.wait import eventually
@@ -168,13 +167,6 @@ async def test_moved_cards_bulk_statements_and_truncate_keep_every_person_right(
     await pg_pool.execute("TRUNCATE id_cards")
     assert await pg_pool.fetchval(MISMATCHES) == 0
     assert all(r.cards == () for r in (await register.fetch_records([a, b, *others])).values())
-
-
-@pytest.fixture
-async def blank_url(servers: Servers) -> AsyncIterator[str]:
-    """An empty database (no migration applied)."""
-    async with scratch_database(servers) as url:
-        yield url
 
 
 async def test_the_upgrade_fills_a_populated_register_without_changing_any_record(
