@@ -149,17 +149,32 @@ async def _pool(url: str) -> tuple[asyncpg.Pool, list[int]]:
     return pool, pids
 
 
+# the writer's variants to compare (PgAuditWriter's options): how a commit's rows travel
+VARIANTS: dict[str, dict[str, object]] = {
+    "insert": {"copy_rows": 1 << 62},
+    "copy": {"copy_rows": 0},
+    "now": {},  # the defaults
+}
+
+
+def _maker(
+    name: str, old: type[PgAuditWriter] | None
+) -> Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]:
+    if name == "before":
+        assert old is not None
+        return lambda p, c: old(p, timeout=10.0, on_commit=c)
+    options = VARIANTS[name]
+    return lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c, **options)  # type: ignore[arg-type]
+
+
 async def main(args: argparse.Namespace) -> None:
     url = os.environ["VERIFY_DATABASE_URL"]
     pool, pids = await _pool(url)
     # the before writer on a database of the schema before (--before-url), or the same one
     old_pool, old_pids = await _pool(args.before_url) if args.before_url else (pool, pids)
-    old_writer = _writer_at(args.before)
-    writers: dict[str, Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]] = {
-        "before": lambda p, c: old_writer(p, timeout=10.0, on_commit=c),
-        "now": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
-    }
-    pools = {"before": (old_pool, old_pids), "now": (pool, pids)}
+    old_writer = _writer_at(args.before) if "before" in args.variants else None
+    writers = {name: _maker(name, old_writer) for name in args.variants}
+    pools = {name: (old_pool, old_pids) if name == "before" else (pool, pids) for name in writers}
     print(f"{'case':>8} {'writer':14} {'rows/commit':>11} {'us/row':>8} {'us/commit':>10}"
           f" {'pg us/row':>10}")  # fmt: skip
     for case in args.cases:
@@ -173,11 +188,12 @@ async def main(args: argparse.Namespace) -> None:
                 f"{label:>8} {name:14} {f.rows / f.commits:11.1f} {f.cpu_s / f.rows * 1e6:8.2f}"
                 f" {f.cpu_s / f.commits * 1e6:10.1f} {f.pg_cpu_s / f.rows * 1e6:10.1f}"
             )
-        before, now = found.values()
-        ratio = (now.cpu_s / now.rows) / (before.cpu_s / before.rows)
-        pg = (now.pg_cpu_s / now.rows) / (before.pg_cpu_s / before.rows)
-        print(f"{label:>8} now / before, CPU per row: writer {ratio:.2f}, Postgres {pg:.2f}",
-              flush=True)  # fmt: skip
+        base_name, base = next(iter(found.items()))
+        for name, f in list(found.items())[1:]:
+            ratio = (f.cpu_s / f.rows) / (base.cpu_s / base.rows)
+            pg = (f.pg_cpu_s / f.rows) / (base.pg_cpu_s / base.rows)
+            print(f"{label:>8} {name} / {base_name}, CPU per row: writer {ratio:.2f},"
+                  f" Postgres {pg:.2f}", flush=True)  # fmt: skip
     await pool.close()
     if old_pool is not pool:
         await old_pool.close()
@@ -200,6 +216,9 @@ def _arguments() -> argparse.Namespace:
                    " (default: VERIFY_DATABASE_URL, one schema for both)")  # fmt: skip
     p.add_argument("--rows", type=int, default=20_000, help="rows per writer and round")
     p.add_argument("--cases", type=_cases, default=_cases("10x1,64x1,16x1000"))
+    p.add_argument("--variants", type=lambda t: t.split(","), default=["before", "now"],
+                   help=f"writers, the first the baseline: before (git), {', '.join(VARIANTS)}"
+                   " (PgAuditWriter's options)")  # fmt: skip
     return p.parse_args()
 
 
