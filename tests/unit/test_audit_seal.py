@@ -26,6 +26,8 @@ from verify.adapters.audit_chain import (
     MICROS_PER_DAY,
     ZERO_LINK,
     Chain,
+    _canonical_entry,
+    _canonical_many,
     canonical,
     link,
     micros,
@@ -195,3 +197,42 @@ def test_copy_records_are_the_rows_that_were_hashed(batch: list[AuditEntry]) -> 
 
 def test_copy_of_nothing_seals_nothing() -> None:
     assert Chain().seal_records([]) == ([], [], 0, ZERO_LINK)
+
+
+_AT = dt.datetime(2026, 11, 30, 1, tzinfo=dt.UTC)
+_SIGNED_ZEROS = [
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x01", "match", latency_ms=0.0),
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x02", "match", latency_ms=-0.0),
+    AuditEntry(_AT, 1, "r", "batch_item", None, None, None),  # type: ignore[arg-type]
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x03", None, terminal="k-1"),
+]
+
+
+@PROPERTY
+@given(
+    st.lists(entries, min_size=1, max_size=6),
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.none() | st.binary(max_size=40),
+            optional_texts,
+            latencies,
+            optional_texts,
+        ),
+        max_size=40,
+    ),
+)
+@example(_SIGNED_ZEROS, [])
+def test_a_large_commit_renders_by_parts_the_same_bytes(
+    base: list[AuditEntry],
+    items: list[tuple[int, bytes | None, str | None, float | None, str | None]],
+) -> None:
+    """A batch's rows share all but their subject and verdict: rendered by parts, each row's
+    canonical bytes are those of the row alone (a -0.0 latency beside a 0.0 keeps its bits,
+    a row without subject or with trailing nulls is rendered right)."""
+    batch = base + [
+        base[i % len(base)]._replace(subject=s, verdict=v, latency_ms=lat, terminal=t)  # type: ignore[arg-type]
+        for i, s, v, lat, t in items
+    ]
+    assert _canonical_many(batch) == [_canonical_entry(e) for e in batch]
+    assert [c for _, c in _canonical_many(batch)] == [canonical(_stored(e)) for e in batch]

@@ -189,6 +189,52 @@ def _canonical_entry(e: AuditEntry) -> tuple[int, bytes]:
     return us // MICROS_PER_DAY, orjson.dumps(values)
 
 
+# a commit of this many rows or more renders them by parts (_canonical_many)
+MANY_ROWS = 16
+
+
+def _canonical_entries(entries: Sequence[AuditEntry]) -> list[tuple[int, bytes]]:
+    """``_canonical_entry`` of each entry (by parts for a large commit: the same bytes)."""
+    if len(entries) < MANY_ROWS:
+        return [_canonical_entry(e) for e in entries]
+    return _canonical_many(entries)
+
+
+def _canonical_many(entries: Sequence[AuditEntry]) -> list[tuple[int, bytes]]:
+    """``_canonical_entry`` of each entry, the bytes made of parts the rows of one request
+    share: a batch's items differ in their subject and verdict, not in their time, agency,
+    key, request, kind, purpose or latency. The part before the subject is rendered once per
+    request and purpose, the part after it once per verdict, fields, latency bits and
+    terminal (the bits, not the float: 0.0 and -0.0 are equal keys); an entry without a
+    subject (its trailing nulls then reach further back) is rendered whole."""
+    heads: dict[tuple[object, ...], tuple[int, bytes]] = {}
+    tails: dict[tuple[object, ...], bytes] = {}
+    out = []
+    dumps = orjson.dumps
+    for e in entries:
+        at, agency, request_id, kind, purpose, _, verdict, fields, latency, key, terminal = e
+        subject: bytes | None = e.subject  # the column is nullable, whatever the type says
+        if subject is None:
+            out.append(_canonical_entry(e))
+            continue
+        head_key = (at, agency, key, request_id, kind, purpose)
+        head = heads.get(head_key)
+        if head is None:
+            us = micros(at)
+            opening = dumps([us, agency, key, request_id, kind, purpose])[:-1] + b',"'
+            head = heads[head_key] = (us // MICROS_PER_DAY, opening)
+        bits = None if latency is None else _latency_bits(latency)
+        tail_key = (verdict, fields, bits, terminal)
+        tail = tails.get(tail_key)
+        if tail is None:
+            rest = [verdict, fields, bits, terminal]
+            while rest and rest[-1] is None:
+                rest.pop()
+            tail = tails[tail_key] = b'",' + dumps(rest)[1:] if rest else b'"]'
+        out.append((head[0], head[1] + subject.hex().encode() + tail))
+    return out
+
+
 def _by_day(days: Sequence[int]) -> list[list[int]]:
     """The positions of each UTC day's rows, days in order (one group in the usual case)."""
     if not days:
@@ -236,7 +282,7 @@ class Chain:
     def seal_entries(self, entries: Sequence[AuditEntry]) -> Sealed:
         """The writer's rows, one batch per UTC day (days in order), with their links; the
         head does not move (``advance`` does, once they are committed)."""
-        sealed = [_canonical_entry(e) for e in entries]
+        sealed = _canonical_entries(entries)
         batch, head = self.batch, self.head
         if not sealed:
             return Sealed(b"[]", [], [], batch, head)
@@ -266,7 +312,7 @@ class Chain:
         double (rounded as ``_float4_bits`` rounds), the very values ``_canonical_entry``
         hashed. A NaN latency is stored as the one NaN the canonical bytes say (its sign and
         payload would otherwise survive)."""
-        sealed = [_canonical_entry(e) for e in entries]
+        sealed = _canonical_entries(entries)
         batch, head = self.batch, self.head
         if not sealed:
             return SealedRecords([], [], batch, head)
