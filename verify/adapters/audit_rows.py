@@ -32,7 +32,14 @@ INSERT sends one string, and a COPY's protocol costs ~15 us more a commit: three
 and two answers where an INSERT has one of each) and saves Postgres 2-6 us a row: less
 CPU in all, at every size. (An A/B of `make bench` (c) on the same busy machine,
 ``VERIFY_AUDIT_COPY_ROWS`` 1e9 against 1, could not tell: Postgres's CPU per request went
-with the throughput, which others' load moved by 2x.)
+with the throughput, which others' load moved by 2x; (e), two rounds each: 19.3 and 20.4
+us of Postgres CPU per item with the INSERT, 14.5 and 17.1 with COPY.)
+
+The whole writer against main before COPY (147c3a4; ``--variants before,insert,now
+--cases 12x1,1x1000 --rounds 6``, the 1,000 rows one batch request's): at 12 rows a
+commit this process 1.02x, Postgres 0.74x (36.9 -> 27.2 us a row); at 1,000, this process
+0.62x (6.8 -> 4.2 us a row: sealing a batch's items by parts, audit_chain._canonical_many,
+more than pays for COPY's encoding), Postgres 0.76x (16.1 -> 12.2 us a row).
 
 Also measured, and dropped: writing into the day's partition instead of audit_log (no
 tuple routing) saved nothing measurable (INSERT: Postgres 1.00x at 12 rows, 1.06x at
