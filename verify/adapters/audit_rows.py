@@ -49,8 +49,11 @@ partition to the serving role, which migration 005 denies on purpose.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
+import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from verify.adapters.audit_chain import COPY_COLUMNS, Chain, Sealed
@@ -124,4 +127,27 @@ async def copy(conn: PoolConnectionProxy, records: list[tuple[object, ...]], wai
     COPY and its data at once and waits for one answer: one round trip, as an INSERT."""
     raw: Any = conn  # asyncpg's internals, as copy_records_to_table uses them (0.32)
     intro = await raw._prepare(_COPY_INTRO, use_cache=True)
-    await raw._protocol.copy_in(_COPY_SQL, None, None, records, intro._state, wait)
+    protocol = raw._protocol
+    try:
+        await protocol.copy_in(_COPY_SQL, None, None, records, intro._state, wait)
+    except asyncpg.InternalClientError:
+        _observe_waiters(protocol)
+        raise
+
+
+def _observe_waiters(protocol: object) -> None:
+    """asyncpg's copy_in (0.32) makes its waiter before the protocol may refuse the COPY, and
+    leaves it unobserved when it does: a server's FATAL read while the connection idled (a
+    terminated backend, before its socket's end is read) puts the protocol in a state that
+    refuses any operation ("cannot switch to state"); the connection's loss then sets an
+    exception on that waiter which nobody retrieves (an asyncio error in the log, a failed
+    test under the loop guard). An INSERT's execute observes its waiter on that path; this
+    does the same for the COPY's, found among the protocol's references."""
+    for held in gc.get_referents(protocol):
+        if isinstance(held, asyncio.Future) and not held.done():
+            held.add_done_callback(_observed)
+
+
+def _observed(waiter: asyncio.Future[object]) -> None:
+    if not waiter.cancelled():
+        waiter.exception()
