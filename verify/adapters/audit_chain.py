@@ -132,10 +132,9 @@ class Sealed(NamedTuple):
 
 class SealedRecords(NamedTuple):
     """One commit's rows as COPY records (``COPY_COLUMNS``, in the order they were hashed),
-    the UTC days they fall on (ascending), the last batch's number and the head after."""
+    the last batch's number and the head after."""
 
     records: list[tuple[object, ...]]
-    days: list[int]
     batch: int
     head: bytes
 
@@ -315,19 +314,18 @@ class Chain:
         sealed = _canonical_entries(entries)
         batch, head = self.batch, self.head
         if not sealed:
-            return SealedRecords([], [], batch, head)
+            return SealedRecords([], batch, head)
         first = sealed[0][0]
         if all(day == first for day, _ in sealed):  # the usual case: one batch
             head = link(head, self.chain_id, batch + 1, [c for _, c in sealed])
             records = _records(entries, self.chain_id.bytes, batch + 1, head)
-            return SealedRecords(records, [first], batch + 1, head)
-        records, days = [], []
+            return SealedRecords(records, batch + 1, head)
+        records = []
         for group in _by_day([day for day, _ in sealed]):
             batch += 1
             head = link(head, self.chain_id, batch, [sealed[i][1] for i in group])
             records += _records([entries[i] for i in group], self.chain_id.bytes, batch, head)
-            days.append(sealed[group[0]][0])
-        return SealedRecords(records, days, batch, head)
+        return SealedRecords(records, batch, head)
 
     def advance(self, batch: int, head: bytes) -> None:
         self.batch, self.head = batch, head
