@@ -6,8 +6,10 @@ them whatever the writer does. Here each of S senders, as a request of a server 
 thinks (an exponential pause, mean ``--think-ms``), holds the event loop for ``--work-us``
 of CPU (the request's own work), records one row and awaits its commit. So rows arrive
 tick after tick, and what a commit gathers depends on the writer: the ``--configs`` are
-``SLOTS:SPILL`` pairs (PgAuditWriter's max_in_flight and spill_rows; ``4:1`` is the writer
-before: any waiting row started an idle slot).
+``SLOTS:SPILL[:COPY]`` (PgAuditWriter's max_in_flight, spill_rows and copy_rows, the
+smallest commit that goes by COPY, by default ``audit.COPY_ROWS``; ``4:1`` is the writer
+before 6855f87: any waiting row started an idle slot; ``4:64:1000000000`` against
+``4:64:1`` weighs the INSERT against COPY at the group sizes a server makes).
 
 Needs the dev stack (``eval "$(verify dev up --quiet)"; verify migrate; verify
 maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
@@ -33,7 +35,7 @@ import asyncpg
 import uvloop
 
 from loadtest.audit_write import _backend_cpu, _entries, _pool
-from verify.adapters.audit import PgAuditWriter
+from verify.adapters.audit import COPY_ROWS, PgAuditWriter
 
 
 @dataclass
@@ -56,11 +58,11 @@ async def _round(
     writer_config: str, pool: asyncpg.Pool, pids: list[int], args: argparse.Namespace,
     found: Found,
 ) -> None:  # fmt: skip
-    slots, spill = (int(x) for x in writer_config.split(":"))
+    slots, spill, *copy = (int(x) for x in writer_config.split(":"))
     commits: list[int] = []
     writer = PgAuditWriter(
         pool, timeout=10.0, max_in_flight=slots, spill_rows=spill,
-        on_commit=lambda n, _s: commits.append(n),
+        on_commit=lambda n, _s: commits.append(n), copy_rows=copy[0] if copy else COPY_ROWS,
     )  # fmt: skip
     waits: list[float] = []
     stop = time.perf_counter() + args.seconds
@@ -93,11 +95,11 @@ async def main(args: argparse.Namespace) -> None:
     for _ in range(args.rounds):
         for config, f in found.items():
             await _round(config, pool, pids, args, f)
-    print(f"{'slots:spill':>11} {'rows/s':>7} {'rows/commit':>11} {'us/row':>7}"
+    print(f"{'slots:spill':>16} {'rows/s':>7} {'rows/commit':>11} {'us/row':>7}"
           f" {'pg us/row':>9} {'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
     for config, f in found.items():
         print(
-            f"{config:>11} {f.rows / (args.seconds * args.rounds):7.0f}"
+            f"{config:>16} {f.rows / (args.seconds * args.rounds):7.0f}"
             f" {f.rows / max(f.commits, 1):11.1f} {f.cpu_s / f.rows * 1e6:7.1f}"
             f" {f.pg_cpu_s / f.rows * 1e6:9.1f} {statistics.median(f.p50s) * 1e3:7.2f}"
             f" {statistics.median(f.p99s) * 1e3:7.2f}"

@@ -1,19 +1,21 @@
-"""CPU of the audit group commit per row: the writer now (one INSERT of the rows' canonical
-bytes, a slot draining what gathers) against the writer and sealing at ``--before`` (by
-default the last with a second JSON rendering of each row for the INSERT), loaded from
-git, in the same run, rounds alternating. Absolute figures vary with the machine's load;
-the ratio much less. Both write to the same database, or the writer before to
-``--before-url`` (a database migrated up to the schema before, e.g. without 024, which
-dropped an index: then the figures weigh the writer and the migration together).
+"""CPU of the audit group commit per row, this process's and Postgres's, for writers side by
+side in the same run, rounds alternating: ``--variants``, the first the baseline, are the
+writer and sealing at ``--before`` (loaded from git; by default main before the COPY path),
+or PgAuditWriter's options now (``insert``: every commit by the INSERT of canonical rows,
+``copy``: every commit by binary COPY, ``now``: the defaults). Absolute figures vary with
+the machine's load; the ratio much less. All write to the same database, or the writer
+before to ``--before-url`` (a database migrated up to the schema before).
 
 Needs a migrated database (the dev stack: ``eval "$(verify dev up --quiet)"; verify
 migrate; verify maintenance``); writes to its audit_log through VERIFY_DATABASE_URL:
 
-    .venv/bin/python -m loadtest.audit_write [--rounds 3] [--cases 10x1,64x1,16x1000]
+    .venv/bin/python -m loadtest.audit_write [--rounds 3] [--cases 12x1,1x1000]
+        [--variants insert,copy | before,now]
 
-A case SxE: S concurrent "requests" each record E entries and await their commit, again
-and again, as the server's handlers do (a group commit gathers what one tick recorded):
-10x1 is about what (c) of `make bench` commits (~10 rows a commit), 16x1000 is (e). It
+A case SxE: S concurrent requests each record E entries and await their commit, again
+and again, as the server's handlers do (a group commit gathers what one tick recorded; the
+E entries of a request share its id, key, time and latency, as a batch's items do): 12x1
+is about what (c) of `make bench` commits (~10-25 rows a commit), 1x1000 is (e). It
 prints the writer process's CPU per row and per commit, and the Postgres backends' CPU per
 row when they run on this machine (read from /proc, 10 ms ticks: coarse).
 """
@@ -40,7 +42,7 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.pg import NoResetConnection
 from verify.service.audit import AuditEntry
 
-BEFORE = "2897407"  # the last commit whose INSERT read a second JSON rendering of the rows
+BEFORE = "147c3a4"  # main before the COPY path (2897407: before the canonical INSERT)
 
 
 def _source_at(rev: str, path: str) -> str:
@@ -83,19 +85,22 @@ class Figures:
     pg_cpu_s: float = 0.0
 
 
-def _entries(size: int) -> list[AuditEntry]:
+def _entries(size: int, one_request: bool = False) -> list[AuditEntry]:
+    """``size`` entries of distinct requests, or of one request (a batch's items: the same
+    request id, key, time and latency, as verify.service.verification.audit_entries makes)."""
     now = dt.datetime.now(dt.UTC)
+    request_id, key_id = secrets.token_hex(16), secrets.token_hex(8)
     return [
         AuditEntry(
             at=now,
             agency_id=3,
-            request_id=secrets.token_hex(16),
-            kind="verify",
+            request_id=request_id if one_request else secrets.token_hex(16),
+            kind="batch_item" if one_request else "verify",
             purpose="airport_checkin",
             subject=secrets.token_bytes(32),
             verdict="match",
             latency_ms=1.7,
-            key_id=secrets.token_hex(8),
+            key_id=key_id if one_request else secrets.token_hex(8),
         )
         for _ in range(size)
     ]
@@ -120,7 +125,7 @@ async def _round(
     writer = make(pool, lambda n, _s: commits.append(n))
     senders, group = case
     per_sender = max(1, rows // (senders * group))
-    batches = [_entries(group) for _ in range(senders)]
+    batches = [_entries(group, one_request=True) for _ in range(senders)]
 
     async def send(entries: list[AuditEntry]) -> None:
         for _ in range(per_sender):
@@ -149,17 +154,32 @@ async def _pool(url: str) -> tuple[asyncpg.Pool, list[int]]:
     return pool, pids
 
 
+# the writer's variants to compare (PgAuditWriter's options): how a commit's rows travel
+VARIANTS: dict[str, dict[str, object]] = {
+    "insert": {"copy_rows": 1 << 62},
+    "copy": {"copy_rows": 0},
+    "now": {},  # the defaults
+}
+
+
+def _maker(
+    name: str, old: type[PgAuditWriter] | None
+) -> Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]:
+    if name == "before":
+        assert old is not None
+        return lambda p, c: old(p, timeout=10.0, on_commit=c)
+    options = VARIANTS[name]
+    return lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c, **options)  # type: ignore[arg-type]
+
+
 async def main(args: argparse.Namespace) -> None:
     url = os.environ["VERIFY_DATABASE_URL"]
     pool, pids = await _pool(url)
     # the before writer on a database of the schema before (--before-url), or the same one
     old_pool, old_pids = await _pool(args.before_url) if args.before_url else (pool, pids)
-    old_writer = _writer_at(args.before)
-    writers: dict[str, Callable[[asyncpg.Pool, OnCommit], PgAuditWriter]] = {
-        "before": lambda p, c: old_writer(p, timeout=10.0, on_commit=c),
-        "now": lambda p, c: PgAuditWriter(p, timeout=10.0, on_commit=c),
-    }
-    pools = {"before": (old_pool, old_pids), "now": (pool, pids)}
+    old_writer = _writer_at(args.before) if "before" in args.variants else None
+    writers = {name: _maker(name, old_writer) for name in args.variants}
+    pools = {name: (old_pool, old_pids) if name == "before" else (pool, pids) for name in writers}
     print(f"{'case':>8} {'writer':14} {'rows/commit':>11} {'us/row':>8} {'us/commit':>10}"
           f" {'pg us/row':>10}")  # fmt: skip
     for case in args.cases:
@@ -173,11 +193,12 @@ async def main(args: argparse.Namespace) -> None:
                 f"{label:>8} {name:14} {f.rows / f.commits:11.1f} {f.cpu_s / f.rows * 1e6:8.2f}"
                 f" {f.cpu_s / f.commits * 1e6:10.1f} {f.pg_cpu_s / f.rows * 1e6:10.1f}"
             )
-        before, now = found.values()
-        ratio = (now.cpu_s / now.rows) / (before.cpu_s / before.rows)
-        pg = (now.pg_cpu_s / now.rows) / (before.pg_cpu_s / before.rows)
-        print(f"{label:>8} now / before, CPU per row: writer {ratio:.2f}, Postgres {pg:.2f}",
-              flush=True)  # fmt: skip
+        base_name, base = next(iter(found.items()))
+        for name, f in list(found.items())[1:]:
+            ratio = (f.cpu_s / f.rows) / (base.cpu_s / base.rows)
+            pg = (f.pg_cpu_s / f.rows) / (base.pg_cpu_s / base.rows)
+            print(f"{label:>8} {name} / {base_name}, CPU per row: writer {ratio:.2f},"
+                  f" Postgres {pg:.2f}", flush=True)  # fmt: skip
     await pool.close()
     if old_pool is not pool:
         await old_pool.close()
@@ -199,7 +220,10 @@ def _arguments() -> argparse.Namespace:
     p.add_argument("--before-url", help="a database at the schema before, for the writer before"
                    " (default: VERIFY_DATABASE_URL, one schema for both)")  # fmt: skip
     p.add_argument("--rows", type=int, default=20_000, help="rows per writer and round")
-    p.add_argument("--cases", type=_cases, default=_cases("10x1,64x1,16x1000"))
+    p.add_argument("--cases", type=_cases, default=_cases("12x1,64x1,1x1000"))
+    p.add_argument("--variants", type=lambda t: t.split(","), default=["before", "now"],
+                   help=f"writers, the first the baseline: before (git), {', '.join(VARIANTS)}"
+                   " (PgAuditWriter's options)")  # fmt: skip
     return p.parse_args()
 
 

@@ -204,6 +204,7 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
         app[POOL],
         timeout=settings.db_timeout_s,
         max_in_flight=settings.audit_commits_in_flight,
+        copy_rows=settings.audit_copy_rows,
         on_commit=lambda rows, seconds: observe_audit_commit(metrics, rows, seconds),
         on_depth=metrics.audit_queue.set,
         on_failure=metrics.audit_failures.inc,

@@ -86,6 +86,9 @@ class Settings:
     # the most audit commits a process keeps in flight: one as a rule (fuller groups cost
     # PostgreSQL less per row), more for a backlog (verify/adapters/audit.py, SPILL_ROWS)
     audit_commits_in_flight: int = 4
+    # audit commits of this many rows or more go by binary COPY, fewer by the prepared
+    # INSERT (verify/adapters/audit.py, COPY_ROWS: what each costs, measured)
+    audit_copy_rows: int = 1
     key_cache_ttl_s: float = 5.0
     default_key_rate: int = 100  # requests/s of a key minted without --rate (burst: twice)
     # rate-limit tokens a process may lease from Redis per API key (at most a tenth of the
@@ -179,6 +182,7 @@ class Settings:
             redis_key_prefix=r.opt("VERIFY_REDIS_KEY_PREFIX", str, "cv"),
             audit_retention_days=r.opt("VERIFY_AUDIT_RETENTION_DAYS", _positive_int, 180),
             audit_commits_in_flight=r.opt("VERIFY_AUDIT_COMMITS_IN_FLIGHT", _positive_int, 4),
+            audit_copy_rows=r.opt("VERIFY_AUDIT_COPY_ROWS", _positive_int, 1),
             key_cache_ttl_s=r.opt("VERIFY_KEY_CACHE_TTL", _seconds, 5.0),
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             rate_lease_max=r.opt("VERIFY_RATE_LEASE_MAX", _count, 1000),

@@ -45,14 +45,17 @@ def entry(n: int, at: dt.datetime = NOW, **changes: object) -> AuditEntry:
     return AuditEntry(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def writer(settings: Settings) -> AsyncIterator[PgAuditWriter]:
+@pytest.fixture(params=["insert", "copy"])
+async def writer(
+    settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[PgAuditWriter]:
     """The writer on the serving role's pool, 4 commits in flight; any waiting row starts an
     idle slot (``spill_rows=1``, as a backlog does in the server), so the rows of these
-    tests' few groups land in several chains."""
+    tests' few groups land in several chains. Commits by INSERT, or by COPY."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     assert pool is not None
-    yield PgAuditWriter(pool, timeout=5.0, spill_rows=1)
+    copy_rows = 1 << 62 if request.param == "insert" else 1
+    yield PgAuditWriter(pool, timeout=5.0, spill_rows=1, copy_rows=copy_rows)
     await asyncio.wait_for(pool.close(), 10)
 
 
@@ -305,19 +308,21 @@ async def test_rows_the_previous_version_wrote_during_the_rollout_are_chained_on
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
 
 
+@pytest.mark.parametrize("copy_rows", [1 << 62, 1], ids=["insert", "copy"])
 async def test_a_killed_backend_fails_only_its_groups_and_the_chains_still_verify(
-    settings: Settings, pg_pool: asyncpg.Pool
+    settings: Settings, pg_pool: asyncpg.Pool, copy_rows: int
 ) -> None:
     """The writer as the server runs it (one commit in flight, a slot keeping its connection
     while commits follow back to back): its backends are killed mid-stream. Every request
     is answered (committed, or 503 for the groups on the killed connection), the writer
-    goes on on fresh connections, and every chain verifies."""
+    goes on on fresh connections, and every chain verifies. Commits by INSERT, or by COPY
+    (a COPY cut off mid-stream stores none of its rows)."""
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=1, max_size=4,
         server_settings={"application_name": "audit-kill-test"},
     )  # fmt: skip
     assert pool is not None
-    writer = PgAuditWriter(pool, timeout=5.0)
+    writer = PgAuditWriter(pool, timeout=5.0, copy_rows=copy_rows)
     answers: list[str] = []
 
     async def send(n: int) -> None:

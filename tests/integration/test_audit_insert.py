@@ -1,5 +1,5 @@
-"""The writer's INSERT against Postgres: what is stored is what was recorded and hashed,
-in the order it was hashed, for one row or a thousand, whatever the text holds."""
+"""The writer's INSERT and COPY against Postgres: what is stored is what was recorded and
+hashed, in the order it was hashed, for one row or a thousand, whatever the text holds."""
 
 from __future__ import annotations
 
@@ -32,12 +32,15 @@ def _single(value: float) -> float:
     return single
 
 
-@pytest.fixture
-async def writer(settings: Settings) -> AsyncIterator[PgAuditWriter]:
-    """The serving role's pool, as the server runs it."""
+@pytest.fixture(params=["insert", "copy"])
+async def writer(
+    settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[PgAuditWriter]:
+    """The serving role's pool, as the server runs it; every commit by the INSERT of
+    canonical rows, or every commit by COPY (``copy_rows``)."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     assert pool is not None
-    yield PgAuditWriter(pool, timeout=5.0)
+    yield PgAuditWriter(pool, timeout=5.0, copy_rows=1 << 62 if request.param == "insert" else 1)
     await asyncio.wait_for(pool.close(), 10)
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import cast
 
 import asyncpg
@@ -17,6 +18,7 @@ import orjson
 import pytest
 
 from verify.adapters.audit import PgAuditWriter
+from verify.adapters.audit_chain import COPY_COLUMNS
 from verify.errors import DatabaseUnavailable
 from verify.service.audit import AuditEntry
 
@@ -51,13 +53,38 @@ class FakeConn:
         assert ends[-1] == len(found) and len(link if isinstance(link, list) else [link]) == len(
             ends
         )
-        commit = Commit([r[3] for r in found], chain_id, first + len(ends) - 1)
+        await self._commit([r[3] for r in found], chain_id, first + len(ends) - 1)
+        return f"INSERT 0 {len(found)}"
+
+    # the COPY path (verify/adapters/audit_rows.copy): asyncpg's internals it uses
+    async def _prepare(self, sql: str, **options: object) -> SimpleNamespace:
+        assert sql.startswith("SELECT NULL::")
+        return SimpleNamespace(_state=None)
+
+    @property
+    def _protocol(self) -> FakeConn:
+        return self
+
+    async def copy_in(
+        self, sql: str, reader: None, data: None, records: list[tuple[object, ...]],
+        state: None, wait: float,
+    ) -> str:  # fmt: skip
+        assert sql.startswith("COPY audit_log (")
+        column = {name: i for i, name in enumerate(COPY_COLUMNS)}
+        last = records[-1]
+        assert last[column["chain_link"]] is not None
+        chain_id = uuid.UUID(bytes=cast(bytes, last[column["chain_id"]]))
+        batch = cast(int, last[column["chain_batch"]])
+        await self._commit([cast(str, r[column["request_id"]]) for r in records], chain_id, batch)
+        return f"COPY {len(records)}"
+
+    async def _commit(self, request_ids: list[str], chain_id: uuid.UUID, batch: int) -> None:
+        commit = Commit(request_ids, chain_id, batch)
         self._pool.commits.append(commit)
         self._pool.started.set()
         await commit.done.wait()
         if commit.error is not None:
             raise commit.error
-        return f"INSERT 0 {len(found)}"
 
 
 class FakePool:
@@ -99,9 +126,11 @@ def entry(request_id: str) -> AuditEntry:
 
 
 def writer(pool: FakePool, slots: int = 2, spill_rows: int = 64) -> PgAuditWriter:
+    """Commits of up to 2 rows by INSERT, larger ones by COPY: the tests' groups go both ways."""
     return PgAuditWriter(
-        cast(asyncpg.Pool, pool), timeout=5.0, max_in_flight=slots, spill_rows=spill_rows
-    )
+        cast(asyncpg.Pool, pool), timeout=5.0, max_in_flight=slots, spill_rows=spill_rows,
+        copy_rows=3,
+    )  # fmt: skip
 
 
 async def ticks(n: int = 3) -> None:

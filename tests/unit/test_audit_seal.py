@@ -20,7 +20,18 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from verify.adapters.audit import _row
-from verify.adapters.audit_chain import MICROS_PER_DAY, ZERO_LINK, Chain, canonical, link, micros
+from verify.adapters.audit_chain import (
+    CHAIN_COLUMNS,
+    COPY_COLUMNS,
+    MICROS_PER_DAY,
+    ZERO_LINK,
+    Chain,
+    _canonical_entry,
+    _canonical_many,
+    canonical,
+    link,
+    micros,
+)
 from verify.service.audit import AuditEntry
 
 PROPERTY = settings(database=None, deadline=None, max_examples=100)
@@ -141,3 +152,86 @@ def test_a_negative_zero_latency_keeps_its_sign() -> None:
     assert [r[9] for r in orjson.loads(sealed.rows)] == [-(2**31), 0, -(2**31), -(2**31)]
     stored = [canonical(_row(e)) for e in batch]
     assert sealed.head == link(ZERO_LINK, chain.chain_id, 1, stored)
+
+
+def _from_record(record: tuple[object, ...]) -> AuditEntry:
+    """The entry a COPY record stores (COPY_COLUMNS: `at` last of the entry's values, as
+    microseconds since 2000)."""
+    values = dict(zip(COPY_COLUMNS, record, strict=True))
+    at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=values.pop("at"))  # type: ignore[arg-type]
+    return AuditEntry(at=at, **{k: v for k, v in values.items() if k not in CHAIN_COLUMNS})  # type: ignore[arg-type]
+
+
+@PROPERTY
+@given(st.lists(entries, min_size=1, max_size=12))
+@example(ACROSS)
+def test_copy_records_are_the_rows_that_were_hashed(batch: list[AuditEntry]) -> None:
+    """The COPY path seals as the INSERT path does (the same links, the same head), and each
+    record holds the row whose canonical bytes were hashed: `at` to the microsecond, the
+    chain's id as its 16 bytes, the batch's number, its link on the batch's last row."""
+    chain = Chain(chain_id=uuid.uuid4(), batch=41, head=b"\x07" * 32)
+    sealed = chain.seal_records(batch)
+    as_insert = chain.seal_entries(batch)
+    assert (sealed.batch, sealed.head) == (as_insert.batch, as_insert.head)
+    groups = _days(batch)
+    ordered = [e for group in groups for e in group]
+    assert len(sealed.records) == len(ordered)
+    for record, e in zip(sealed.records, ordered, strict=True):
+        stored = _from_record(record)
+        assert stored.at == e.at
+        assert canonical(_stored(stored)) == canonical(_stored(e))
+        if e.latency_ms is not None and math.isnan(e.latency_ms):  # the one NaN of a `real`
+            assert stored.latency_ms is not None and _F32.pack(stored.latency_ms) == _F32.pack(
+                math.nan
+            )
+    chain_cols = [r[-3:] for r in sealed.records]
+    ends = [sum(len(g) for g in groups[: i + 1]) for i in range(len(groups))]
+    assert [i + 1 for i, c in enumerate(chain_cols) if c[2] is not None] == ends
+    assert [chain_cols[end - 1][2] for end in ends] == as_insert.links
+    numbers = [42 + i for i, g in enumerate(groups) for _ in g]
+    assert chain_cols == [
+        (chain.chain_id.bytes, n, chain_cols[i][2]) for i, n in enumerate(numbers)
+    ]
+
+
+def test_copy_of_nothing_seals_nothing() -> None:
+    assert Chain().seal_records([]) == ([], 0, ZERO_LINK)
+
+
+_AT = dt.datetime(2026, 11, 30, 1, tzinfo=dt.UTC)
+_SIGNED_ZEROS = [
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x01", "match", latency_ms=0.0),
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x02", "match", latency_ms=-0.0),
+    AuditEntry(_AT, 1, "r", "batch_item", None, None, None),  # type: ignore[arg-type]
+    AuditEntry(_AT, 1, "r", "batch_item", None, b"\x03", None, terminal="k-1"),
+]
+
+
+@PROPERTY
+@given(
+    st.lists(entries, min_size=1, max_size=6),
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.none() | st.binary(max_size=40),
+            optional_texts,
+            latencies,
+            optional_texts,
+        ),
+        max_size=40,
+    ),
+)
+@example(_SIGNED_ZEROS, [])
+def test_a_large_commit_renders_by_parts_the_same_bytes(
+    base: list[AuditEntry],
+    items: list[tuple[int, bytes | None, str | None, float | None, str | None]],
+) -> None:
+    """A batch's rows share all but their subject and verdict: rendered by parts, each row's
+    canonical bytes are those of the row alone (a -0.0 latency beside a 0.0 keeps its bits,
+    a row without subject or with trailing nulls is rendered right)."""
+    batch = base + [
+        base[i % len(base)]._replace(subject=s, verdict=v, latency_ms=lat, terminal=t)  # type: ignore[arg-type]
+        for i, s, v, lat, t in items
+    ]
+    assert _canonical_many(batch) == [_canonical_entry(e) for e in batch]
+    assert [c for _, c in _canonical_many(batch)] == [canonical(_stored(e)) for e in batch]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from verify.adapters.audit import PgAuditWriter
-from verify.adapters.audit_chain import Chain, Sealed
+from verify.adapters.audit_chain import Chain, Sealed, SealedRecords
 from verify.errors import DatabaseUnavailable
 from verify.logs import JsonFormatter
 from verify.service.audit import AuditEntry
@@ -29,6 +29,9 @@ class _BrokenChain(Chain):
     """A bug in sealing whose message carries personal data."""
 
     def seal_entries(self, entries: Sequence[AuditEntry]) -> Sealed:
+        raise ValueError(f"cannot seal the row of {PERSONAL}")
+
+    def seal_records(self, entries: Sequence[AuditEntry]) -> SealedRecords:
         raise ValueError(f"cannot seal the row of {PERSONAL}")
 
 

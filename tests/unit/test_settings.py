@@ -105,6 +105,13 @@ def test_the_rate_lease_settings() -> None:
             Settings.from_env({**BASE, name: raw})
 
 
+def test_the_smallest_audit_commit_by_copy() -> None:
+    assert Settings.from_env(BASE).audit_copy_rows == 1
+    assert Settings.from_env({**BASE, "VERIFY_AUDIT_COPY_ROWS": "64"}).audit_copy_rows == 64
+    with pytest.raises(SettingsError, match="VERIFY_AUDIT_COPY_ROWS"):
+        Settings.from_env({**BASE, "VERIFY_AUDIT_COPY_ROWS": "0"})
+
+
 def test_the_audit_commits_in_flight() -> None:
     assert Settings.from_env(BASE).audit_commits_in_flight == 4
     one = Settings.from_env({**BASE, "VERIFY_AUDIT_COMMITS_IN_FLIGHT": "1"})

@@ -1,6 +1,6 @@
-"""Group commit of audit rows: rows of concurrent requests go to Postgres in one INSERT.
+"""Group commit of audit rows: rows of concurrent requests go to Postgres in one statement.
 
-``record`` returns only after the INSERT holding its rows has committed, so an
+``record`` returns only after the statement holding its rows has committed, so an
 answer is never sent unaudited (DESIGN.md invariant 1). While one commit runs the
 next group gathers; a failed commit fails every waiter of its group with
 DatabaseUnavailable (the request becomes a 503, not an unaudited answer).
@@ -11,23 +11,23 @@ computed and committed one batch after the other while the slots commit in paral
 and instances never coordinate. The link columns travel in the same statement as the rows
 (one statement, atomic, no extra round trip).
 
-The rows travel as one JSON document, the parameter of one prepared INSERT ... SELECT
-FROM jsonb_array_elements: one round trip per commit. The document is the rows' canonical
-bytes (audit_chain.canonical), the very bytes their link hashes, joined: the writer renders
-each row once, and the INSERT stores the columns from what was hashed (``at`` from its
-microseconds, the latency from its `real`'s bit pattern). Against the INSERT of a second
-rendering (RFC 3339 times, float text) sealing costs 0.9x this process's CPU per row at 12
-rows a commit and 0.6x at 1,000 (``python -m loadtest.audit_seal``), Postgres the same or
-less (``python -m loadtest.audit_write`` measures the whole writer against an older one).
+A commit's rows travel in one statement, one round trip (verify/adapters/audit_rows.py):
+a binary COPY of records holding the values that were hashed (commits of ``copy_rows`` rows
+or more: every commit by default, VERIFY_AUDIT_COPY_ROWS), or one prepared INSERT ...
+SELECT FROM jsonb_array_elements of the rows' canonical bytes. audit_rows.py has what each
+costs this process and Postgres, measured. Sealing (the canonical bytes, their link) costs
+the same either way (``python -m loadtest.audit_seal``).
 
-Where Postgres spends a row (``perf`` of a backend, 12 rows a commit): B-tree inserts,
-buffer management and the kernel (WAL writes, fsync) make most of it; parsing the document
-is ~3 %. So an INSERT ... FROM unnest(typed arrays) saves Postgres little (measured: none
-at 12 rows a commit, ~3 us a row at 1,000) and costs this process more (asyncpg encodes an
-array element by element); a `json` document instead of `jsonb` cost Postgres 15 us more a
-row (every ``->>`` re-reads the element). What a row costs Postgres is the indexes it
-maintains (migration 024 left one) and its WAL. Rows take their ``seq`` in the document's
-order (WITH ORDINALITY ... ORDER BY), the order their links hash them in.
+Where Postgres spends a row (``perf`` of a backend, 12 rows a commit, INSERT): B-tree
+inserts, buffer management and the kernel (WAL writes, fsync) make most of it; parsing
+the document is ~3 %. So an INSERT ... FROM unnest(typed arrays) saves Postgres little
+(measured: none at 12 rows a commit, ~3 us a row at 1,000) and costs this process more
+(asyncpg encodes an array element by element); a `json` document instead of `jsonb` cost
+Postgres 15 us more a row (every ``->>`` re-reads the element). COPY saves Postgres 20-25 %
+a row: no per-row executor work, and heap_multi_insert writes one WAL record per page of
+rows. What is left is the index each row maintains (migration 024 left one) and its WAL.
+Rows take their ``seq`` in the order their links hash them in (COPY: the records' order;
+INSERT: WITH ORDINALITY ... ORDER BY).
 """
 
 from __future__ import annotations
@@ -41,7 +41,14 @@ from contextlib import AsyncExitStack
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from verify.adapters.audit_chain import CANON_COLUMNS, CHAIN_COLUMNS, Chain, Sealed
+from verify.adapters.audit_chain import (
+    CANON_COLUMNS,
+    CHAIN_COLUMNS,
+    Chain,
+    Sealed,
+    SealedRecords,
+)
+from verify.adapters.audit_rows import copy, statement
 from verify.adapters.pg import DB_ERRORS, connection
 from verify.errors import DatabaseUnavailable
 from verify.service.audit import AuditEntry
@@ -52,48 +59,13 @@ COLUMNS = CANON_COLUMNS + CHAIN_COLUMNS
 
 Row = tuple[object, ...]
 
+# commits of this many rows or more go by binary COPY, fewer by the prepared INSERT: COPY
+# costs less CPU in all at every size measured (audit_rows.py), so every commit by default
+COPY_ROWS = 1
+
 # rows waiting that start another commit beside one in flight: well above what a commit of
 # single verifies gathers (about 10-20), below a batch request (up to 1,000)
 SPILL_ROWS = 64
-
-# $1: the rows, each its canonical JSON array (audit_chain.canonical: `at` in microseconds
-# since 1970, subject hex, latency as the bit pattern of its `real`, trailing nulls left out,
-# so `->>` of a position past the end is NULL); $2: the chain; $3: the first batch's number;
-# $4: the position (1-based) of the batch's last row, $5 its link (for rows of several UTC
-# days, INSERT_DAYS_SQL: one per batch, ascending, as arrays).
-# `at` is exact: whole seconds (at most 2.6e11 for a Python datetime) times the 10^6 us of
-# a second stay below 2^53 * 64 and are integral in float8, as the microseconds left are.
-# The latency is the `real` of its bit pattern (sign, 8-bit exponent, 23-bit mantissa;
-# exponent 0 subnormal, 255 infinity or NaN): the product of the mantissa and a power of
-# two is exact in float8 and representable in float4, so the cast is exact too.
-_INSERT = """
-INSERT INTO audit_log (at, agency_id, key_id, request_id, kind, purpose, subject, verdict,
-                       fields, latency_ms, terminal, chain_id, chain_batch, chain_link)
-SELECT timestamptz 'epoch' + ((r->>0)::bigint / 1000000) * interval '1 second'
-                           + ((r->>0)::bigint % 1000000) * interval '1 microsecond',
-       (r->>1)::integer, r->>2, r->>3, r->>4, r->>5, decode(r->>6, 'hex'), r->>7,
-       CASE WHEN jsonb_typeof(r->8) = 'array' THEN ARRAY(
-           SELECT f FROM jsonb_array_elements_text(r->8) WITH ORDINALITY AS x (f, i) ORDER BY i
-       ) END,
-       CASE WHEN f.b IS NULL THEN NULL
-            WHEN f.e < 255 THEN (f.sign * f.mantissa * 2::float8 ^ (greatest(f.e, 1) - 150))::real
-            WHEN f.b & 8388607 <> 0 THEN 'NaN'::real
-            WHEN f.b < 0 THEN '-Infinity'::real
-            ELSE 'Infinity'::real END,
-       r->>10, $2::uuid, {batch}, {link}
-FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t (r, n)
-CROSS JOIN LATERAL (SELECT b, (b >> 23) & 255 AS e, CASE WHEN b < 0 THEN -1 ELSE 1 END AS sign,
-                           ((b & 8388607) + CASE WHEN (b >> 23) & 255 = 0 THEN 0 ELSE 8388608 END
-                           )::float8 AS mantissa
-                    FROM (SELECT (r->>9)::integer AS b) bits) f
-ORDER BY n
-"""
-# the usual commit, one batch: scalars (asyncpg encodes an array parameter at some cost)
-INSERT_SQL = _INSERT.format(batch="$3::bigint", link="CASE WHEN n = $4::bigint THEN $5::bytea END")
-INSERT_DAYS_SQL = _INSERT.format(
-    batch="$3::bigint + width_bucket(n - 1, $4::bigint[])",
-    link="($5::bytea[])[array_position($4::bigint[], n)]",
-)
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
@@ -143,8 +115,10 @@ class PgAuditWriter:
         on_depth: Callable[[int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
         new_chain: Callable[[], Chain] = Chain,
+        copy_rows: int = COPY_ROWS,
     ) -> None:
         self._pool = pool
+        self._copy_rows = copy_rows  # commits of this many rows or more go by COPY
         self._timeout = timeout
         # the idle slots' chains, last in first out: a quiet writer keeps extending one chain
         self._idle: list[Chain] = [new_chain() for _ in range(max_in_flight)]
@@ -240,27 +214,35 @@ class PgAuditWriter:
     async def _seal_and_insert(
         self, held: _Held, chain: Chain, entries: list[AuditEntry]
     ) -> Exception | None:
-        """INSERT the rows with their links; the chain's head moves only once they commit."""
+        """Write the rows with their links (COPY or INSERT); the chain's head moves only once
+        they commit."""
         try:
-            sealed = chain.seal_entries(entries)
+            if len(entries) >= self._copy_rows:
+                sealed: Sealed | SealedRecords = chain.seal_records(entries)
+            else:
+                sealed = chain.seal_entries(entries)
         except Exception as e:  # a bug must fail the requests, never hang them
             # its kind only: a message or traceback can carry the row's values
             log.error("audit rows could not be sealed", extra={"error": type(e).__name__})
             return e
-        error = await self._insert(held, sealed, chain, len(entries))
+        error = await self._insert(held, sealed, chain, entries)
         if error is None:
             chain.advance(sealed.batch, sealed.head)
         return error
 
     async def _insert(
-        self, held: _Held, sealed: Sealed, chain: Chain, count: int
-    ) -> Exception | None:
+        self, held: _Held, sealed: Sealed | SealedRecords, chain: Chain,
+        entries: list[AuditEntry],
+    ) -> Exception | None:  # fmt: skip
         start = time.perf_counter()
         try:
             conn = await held.connection()
             # one statement commits atomically on its own: no BEGIN/COMMIT round trips
-            sql, args = _statement(sealed, chain)
-            await conn.execute(sql, *args, timeout=self._timeout)
+            if isinstance(sealed, SealedRecords):
+                await copy(conn, sealed.records, self._timeout)
+            else:
+                sql, args = statement(sealed, chain)
+                await conn.execute(sql, *args, timeout=self._timeout)
         except (DatabaseUnavailable, *DB_ERRORS) as e:
             log.warning("audit insert failed", extra={"error": type(e).__name__})
             return e
@@ -268,7 +250,7 @@ class PgAuditWriter:
             log.error("audit insert failed unexpectedly", extra={"error": type(e).__name__})
             return e
         if self._on_commit is not None:
-            _notify(self._on_commit, count, time.perf_counter() - start)
+            _notify(self._on_commit, len(entries), time.perf_counter() - start)
         return None
 
     async def aclose(self) -> None:
@@ -321,14 +303,6 @@ class _Held:
             log.warning("audit connection release failed", extra={"error": type(e).__name__})
         except Exception as e:  # a bug: logged by kind, the writer goes on
             log.error("audit connection release failed", extra={"error": type(e).__name__})
-
-
-def _statement(sealed: Sealed, chain: Chain) -> tuple[str, tuple[object, ...]]:
-    """The INSERT of a sealed commit and its parameters (one batch: scalars)."""
-    rows, first = sealed.rows.decode(), sealed.batch - len(sealed.ends) + 1
-    if len(sealed.ends) == 1:
-        return INSERT_SQL, (rows, chain.chain_id, first, sealed.ends[0], sealed.head)
-    return INSERT_DAYS_SQL, (rows, chain.chain_id, first, sealed.ends, sealed.links)
 
 
 def _notify(observer: Callable[..., None], *args: float) -> None:

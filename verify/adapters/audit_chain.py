@@ -12,13 +12,18 @@ nulls left out; times as integer microseconds since 1970 UTC, bytes as lowercase
 `real` as its single-precision bit pattern (signed 32-bit integer). A column added later
 goes at the END: NULL in older rows, it is a trailing null there and leaves their links
 valid. Adding one is an edit of ``CANON_COLUMNS``, ``canonical`` and ``_canonical_entry`` here,
-of ``audit_canonical`` in SQL (a new migration), of ``verify.adapters.audit._row`` and of
-the writer's INSERT (``verify.adapters.audit.INSERT_SQL``, which reads canonical rows).
+of ``audit_canonical`` in SQL (a new migration), of ``verify.adapters.audit._row``, of
+``COPY_COLUMNS`` (after ``terminal``, before ``at``) and the writer's COPY types
+(``verify.adapters.audit_rows.COPY_TYPES``), and of its INSERT (``audit_rows.INSERT_SQL``,
+which reads canonical rows).
 
-``Chain.seal_entries`` is the writer's path: it makes each row's canonical bytes once, hashes
-them, and hands the very same bytes to the INSERT (one JSON array of them for the whole
-commit), which stores the columns from them: what is stored is what was hashed, and no
-second rendering of the row is made.
+The writer seals a commit one of two ways (verify/adapters/audit_rows.py says which costs
+what): ``Chain.seal_records`` hashes each row's canonical bytes and hands COPY records of
+the entries' own values (what binary COPY stores is those values, exactly: ``at`` as its
+microseconds, the latency as the `real` of its double, a NaN as the one NaN hashed);
+``Chain.seal_entries`` hands the INSERT the very bytes it hashed (one JSON array of them
+for the whole commit), from which it stores the columns. Either way what is stored is
+what was hashed (tests/unit/test_audit_seal.py holds both to ``canonical`` of the row).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 import struct
 import uuid
 from collections.abc import Sequence
@@ -41,6 +47,15 @@ CANON_COLUMNS = (
     "fields", "latency_ms", "terminal",
 )  # fmt: skip
 CHAIN_COLUMNS = ("chain_id", "chain_batch", "chain_link")
+# A COPY record: an AuditEntry's values after `at`, in its order (one slice of the entry),
+# then `at` and the chain's columns (one concatenation). `at` travels as the int8 of its
+# microseconds since 2000-01-01 UTC and chain_id as its 16 bytes: COPY's binary format of a
+# timestamptz and of a uuid, the very bytes (verify/adapters/audit.py: COPY_TYPES).
+COPY_COLUMNS = (
+    "agency_id", "request_id", "kind", "purpose", "subject", "verdict", "fields",
+    "latency_ms", "key_id", "terminal", "at", "chain_id", "chain_batch", "chain_link",
+)  # fmt: skip
+PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01 UTC, in microseconds since 1970
 ZERO_LINK = bytes(32)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO = dt.timedelta(microseconds=1)
@@ -115,6 +130,40 @@ class Sealed(NamedTuple):
     head: bytes
 
 
+class SealedRecords(NamedTuple):
+    """One commit's rows as COPY records (``COPY_COLUMNS``, in the order they were hashed),
+    the last batch's number and the head after."""
+
+    records: list[tuple[object, ...]]
+    batch: int
+    head: bytes
+
+
+def _nan_latency(e: AuditEntry) -> AuditEntry:
+    """The entry with its NaN latency as the NaN `REAL_NAN_BITS` says (a positive quiet NaN
+    without payload, which the float4 conversion of COPY keeps as it is)."""
+    return e._replace(latency_ms=math.nan)
+
+
+def _records(
+    entries: Sequence[AuditEntry], chain_id: bytes, batch: int, link_: bytes
+) -> list[tuple[object, ...]]:
+    """One batch's COPY records: each entry's values after `at`, then `at` and the chain's
+    columns, the link on the last. The rows of one request share their `at`: their common
+    tail is made once (a record is then one slice and one concatenation)."""
+    tails: dict[dt.datetime, tuple[object, ...]] = {}
+    records = []
+    for e in entries:
+        tail = tails.get(e.at)
+        if tail is None:
+            tail = tails[e.at] = (micros(e.at) - PG_EPOCH_MICROS, chain_id, batch, None)
+        if e.latency_ms != e.latency_ms:  # NaN (None is equal to itself)
+            e = _nan_latency(e)
+        records.append(e[1:] + tail)
+    records[-1] = (*records[-1][:-1], link_)
+    return records
+
+
 # The NaN a `real` holds when the INSERT stores one (its bits are what `audit_canonical`
 # hashes): 'NaN'::real, whatever sign or payload the recorded float had.
 REAL_NAN_BITS = 0x7FC00000
@@ -137,6 +186,52 @@ def _canonical_entry(e: AuditEntry) -> tuple[int, bytes]:
     while values[-1] is None:  # `at` never is
         values.pop()
     return us // MICROS_PER_DAY, orjson.dumps(values)
+
+
+# a commit of this many rows or more renders them by parts (_canonical_many)
+MANY_ROWS = 16
+
+
+def _canonical_entries(entries: Sequence[AuditEntry]) -> list[tuple[int, bytes]]:
+    """``_canonical_entry`` of each entry (by parts for a large commit: the same bytes)."""
+    if len(entries) < MANY_ROWS:
+        return [_canonical_entry(e) for e in entries]
+    return _canonical_many(entries)
+
+
+def _canonical_many(entries: Sequence[AuditEntry]) -> list[tuple[int, bytes]]:
+    """``_canonical_entry`` of each entry, the bytes made of parts the rows of one request
+    share: a batch's items differ in their subject and verdict, not in their time, agency,
+    key, request, kind, purpose or latency. The part before the subject is rendered once per
+    request and purpose, the part after it once per verdict, fields, latency bits and
+    terminal (the bits, not the float: 0.0 and -0.0 are equal keys); an entry without a
+    subject (its trailing nulls then reach further back) is rendered whole."""
+    heads: dict[tuple[object, ...], tuple[int, bytes]] = {}
+    tails: dict[tuple[object, ...], bytes] = {}
+    out = []
+    dumps = orjson.dumps
+    for e in entries:
+        at, agency, request_id, kind, purpose, _, verdict, fields, latency, key, terminal = e
+        subject: bytes | None = e.subject  # the column is nullable, whatever the type says
+        if subject is None:
+            out.append(_canonical_entry(e))
+            continue
+        head_key = (at, agency, key, request_id, kind, purpose)
+        head = heads.get(head_key)
+        if head is None:
+            us = micros(at)
+            opening = dumps([us, agency, key, request_id, kind, purpose])[:-1] + b',"'
+            head = heads[head_key] = (us // MICROS_PER_DAY, opening)
+        bits = None if latency is None else _latency_bits(latency)
+        tail_key = (verdict, fields, bits, terminal)
+        tail = tails.get(tail_key)
+        if tail is None:
+            rest = [verdict, fields, bits, terminal]
+            while rest and rest[-1] is None:
+                rest.pop()
+            tail = tails[tail_key] = b'",' + dumps(rest)[1:] if rest else b'"]'
+        out.append((head[0], head[1] + subject.hex().encode() + tail))
+    return out
 
 
 def _by_day(days: Sequence[int]) -> list[list[int]]:
@@ -186,7 +281,7 @@ class Chain:
     def seal_entries(self, entries: Sequence[AuditEntry]) -> Sealed:
         """The writer's rows, one batch per UTC day (days in order), with their links; the
         head does not move (``advance`` does, once they are committed)."""
-        sealed = [_canonical_entry(e) for e in entries]
+        sealed = _canonical_entries(entries)
         batch, head = self.batch, self.head
         if not sealed:
             return Sealed(b"[]", [], [], batch, head)
@@ -206,6 +301,31 @@ class Chain:
             ends.append(len(ordered))
             links.append(head)
         return Sealed(b"[" + b",".join(ordered) + b"]", ends, links, batch, head)
+
+    def seal_records(self, entries: Sequence[AuditEntry]) -> SealedRecords:
+        """The writer's rows as records to COPY (``COPY_COLUMNS``), one batch per UTC day
+        (days in order), the chain's columns filled in; the head does not move.
+
+        A record holds the entry's own values, which COPY's binary format stores as they
+        are: ``at`` as its microseconds, the latency as the single-precision value of its
+        double (rounded as ``_float4_bits`` rounds), the very values ``_canonical_entry``
+        hashed. A NaN latency is stored as the one NaN the canonical bytes say (its sign and
+        payload would otherwise survive)."""
+        sealed = _canonical_entries(entries)
+        batch, head = self.batch, self.head
+        if not sealed:
+            return SealedRecords([], batch, head)
+        first = sealed[0][0]
+        if all(day == first for day, _ in sealed):  # the usual case: one batch
+            head = link(head, self.chain_id, batch + 1, [c for _, c in sealed])
+            records = _records(entries, self.chain_id.bytes, batch + 1, head)
+            return SealedRecords(records, batch + 1, head)
+        records = []
+        for group in _by_day([day for day, _ in sealed]):
+            batch += 1
+            head = link(head, self.chain_id, batch, [sealed[i][1] for i in group])
+            records += _records([entries[i] for i in group], self.chain_id.bytes, batch, head)
+        return SealedRecords(records, batch, head)
 
     def advance(self, batch: int, head: bytes) -> None:
         self.batch, self.head = batch, head
