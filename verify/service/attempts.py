@@ -51,6 +51,11 @@ async def charge_attempts(
         decision = (await limiter.spend(agency_id, {subject: 1}, rule))[subject]
         return [None if decision.allowed else _refusal(decision, 1, per_day)]
     costs = Counter(subjects)
+    if len(costs) == len(subjects) and not exceeds_burst(rule, 1):
+        # every person once (a batch's usual): each a cost of 1, which fits the quota
+        decisions = await limiter.spend(agency_id, costs, rule)
+        refused = {s: _refusal(d, 1, per_day) for s, d in decisions.items() if not d.allowed}
+        return [refused.get(s) for s in subjects] if refused else [None] * len(subjects)
     refusals: dict[str, TooManyAttempts] = {
         subject: _never(cost, per_day)
         for subject, cost in costs.items()
