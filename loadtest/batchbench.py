@@ -32,7 +32,7 @@ from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import Charge, ChargeBatcher
 from verify.adapters.gcra_redis import evalsha_command, script_runs
 from verify.domain.model import CitizenRecord, Claim
-from verify.http.routes import answer_all_items, parse_item
+from verify.http.routes import answer_all_items, parse_item, parse_items
 from verify.service.attempts import charge_attempts
 from verify.service.audit import AuditEntry, RequestContext, subject_of
 from verify.service.verification import VerifyDeps, verify_audited
@@ -115,8 +115,7 @@ def stages(attempts: RedisAttemptLimiter) -> dict[str, Stage]:
     ctx = RequestContext(1, "bench-request", "batch_item", dt.datetime.now(dt.UTC), "key")
 
     async def parse(b: Batch) -> object:
-        items = orjson.loads(b.body)["items"]
-        return [parse_item(item, ("index", i)) for i, item in enumerate(items)]
+        return parse_items(orjson.loads(b.body)["items"], ())
 
     async def charge(b: Batch) -> object:
         return await charge_attempts(1, b.subjects, attempts, PER_DAY)
@@ -132,8 +131,7 @@ def stages(attempts: RedisAttemptLimiter) -> dict[str, Stage]:
 
 async def run_batch(b: Batch, ctx: RequestContext, deps: VerifyDeps) -> bytes:
     """The batch handler's path between reading the body and writing the answer."""
-    items = orjson.loads(b.body)["items"]
-    parsed = [parse_item(item, ("index", i)) for i, item in enumerate(items)]
+    parsed = parse_items(orjson.loads(b.body)["items"], ())
     claims = [p for p in parsed if isinstance(p, Claim)]
     outcomes = await verify_audited(claims, ctx, deps)
     return orjson.dumps({"request_id": "r", "results": answer_all_items(parsed, outcomes)})
