@@ -126,7 +126,7 @@ class PgRegister:
 
     async def fetch_records(self, ids: list[str]) -> dict[str, CitizenRecord]:
         async with connection(next(self._pools), self._timeout) as conn:
-            rows = await conn.fetch(RECORDS_SQL, [int(i) for i in ids])
+            rows = await conn.fetch(RECORDS_SQL, list(map(int, ids)))
         records = list(map(from_row, rows))  # no comprehension frame: one C loop each
         return dict(zip(map(_ID_NUMBER, records), records, strict=True))
 
