@@ -4,8 +4,9 @@ Per-field answers could otherwise be used to guess a birth date (about 466
 attempts: 100 years, then 366 days). Each agency may make ``per_day`` attempts
 on one person at once, and regains one every ``86400 / per_day`` seconds (GCRA
 with a day's period): with the default 50, such a search takes over a week.
-Attempts are counted on the person the register resolved (a former 9-digit
-number counts as the person's 12-digit number), and a batch carrying more
+Attempts are counted on the ID number as the caller wrote it (a former 9-digit
+number is a subject of its own: a refusal that depended on the register would tell
+whose former number it is; see verification.limit_attempts), and a batch carrying more
 attempts on one person than remain is refused for that person as a whole, with the
 wait after which they would fit. A batch carrying more attempts on one person than
 the whole day allows would never fit: it is refused with ``attempts_exceed_quota``,
