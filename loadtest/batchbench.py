@@ -5,7 +5,8 @@ charges (``charge_attempts`` through the real ``RedisAttemptLimiter`` and ``Char
 down to the EVALSHA bytes ``gcra_redis`` would write; the socket round trip is a stub that
 answers "all allowed"), and the batch as one piece (``verify_audited`` with a register that
 builds its records from RECORDS_SQL's rows, a no-op audit, then the answers and their JSON).
-No server, database or Redis: CPU only, in this thread's CPU time, best of ``--rounds``.
+No server, database or Redis: CPU only, in this thread's CPU time, best of ``--rounds``, with
+the garbage collector set as ``verify serve`` sets it (verify/gc_tuning.py).
 
 Every round runs on another batch of other people (as in (e), where the items are random
 people of a 1M register: the memos of names, dates, attempt keys and audit subjects miss),
@@ -28,6 +29,7 @@ from pathlib import Path
 import orjson
 
 from loadtest.pathbench import TODAY, Row, batch, calibrate, record_from_row, register_rows
+from verify import gc_tuning
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import Charge, ChargeBatcher
 from verify.adapters.gcra_redis import evalsha_command, script_runs
@@ -151,6 +153,7 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
     warm = 3
     batches = make_batches(args.seed, warm + args.rounds, args.items)
     batcher = ChargeBatcher(_send, breaker=_Breaker(), deadline_s=10.0)
+    gc_tuning.settle()  # the collector as `verify serve` sets it: inputs frozen, threshold raised
     cal = min(_cpu_us(calibrate) for _ in range(args.rounds))
     out: dict[str, object] = {"calibration_us": cal, "items": args.items, "stages": {}}
     print(f"calibration loop {cal:,.0f} µs (best of {args.rounds}); 1 cal = that loop")
