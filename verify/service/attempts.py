@@ -44,6 +44,8 @@ async def charge_attempts(
     agency_id: int, subjects: Sequence[str], limiter: AttemptLimiter, per_day: int
 ) -> list[TooManyAttempts | None]:
     """For each subject (in order): None when allowed, else the refusal with its wait."""
+    if not subjects:  # a batch whose every item was refused before (its problems in place)
+        return []
     rule = quota(per_day)
     if len(subjects) == 1:  # a verify (the common case): one attempt on one person
         if exceeds_burst(rule, 1):  # a quota of none a day

@@ -110,3 +110,8 @@ async def test_a_batch_of_distinct_people_under_a_quota_of_none_asks_nothing() -
     limiter = GcraAttempts()
     out = await charge_attempts(1, [ANNA, BINH], limiter, 0)
     assert all(type(r) is AttemptsExceedQuota for r in out) and limiter.asked == []
+
+
+async def test_no_claims_ask_the_limiter_nothing() -> None:
+    limiter = GcraAttempts()
+    assert await charge_attempts(1, [], limiter, 50) == [] and limiter.asked == []
