@@ -6,7 +6,6 @@ import math
 import operator
 from collections import Counter
 from collections.abc import Sequence
-from typing import cast
 
 import orjson
 from aiohttp import web
@@ -140,11 +139,10 @@ def answer_all_items(
     answered = iter(outcomes)
     results: list[dict[str, object]] = []
     add = results.append
-    for at, item in enumerate(parsed):
-        if type(item) is dict:  # a problem object, in place already
-            add(item)
+    for at, claim in enumerate(parsed):
+        if not isinstance(claim, Claim):  # a problem object, in place already
+            add(claim)
             continue
-        claim = cast(Claim, item)
         outcome = next(answered)
         if isinstance(outcome, TooManyAttempts):
             add(_item(claim, outcome, positions[at] if positions else ("index", at)))
