@@ -159,7 +159,7 @@ class Inputs:
         self.outcomes: list[Answer] = [
             evaluate(c, r, TODAY) for c, r in zip(self.claims, found, strict=True)
         ]
-        self.answered = list(zip(self.outcomes, found, strict=True))
+        self.found = found
         self.pairs = list(zip(self.claims, found, strict=True))
         self.rows = rows[: len(self.claims)]
 
@@ -186,7 +186,7 @@ def stages(batches: list[Inputs]) -> list[Stage]:
     def audit() -> object:
         subject_of.cache_clear()
         b = next_batch("audit")
-        return audit_entries(b.claims, b.answered, ctx, HMAC_KEY, 1.0)
+        return audit_entries(b.claims, b.outcomes, b.found, ctx, HMAC_KEY, 1.0)
 
     def serialise() -> object:
         b = next_batch("serialise")

@@ -66,8 +66,8 @@ STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], ...]
     ("auth", ("verify/service/auth.py", "verify/service/limits.py"), (), frozenset()),
     ("parse", ("verify/domain/claims.py", "verify/domain/qr.py"),
      ("read_json", "BaseRequest.read", "parse_item", "_decode"), frozenset()),
-    ("serialise", (), (), frozenset({"json_response", "answer", "outcome_to_json",
-                                     "_field_json", "_card_json", "_write"})),
+    ("serialise", (), (), frozenset({"json_response", "answer", "answer_all_items",
+                                     "outcome_to_json", "_field_json", "_card_json", "_write"})),
     ("evaluate", ("verify/domain/",), (), frozenset()),
 )  # fmt: skip
 OTHER_STAGE = "HTTP"  # aiohttp, uvloop, middleware, the event loop

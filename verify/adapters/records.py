@@ -70,6 +70,13 @@ def from_row(row: Iterable[Any]) -> CitizenRecord:
     _set_status(made, _DECEASED if deceased else _LIVING)
     if issue is None:
         _set_cards(made, ())
+    elif len(issue) == 1:  # most people hold one card: no loop, list or zip
+        [one_issue], [one_expiry], [one_status] = issue, expiry, status
+        one = _new(Card)
+        _set_issue(one, one_issue)
+        _set_expiry(one, one_expiry)
+        _set_state(one, _STATE[one_status])
+        _set_cards(made, (one,))
     else:
         held = []
         for i, e, s in zip(issue, expiry, status, strict=True):

@@ -4,8 +4,9 @@ Per-field answers could otherwise be used to guess a birth date (about 466
 attempts: 100 years, then 366 days). Each agency may make ``per_day`` attempts
 on one person at once, and regains one every ``86400 / per_day`` seconds (GCRA
 with a day's period): with the default 50, such a search takes over a week.
-Attempts are counted on the person the register resolved (a former 9-digit
-number counts as the person's 12-digit number), and a batch carrying more
+Attempts are counted on the ID number as the caller wrote it (a former 9-digit
+number is a subject of its own: a refusal that depended on the register would tell
+whose former number it is; see verification.limit_attempts), and a batch carrying more
 attempts on one person than remain is refused for that person as a whole, with the
 wait after which they would fit. A batch carrying more attempts on one person than
 the whole day allows would never fit: it is refused with ``attempts_exceed_quota``,
@@ -43,6 +44,8 @@ async def charge_attempts(
     agency_id: int, subjects: Sequence[str], limiter: AttemptLimiter, per_day: int
 ) -> list[TooManyAttempts | None]:
     """For each subject (in order): None when allowed, else the refusal with its wait."""
+    if not subjects:  # a batch whose every item was refused before (its problems in place)
+        return []
     rule = quota(per_day)
     if len(subjects) == 1:  # a verify (the common case): one attempt on one person
         if exceeds_burst(rule, 1):  # a quota of none a day
@@ -51,6 +54,11 @@ async def charge_attempts(
         decision = (await limiter.spend(agency_id, {subject: 1}, rule))[subject]
         return [None if decision.allowed else _refusal(decision, 1, per_day)]
     costs = Counter(subjects)
+    if len(costs) == len(subjects) and not exceeds_burst(rule, 1):
+        # every person once (a batch's usual): each a cost of 1, which fits the quota
+        decisions = await limiter.spend(agency_id, costs, rule)
+        refused = {s: _refusal(d, 1, per_day) for s, d in decisions.items() if not d.allowed}
+        return [refused.get(s) for s in subjects] if refused else [None] * len(subjects)
     refusals: dict[str, TooManyAttempts] = {
         subject: _never(cost, per_day)
         for subject, cost in costs.items()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 from verify.domain.id_number import FORMER_ID_LENGTH
 from verify.domain.model import CitizenRecord, Claim, Outcome, Verdict
@@ -50,36 +51,38 @@ async def fetch_records(ids: Sequence[str], register: Register) -> dict[str, Cit
 Answer = Outcome | TooManyAttempts  # a verdict, or the probing limit's refusal
 
 
-async def verify_claims(
-    claims: Sequence[Claim], *, register: Register, today: dt.date
-) -> list[tuple[Outcome, CitizenRecord | None]]:
+async def lookup_claims(claims: Sequence[Claim], register: Register) -> list[CitizenRecord | None]:
+    """Each claim's record (None: nobody has its number), in claim order; one read."""
     ids = [c.id_number for c in claims]
-    if any(len(i) == FORMER_ID_LENGTH for i in ids):  # former IDs: resolved first
+    if FORMER_ID_LENGTH in map(len, ids):  # former IDs: resolved first
         records = await fetch_records(ids, register)
     else:  # 12-digit IDs only (a batch's usual): each is its own key
         records = await register.get_many(set(ids))
-    get = records.get
-    return [(evaluate(c, r, today), r) for c in claims for r in [get(c.id_number)]]
+    return list(map(records.get, ids))
+
+
+async def verify_claims(
+    claims: Sequence[Claim], *, register: Register, today: dt.date
+) -> list[tuple[Outcome, CitizenRecord | None]]:
+    found = await lookup_claims(claims, register)
+    return list(zip(map(evaluate, claims, found, repeat(today)), found, strict=True))
 
 
 async def limit_attempts(
-    claims: Sequence[Claim],
-    answered: Sequence[tuple[Outcome, CitizenRecord | None]],
-    ctx: RequestContext,
-    deps: VerifyDeps,
-) -> Sequence[tuple[Answer, CitizenRecord | None]]:
+    claims: Sequence[Claim], outcomes: list[Outcome], ctx: RequestContext, deps: VerifyDeps
+) -> list[Answer]:
     """Charge the probing limit per claimed ID number; a refused claim's outcome never
     leaves. The ID is charged as the caller wrote it, never as the register resolved it:
     a refusal that depended on the register would tell which person a former ID (CMND)
     belongs to (26 claims on X and 25 on Y all refused iff Y is X's former number)."""
     subjects = [c.id_number for c in claims]
     refusals = await charge_attempts(ctx.agency_id, subjects, deps.attempts, deps.attempts_per_day)
-    if not any(refusals):  # the usual answer: every claim allowed, the outcomes as they are
-        return answered
-    return [
-        (refused or outcome, record)
-        for (outcome, record), refused in zip(answered, refusals, strict=True)
-    ]
+    answers: list[Answer] = list(outcomes)
+    if any(refusals):  # rare: the outcomes of the refused claims replaced by their refusal
+        for i, refused in enumerate(refusals):
+            if refused is not None:
+                answers[i] = refused
+    return answers
 
 
 _new_entry = tuple.__new__  # AuditEntry by position in one C call (its __new__ is Python)
@@ -88,7 +91,8 @@ _VERDICT_TEXT = {verdict: verdict.value for verdict in Verdict}  # .value is a P
 
 def audit_entries(
     claims: Sequence[Claim],
-    answered: Sequence[tuple[Answer, CitizenRecord | None]],
+    answers: Sequence[Answer],
+    found: Sequence[CitizenRecord | None],
     ctx: RequestContext,
     hmac_key: bytes,
     latency_ms: float,
@@ -115,7 +119,7 @@ def audit_entries(
                 claim.terminal,
             ),
         )
-        for claim, (answer, record) in zip(claims, answered, strict=True)
+        for claim, answer, record in zip(claims, answers, found, strict=True)
     ]
 
 
@@ -131,10 +135,11 @@ async def verify_audited(
     stated = {c.purpose for c in claims} if ctx.purposes else ()
     if not all(purpose_allowed(ctx.purposes, purpose) for purpose in stated):
         raise PurposeNotAllowed("this API key may not be used for this purpose")
-    evaluated = await verify_claims(claims, register=deps.register, today=deps.today())
-    answered = await limit_attempts(claims, evaluated, ctx, deps)
+    found = await lookup_claims(claims, deps.register)
+    outcomes = list(map(evaluate, claims, found, repeat(deps.today())))  # no frame per item
+    answers = await limit_attempts(claims, outcomes, ctx, deps)
     latency_ms = (deps.now() - ctx.started).total_seconds() * 1000
-    entries = audit_entries(claims, answered, ctx, deps.hmac_key, latency_ms)
+    entries = audit_entries(claims, answers, found, ctx, deps.hmac_key, latency_ms)
     if entries:
         await deps.audit.record(entries)
-    return [answer for answer, _ in answered]
+    return answers

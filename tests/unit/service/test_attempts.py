@@ -10,7 +10,7 @@ from verify.domain.gcra import Decision, Quota, decide
 from verify.errors import AttemptsExceedQuota, TooManyAttempts
 from verify.service.attempts import charge_attempts
 
-ANNA, BINH = "001203012345", "001190000099"
+ANNA, BINH, CHI = "001203012345", "001190000099", "001190000123"
 
 
 class GcraAttempts:
@@ -92,3 +92,26 @@ async def test_a_single_attempt_is_charged_as_one_attempt_on_its_person() -> Non
     [refused] = await charge_attempts(3, [ANNA], limiter, 2)
     assert type(refused) is TooManyAttempts and refused.retry_after == pytest.approx(43_200)
     assert limiter.asked == [{ANNA: 1}] * 3
+
+
+async def test_a_batch_of_distinct_people_is_refused_only_for_the_spent_one() -> None:
+    """The usual batch (every person once): charged as one attempt each, in one call; the
+    person whose day is spent gets the refusal with its wait, in place."""
+    limiter = GcraAttempts()
+    assert await charge_attempts(1, [ANNA, BINH], limiter, 1) == [None, None]
+    limiter.now_us += 43_200 * 1_000_000  # half a day: neither has an attempt back
+    out = await charge_attempts(1, [ANNA, CHI], limiter, 1)
+    assert type(out[0]) is TooManyAttempts and out[0].retry_after == pytest.approx(43_200)
+    assert out[1] is None
+    assert limiter.asked == [{ANNA: 1, BINH: 1}, {ANNA: 1, CHI: 1}]
+
+
+async def test_a_batch_of_distinct_people_under_a_quota_of_none_asks_nothing() -> None:
+    limiter = GcraAttempts()
+    out = await charge_attempts(1, [ANNA, BINH], limiter, 0)
+    assert all(type(r) is AttemptsExceedQuota for r in out) and limiter.asked == []
+
+
+async def test_no_claims_ask_the_limiter_nothing() -> None:
+    limiter = GcraAttempts()
+    assert await charge_attempts(1, [], limiter, 50) == [] and limiter.asked == []
