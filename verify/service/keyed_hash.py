@@ -6,7 +6,7 @@ message of a few bytes. Here both pads (and an optional fixed start of every mes
 are absorbed once into SHA-256 states; each MAC then copies the two states and finishes
 them: the same bytes as ``hmac.digest`` (tests/unit/service/test_keyed_hash.py) in
 about 1.7 µs. For the HMACs the service makes per person: the probing limit's Redis keys
-(verify/adapters/attempts.py), and any other keyed digest of an ID number.
+(verify/adapters/attempts.py), and the audit subject (verify/service/audit.py: subject_of).
 """
 
 from __future__ import annotations
