@@ -42,8 +42,8 @@ dist.run_command("build_ext")
 
 
 def compiler() -> str | None:
-    """The C compiler the interpreter builds extensions with, if it is installed."""
-    cc = str(sysconfig.get_config_var("CC") or "cc").split()[0]
+    """The C compiler extensions are built with (``CC``, else the interpreter's), if installed."""
+    cc = (os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc")).split()[0]
     return shutil.which(cc)
 
 
