@@ -113,7 +113,10 @@ def _spawn(pure: bool, argv: list[str]) -> dict[str, Any]:
     if pure:
         env[native.ENV] = "1"
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run([sys.executable, "-m", *argv, out.name], env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", *argv, out.name],
+            env=env, check=True, stdout=subprocess.DEVNULL,  # pathbench's own table
+        )  # fmt: skip
         figures: dict[str, Any] = json.loads(Path(out.name).read_text() or "{}")
     return figures
 
