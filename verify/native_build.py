@@ -62,8 +62,9 @@ def missing() -> str | None:
 
 
 def _prune(root: Path, keep: str) -> None:
+    """Remove the builds of other sources (not a scratch directory: a build under way)."""
     for old in root.iterdir() if root.is_dir() else ():
-        if old.name != keep:
+        if old.name != keep and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
 
 
