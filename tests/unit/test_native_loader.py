@@ -4,7 +4,8 @@ The key of a build is the hash of every domain source; a build whose manifest na
 key, or lacks a file, is not used; ``VERIFY_PURE_PYTHON`` is parsed strictly. End to end, in a
 child interpreter that imports a copy of the ``verify`` package: the copy as it is runs the
 compiled build, the same copy with one domain source edited runs pure Python (the build is
-then stale), and so does the copy with ``VERIFY_PURE_PYTHON=1``.
+then stale), and so does the copy with ``VERIFY_PURE_PYTHON=1``. Without a C compiler the
+build step says so in one line and succeeds.
 """
 
 from __future__ import annotations
@@ -108,3 +109,16 @@ def test_a_stale_build_never_runs(tmp_path: Path) -> None:
         f.write("\n# edited after the build\n")
     mode, _, claims = _child(tmp_path)
     assert (mode, claims) == ("pure", str(package / "domain" / "claims.py"))
+
+
+def test_without_a_compiler_the_install_goes_on_in_pure_python(tmp_path: Path) -> None:
+    env = {**os.environ, "CC": str(tmp_path / "no-such-cc")}
+    done = subprocess.run(
+        [sys.executable, "-m", "verify.native_build", "--root", str(tmp_path / "native")],
+        env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [
+        "verify/domain: not compiled (no C compiler): it runs as pure Python"
+    ]
+    assert not (tmp_path / "native").exists()
