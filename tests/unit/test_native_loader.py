@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from verify import native, native_build
+from verify.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,3 +123,15 @@ def test_without_a_compiler_the_install_goes_on_in_pure_python(tmp_path: Path) -
         "verify/domain: not compiled (no C compiler): it runs as pure Python"
     ]
     assert not (tmp_path / "native").exists()
+
+
+def test_the_mode_is_exposed_as_a_label_free_gauge_and_a_line() -> None:
+    metrics = Metrics()
+    value = metrics.registry.get_sample_value("verify_domain_compiled")
+    assert value == (1.0 if native.mode().compiled else 0.0)
+    assert native.Mode(True, "13 modules, build x").line() == (
+        "verify/domain: compiled (mypyc), 13 modules, build x"
+    )
+    assert native.Mode(False, "VERIFY_PURE_PYTHON=1").line() == (
+        "verify/domain: pure Python (VERIFY_PURE_PYTHON=1)"
+    )
