@@ -30,6 +30,17 @@ COPY requirements-arq.lock ./
 RUN pip install --no-deps . && pip install --no-deps --require-hashes -r requirements-arq.lock \
     && pip check | grep -v -e '^arq 0.28.0 has requirement redis' -e '^No broken requirements' \
        | { ! grep -q .; }
+# verify/domain compiled with mypyc (verify/native_build.py) into /opt/venv/share/citizen-verify/
+# native/<hash of the domain's sources>, which the runtime stage copies with the venv: gcc and
+# mypy (pinned, hashed: requirements-build.lock) only in this stage, mypy in a venv of its own.
+# The image then runs the compiled domain (`verify serve` prints "verify/domain: compiled" and
+# verify_domain_compiled is 1); VERIFY_PURE_PYTHON=1 in its environment runs the .py files.
+COPY requirements-build.lock ./
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev \
+    && python -m venv /opt/build && /opt/build/bin/pip install --require-hashes -r requirements-build.lock \
+    && tools=$(/opt/build/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    && cd / && PYTHONPATH="$tools" python -m verify.native_build \
+    && python -c "from verify import native; assert native.mode().compiled, native.mode().line()"
 
 # -------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

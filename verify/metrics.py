@@ -21,6 +21,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
 
+from verify import native
+
 # The variable prometheus-client reads, once, when it is first imported.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -158,6 +160,13 @@ class Metrics:
             ["agency_id"],
             registry=r,
         )
+        self.domain_compiled = Gauge(
+            "verify_domain_compiled",
+            "1 if verify/domain runs its mypyc-compiled build, 0 if pure Python (verify/native).",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.domain_compiled.set(1 if native.mode().compiled else 0)
 
 
 CLIENT_GONE = 499  # nginx's "client closed request": no answer was delivered

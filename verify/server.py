@@ -40,7 +40,7 @@ from types import FrameType
 
 from aiohttp import web
 
-from verify import gc_tuning, logs
+from verify import gc_tuning, logs, native
 from verify.bootstrap import create_app, pool_sampler
 from verify.http.appkeys import DRAINING, STARTING
 from verify.http.ops import serve_ops
@@ -117,6 +117,7 @@ async def _serve_until_drained(
         await site.start()
         app[STARTING].clear()
         print(f"verify: listening on http://{host}:{port}", file=sys.stderr)  # ops: own site
+        print(f"verify: {native.mode().line()}", file=sys.stderr)
         await stop.wait()
         stop.clear()
         app[DRAINING].set()  # readiness fails now; the API still answers

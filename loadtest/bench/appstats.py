@@ -68,7 +68,8 @@ def _mean(before: Samples, after: Samples, name: str) -> tuple[float, float] | N
 
 
 def pipeline(before: Samples, after: Samples, seconds: float) -> dict[str, object]:
-    """Audit group commits (rows per commit, mean duration) and Postgres lookup batches."""
+    """Audit group commits (rows per commit, mean duration), Postgres lookup batches, and
+    whether the domain ran compiled (verify/native.py)."""
     found: dict[str, object] = {}
     commit = _mean(before, after, "verify_audit_commit_seconds")
     rows = _delta(before, after, "verify_audit_rows_total")
@@ -84,4 +85,7 @@ def pipeline(before: Samples, after: Samples, seconds: float) -> dict[str, objec
     query = _mean(before, after, "verify_db_query_seconds")
     if query is not None:
         found["db_query_mean_ms"] = round(query[0] * 1000, 2)
+    compiled = after.get("verify_domain_compiled")  # which build of verify/domain served
+    if compiled is not None:
+        found["domain_compiled"] = bool(compiled)
     return found

@@ -25,6 +25,7 @@ PACKAGES = ("verify", "cache")
 GROUPS: tuple[tuple[str, str, int], ...] = (
     # module prefix, group, layer
     ("verify.domain", "domain", 0),
+    ("verify.native", "native", 0),  # chooses the domain's build; imports nothing of ours
     ("verify.service", "service", 1),
     ("verify.errors", "service", 1),
     ("cache", "cache", 2),

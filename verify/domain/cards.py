@@ -9,14 +9,15 @@ the following one, and a card issued at 58 or later never expires.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Final
 
 from verify.domain.model import Card, CardCheck, CardResult, CardState
 
-RENEWAL_AGES = (14, 25, 40, 60)
-GRACE_YEARS = 2  # a card issued this close before a renewal age skips it
+RENEWAL_AGES: Final = (14, 25, 40, 60)
+GRACE_YEARS: Final = 2  # a card issued this close before a renewal age skips it
 # the answers (frozen values): shared rather than built per claim
-CHECKS = {result: CardCheck(result) for result in CardResult}
-_WITHDRAWN = (CardState.LOST, CardState.REVOKED)
+CHECKS: Final = {result: CardCheck(result) for result in CardResult}
+_WITHDRAWN: Final = (CardState.LOST, CardState.REVOKED)
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:

@@ -18,7 +18,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from verify.domain import dates, id_number, names
 from verify.domain.build import slot_setters
@@ -32,12 +32,17 @@ from verify.domain.qr import parse_qr
 
 T = TypeVar("T")
 
-MAX_PURPOSE = 64
-MAX_REFERENCE = 128
-MAX_TERMINAL = 64
-MAX_KEY_IN_ERROR = 64
-_PURPOSE = re.compile(r"[A-Za-z0-9_.:-]+")
-_GENDERS = {"male": Gender.MALE, "nam": Gender.MALE, "female": Gender.FEMALE, "nữ": Gender.FEMALE}
+MAX_PURPOSE: Final = 64
+MAX_REFERENCE: Final = 128
+MAX_TERMINAL: Final = 64
+MAX_KEY_IN_ERROR: Final = 64
+_PURPOSE: Final = re.compile(r"[A-Za-z0-9_.:-]+")
+_GENDERS: Final = {
+    "male": Gender.MALE,
+    "nam": Gender.MALE,
+    "female": Gender.FEMALE,
+    "nữ": Gender.FEMALE,
+}
 
 
 def _invalid(field: str, expected: str) -> ValidationError:
@@ -88,12 +93,12 @@ def _flag(raw: object, field: str) -> bool:
     return raw
 
 
-_WITH_QR = frozenset(
+_WITH_QR: Final = frozenset(
     {"qr", "purpose", "reference", "accept_partial", "require_card", "booking_name", "terminal"}
 )
-_FIELDS = frozenset({"id_number", "full_name", "date_of_birth", "gender", "card_issue_date"})
-_KNOWN = _WITH_QR | _FIELDS
-_FIELDS_AND_PURPOSE = _FIELDS | {"purpose"}
+_FIELDS: Final = frozenset({"id_number", "full_name", "date_of_birth", "gender", "card_issue_date"})
+_KNOWN: Final = _WITH_QR | _FIELDS
+_FIELDS_AND_PURPOSE: Final = _FIELDS | {"purpose"}
 _CLAIM_FIELDS = (
     "id_number", "full_name", "birth", "gender", "card_issue_date", "purpose", "reference",
     "accept_partial", "booking_name", "require_card", "terminal",
@@ -196,10 +201,12 @@ def _from_fields(values: dict[str, object]) -> Claim:
 
 
 # the fast lane's checks: each value as the full parser would accept it unchanged
-_ID_PLACES = frozenset(f"{code:03d}" for code in range(1000) if id_number.is_place(f"{code:03d}"))
-_ID12 = id_number.ID_LENGTH
-_ISO_LENGTH = dates.ISO_LENGTH
-_MAX_NAME = names.MAX_NAME_LENGTH
+_ID_PLACES: Final = frozenset(
+    f"{code:03d}" for code in range(1000) if id_number.is_place(f"{code:03d}")
+)
+_ID12: Final = id_number.ID_LENGTH
+_ISO_LENGTH: Final = dates.ISO_LENGTH
+_MAX_NAME: Final = names.MAX_NAME_LENGTH
 _well_formed_name = names.well_formed
 _iso_partial = dates.iso_partial
 _iso_day = dates.iso_day

@@ -5,22 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from typing import Final
 
 from verify.domain.errors import ValidationError
 from verify.domain.model import FieldOutcome, FieldResult, PartialDate, Precision, Rule
 
-MIN_YEAR = 1850
-MAX_YEAR = 2300
+MIN_YEAR: Final = 1850
+MAX_YEAR: Final = 2300
 
-_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_YEAR = re.compile(r"[0-9]{4}")
-ISO_LENGTH = 10
+_ISO_DAY: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_YEAR: Final = re.compile(r"[0-9]{4}")
+ISO_LENGTH: Final = 10
 # the answers (frozen values): shared rather than built per claim
-_EXACT = FieldResult(FieldOutcome.MATCH, Rule.EXACT)
-_YEAR_ONLY = FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
-_SWAPPED = FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
-_NO_MATCH = FieldResult(FieldOutcome.NO_MATCH)
-_DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
+_EXACT: Final = FieldResult(FieldOutcome.MATCH, Rule.EXACT)
+_YEAR_ONLY: Final = FieldResult(FieldOutcome.MATCH, Rule.YEAR_ONLY)
+_SWAPPED: Final = FieldResult(FieldOutcome.PARTIAL, Rule.DAY_MONTH_SWAPPED)
+_NO_MATCH: Final = FieldResult(FieldOutcome.NO_MATCH)
+_DDMMYYYY: Final = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 
 
 def _invalid(field: str, expected: str) -> ValidationError:
@@ -38,7 +39,7 @@ def _calendar_date(year: str, month: str, day: str, field: str, expected: str) -
 
 # every day from which a living person's birth or a card's issue is asked about: ~45,000
 # (120 years), so a register's random people hit it (a smaller memo kept a third of them)
-DAY_MEMO_MAX = 1 << 16  # ~10 MB for each of the two memos below, at most
+DAY_MEMO_MAX: Final = 1 << 16  # ~10 MB for each of the two memos below, at most
 
 
 @functools.lru_cache(maxsize=DAY_MEMO_MAX)

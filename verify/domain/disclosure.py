@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from verify.domain.cards import check_card
 from verify.domain.errors import ValidationError
@@ -23,14 +24,14 @@ class Group(StrEnum):
     CARDS = "cards"
 
 
-SCOPE_OF: dict[Group, str] = {
+SCOPE_OF: Final[dict[Group, str]] = {
     Group.BASIC: "lookup:basic",
     Group.RESIDENCE: "lookup:residence",
     Group.CARDS: "lookup:cards",
 }
 
 # The audit records which attributes left the register, by group.
-FIELDS_OF: dict[Group, tuple[str, ...]] = {
+FIELDS_OF: Final[dict[Group, tuple[str, ...]]] = {
     Group.BASIC: ("full_name", "date_of_birth", "gender"),  # DESIGN: lookup:basic, no more
     Group.RESIDENCE: ("province_code", "address"),
     Group.CARDS: ("cards",),

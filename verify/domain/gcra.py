@@ -16,9 +16,9 @@ however long one waits: its refusal says so (``Decision.ever``) instead of namin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-MICROS = 1_000_000
+MICROS: Final = 1_000_000
 
 
 class Rule(Protocol):

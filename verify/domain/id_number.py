@@ -8,14 +8,15 @@ digits 5-6: the last two digits of the birth year; digits 7-12: random.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from verify.domain.errors import ValidationError
 from verify.domain.model import Gender
 from verify.domain.provinces import COUNTRY_CODES, PROVINCES
 
-ID_LENGTH = 12
-FORMER_ID_LENGTH = 9
-FIRST_CENTURY = 1900  # digit 4 = 0/1
+ID_LENGTH: Final = 12
+FORMER_ID_LENGTH: Final = 9
+FIRST_CENTURY: Final = 1900  # digit 4 = 0/1
 
 
 @dataclass(frozen=True, slots=True)

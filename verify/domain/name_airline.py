@@ -10,10 +10,12 @@ in unaccented capitals without spaces or apostrophes that matter.
 
 from __future__ import annotations
 
+from typing import Final
+
 from verify.domain.name_text import folded_skeleton, words
 
-SEPARATOR = "/"
-TITLES = ("mr", "mrs", "ms", "miss", "mstr", "dr")
+SEPARATOR: Final = "/"
+TITLES: Final = ("mr", "mrs", "ms", "miss", "mstr", "dr")
 
 
 def _without_title(rest: str) -> tuple[str, ...]:

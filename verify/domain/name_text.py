@@ -17,29 +17,30 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Final
 
 from verify.domain.name_tones import canonical_tones
 
-APOSTROPHES = "\u2019\u2018\u02bc\u00b4`"  # ’ ‘ ʼ ´ `
-HYPHENS = "\u2010\u2011\u2013\u2014"  # ‐ ‑ – —
+APOSTROPHES: Final = "\u2019\u2018\u02bc\u00b4`"  # ’ ‘ ʼ ´ `
+HYPHENS: Final = "\u2010\u2011\u2013\u2014"  # ‐ ‑ – —
 # Ð ð Ɖ ɖ read as đ; a dotless ı (a Turkish keyboard's) as i: its capital is I, so a name
 # typed in capitals must still match it
-_LOOK_ALIKES = {
+_LOOK_ALIKES: Final = {
     "\u00d0": "đ", "\u00f0": "đ", "\u0189": "đ", "\u0256": "đ", "\u0131": "i",
 }  # fmt: skip
-_TRANSLATE = str.maketrans(
+_TRANSLATE: Final = str.maketrans(
     {**_LOOK_ALIKES, **dict.fromkeys(APOSTROPHES, "'"), **dict.fromkeys(HYPHENS, "-")}
 )
-_VARIANT = re.compile(f"[{''.join(_LOOK_ALIKES)}{APOSTROPHES}{HYPHENS}]")
-_BARE_D = str.maketrans({"đ": "d"})
-_WORD_BREAK = re.compile(r"[ \-]+")
+_VARIANT: Final = re.compile(f"[{''.join(_LOOK_ALIKES)}{APOSTROPHES}{HYPHENS}]")
+_BARE_D: Final = str.maketrans({"đ": "d"})
+_WORD_BREAK: Final = re.compile(r"[ \-]+")
 # o-a, o-e or u-y ending a syllable (NFD, marks between and after): one whose tone may move
-_OPEN_PAIR = re.compile(
+_OPEN_PAIR: Final = re.compile(
     "(?:o[\u0300-\u036f]*[ae]|u[\u0300-\u036f]*y)[\u0300-\u036f]*+(?![^\\W\\d_])"
 )
 # Unicode categories never part of a name: controls, format characters (zero-width space,
 # bidi overrides, BOM), lone surrogates (not encodable as UTF-8).
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+FORBIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs"})
 
 
 def has_forbidden_character(text: str) -> bool:

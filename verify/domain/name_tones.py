@@ -13,10 +13,11 @@ Works on case-folded NFD text (base letters followed by their combining marks).
 from __future__ import annotations
 
 import unicodedata
+from typing import Final
 
-TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền sắc ngã hỏi nặng
-_OPEN_PAIRS = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
-_VOWELS = frozenset("aeiouy")
+TONE_MARKS: Final = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền sắc ngã hỏi nặng
+_OPEN_PAIRS: Final = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
+_VOWELS: Final = frozenset("aeiouy")
 
 _Cluster = list[str]  # [base letter, its combining marks]
 

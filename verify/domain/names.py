@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from verify.domain.errors import ValidationError
 from verify.domain.model import FieldOutcome, FieldResult, Rule
@@ -39,10 +39,10 @@ from verify.domain.name_text import (
     words,
 )
 
-MAX_NAME_LENGTH = 200
-NO_MATCH = FieldResult(FieldOutcome.NO_MATCH)
-_MATCH = {rule: FieldResult(FieldOutcome.MATCH, rule) for rule in Rule}
-_PARTIAL = {rule: FieldResult(FieldOutcome.PARTIAL, rule) for rule in Rule}
+MAX_NAME_LENGTH: Final = 200
+NO_MATCH: Final = FieldResult(FieldOutcome.NO_MATCH)
+_MATCH: Final = {rule: FieldResult(FieldOutcome.MATCH, rule) for rule in Rule}
+_PARTIAL: Final = {rule: FieldResult(FieldOutcome.PARTIAL, rule) for rule in Rule}
 
 __all__ = ["fold", "has_diacritics", "match_name", "normalise", "parse_name"]
 

@@ -6,7 +6,9 @@ units before the 2025 merger, which stay in every number already issued.
 
 from __future__ import annotations
 
-PROVINCES: dict[str, str] = {
+from typing import Final
+
+PROVINCES: Final[dict[str, str]] = {
     "001": "Hà Nội",
     "002": "Hà Giang",
     "004": "Cao Bằng",
@@ -72,4 +74,4 @@ PROVINCES: dict[str, str] = {
     "096": "Cà Mau",
 }
 
-COUNTRY_CODES = range(101, 296)  # births registered abroad
+COUNTRY_CODES: Final = range(101, 296)  # births registered abroad

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from typing import Final
 
 from verify.domain.dates import parse_ddmmyyyy
 from verify.domain.errors import ValidationError
@@ -23,16 +24,18 @@ from verify.domain.id_number import is_valid_former, parse_id_number
 from verify.domain.model import Claim, Gender, PartialDate
 from verify.domain.names import parse_name
 
-FIELD = "qr"
-SEPARATOR = "|"
-MAX_LENGTH = 1024
-MAX_FIELDS = 7
-_BOM = "\ufeff"
-_GENDERS = {"nam": Gender.MALE, "nữ": Gender.FEMALE, "nu": Gender.FEMALE}
-_DATE_DIGITS = 8
-_FORMER_DIGITS = 9
+FIELD: Final = "qr"
+SEPARATOR: Final = "|"
+MAX_LENGTH: Final = 1024
+MAX_FIELDS: Final = 7
+_BOM: Final = "\ufeff"
+_GENDERS: Final = {"nam": Gender.MALE, "nữ": Gender.FEMALE, "nu": Gender.FEMALE}
+_DATE_DIGITS: Final = 8
+_FORMER_DIGITS: Final = 9
 _FORMER, _BIRTH, _GENDER, _ISSUE = 1, 3, 4, 6
-_GENDER_WORDS = {gender: word for word, gender in (("Nam", Gender.MALE), ("Nữ", Gender.FEMALE))}
+_GENDER_WORDS: Final = {
+    gender: word for word, gender in (("Nam", Gender.MALE), ("Nữ", Gender.FEMALE))
+}
 
 
 def _invalid(detail: str) -> ValidationError:

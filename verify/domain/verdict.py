@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from verify.domain.build import slot_setters
 from verify.domain.cards import check_card
@@ -23,8 +23,8 @@ from verify.domain.model import (
 )
 from verify.domain.names import match_name
 
-NOT_PROVIDED = FieldResult(FieldOutcome.NOT_PROVIDED)
-CARD_REASONS = {
+NOT_PROVIDED: Final = FieldResult(FieldOutcome.NOT_PROVIDED)
+CARD_REASONS: Final = {
     CardResult.REVOKED: "card_revoked",
     CardResult.SUPERSEDED: "card_superseded",
     CardResult.EXPIRED: "card_expired",
@@ -32,8 +32,8 @@ CARD_REASONS = {
 }
 
 
-_GENDER = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
-NOT_FOUND = Outcome(Verdict.NOT_FOUND)
+_GENDER: Final = {True: FieldResult(FieldOutcome.MATCH), False: FieldResult(FieldOutcome.NO_MATCH)}
+NOT_FOUND: Final = Outcome(Verdict.NOT_FOUND)
 _OUTCOME_FIELDS = (
     "verdict", "full_name", "date_of_birth", "gender", "card", "booking_name", "reasons"
 )  # fmt: skip
@@ -97,9 +97,9 @@ def _reasons(
     return tuple(reasons)
 
 
-OUTCOMES_MAX = 4096  # the shared parts make a few hundred combinations
+OUTCOMES_MAX: Final = 4096  # the shared parts make a few hundred combinations
 # outcomes by the identity of their parts and what decides the reasons (see evaluate)
-_OUTCOMES: dict[tuple[object, ...], Outcome] = {}
+_OUTCOMES: Final[dict[tuple[object, ...], Outcome]] = {}
 
 
 def evaluate(claim: Claim, record: CitizenRecord | None, today: dt.date) -> Outcome:
