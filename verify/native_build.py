@@ -6,7 +6,10 @@ the key is the hash of the domain's sources), made in a scratch directory and re
 place whole, with its manifest, so a reader never sees half a build. A build of the current
 key that is there already is kept (a source change compiles once, not on every run); builds
 of other keys are removed. Without mypyc or a C compiler nothing is built and one line says
-the domain runs as pure Python: that is not an error (the install goes on).
+the domain runs as pure Python: that is not an error (the install goes on). Nor is a build
+that fails (a domain change mypyc cannot compile): one line says so and the install goes on as
+pure Python, but the parity test (tests/unit/domain/test_native_parity.py) then fails, and the
+Docker build checks that its image runs compiled.
 """
 
 from __future__ import annotations
@@ -121,7 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     key = native.source_key()
     fresh = native.build_files(args.root / key, key) is None
-    target = build(args.root, quiet=not args.verbose)
+    try:
+        target = build(args.root, quiet=not args.verbose)
+    except (RuntimeError, OSError) as e:
+        # never a failed install (`make run` must work): the domain runs as pure Python, and
+        # tests/unit/domain/test_native_parity.py fails on a build that should have worked
+        first = str(e).splitlines()[0].rstrip(":")
+        print(f"verify/domain: not compiled ({first}; `python -m verify.native_build --verbose`"
+              " shows why): it runs as pure Python", file=sys.stderr)  # fmt: skip
+        return 0
     if fresh:
         took = time.monotonic() - started
         print(f"verify/domain: compiled with mypyc in {took:.0f} s into {target}", file=sys.stderr)

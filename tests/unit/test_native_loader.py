@@ -125,6 +125,21 @@ def test_without_a_compiler_the_install_goes_on_in_pure_python(tmp_path: Path) -
     assert not (tmp_path / "native").exists()
 
 
+def test_a_failed_build_leaves_the_install_going_on_as_pure_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(root: Path, quiet: bool = False) -> Path:
+        raise RuntimeError("mypyc failed:\nverify/domain/names.py:1: error: something")
+
+    monkeypatch.setattr(native_build, "missing", lambda: None)
+    monkeypatch.setattr(native_build, "build", broken)
+    assert native_build.main(["--root", str(tmp_path / "native")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "verify/domain: not compiled (mypyc failed; `python -m verify.native_build --verbose`"
+        " shows why): it runs as pure Python"
+    ]
+
+
 def test_the_mode_is_exposed_as_a_label_free_gauge_and_a_line() -> None:
     metrics = Metrics()
     value = metrics.registry.get_sample_value("verify_domain_compiled")
