@@ -186,6 +186,7 @@ class LeasedRateLimiter:
         self.take = leases.take  # (key id, limit, cost) -> spent from the lease
         self.held = leases.held  # unspent leased tokens of a key id
         self.aclose = leases.aclose
+        self.charge = exact.check  # what no lease could spend: charged on its own
 
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         if self.take(key_id, limit, cost):
