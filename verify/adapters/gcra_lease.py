@@ -95,14 +95,21 @@ class Leases:
         # oldest first: the one dropped past max_keys (popitem, not next(iter(dict)), which
         # scans the deleted slots at a plain dict's front: slow once many keys came and went)
         self._held: OrderedDict[str, Held] = OrderedDict()
+        # names seen once in the last TTL, and when: no lease state until a second request
+        # (most people are verified once: they cost a float here, not a Held)
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def take(self, name: str, limit: Rule, cost: int) -> bool:
         """Spend ``cost`` leased tokens (True), or say the request must go to Redis; either
         way start a refill when the lease runs low."""
         held = self._held.get(name)
-        if held is None or (held.limit is not limit and held.limit != limit):
-            held = self._track(name, limit)  # new, or its limit changed
+        if held is None:
+            held = self._second(name, limit, cost)
+            if held is None:
+                return False  # the first request in a TTL: nothing held, none to buy
+        elif held.limit is not limit and held.limit != limit:
+            held = self._track(name, limit)  # its limit changed
         if not held.size:
             return False
         now = self._clock()
@@ -124,6 +131,20 @@ class Leases:
             if size and 2 * tokens <= size:
                 self._refill(name, held, size - tokens)
         return taken
+
+    def _second(self, name: str, limit: Rule, cost: int) -> Held | None:
+        """The lease state of a name not tracked yet, from its second request in a TTL
+        (the first one's cost counted in its demand); None: its first, noted."""
+        now = self._clock()
+        seen = self._seen.pop(name, None)
+        if seen is None or now - seen >= self._ttl_s:
+            self._seen[name] = now
+            if len(self._seen) > self._max_keys:
+                self._seen.popitem(last=False)
+            return None
+        held = self._track(name, limit)
+        held.window_start, held.spent = seen, cost
+        return held
 
     def _track(self, name: str, limit: Rule) -> Held:
         held = self._held[name] = Held(limit, lease_size(limit, self._max_tokens))
