@@ -113,7 +113,7 @@ def _limiters(batcher: Any, settings: Any) -> tuple[Any, Any, str]:
 
         attempts = LeasedAttemptLimiter(
             attempts, batcher, max_tokens=settings.attempt_lease_max,
-            ttl_s=settings.rate_lease_ttl_s,
+            ttl_s=settings.attempt_lease_ttl_s,
         )  # fmt: skip
         leases += f", attempts max {settings.attempt_lease_max}"
     except ImportError:

@@ -193,7 +193,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         ),
         batcher,
         max_tokens=settings.attempt_lease_max,
-        ttl_s=settings.rate_lease_ttl_s,
+        ttl_s=settings.attempt_lease_ttl_s,
     )
     app[ATTEMPTS] = attempts
     app[REDIS_PING] = client.ping

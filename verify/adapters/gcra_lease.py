@@ -36,6 +36,7 @@ local fallback (``gcra_batch.Buckets``) are unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -98,7 +99,8 @@ class Leases:
         # names seen once in the last TTL, and when: no lease state until a second request
         # (most people are verified once: they cost a float here, not a Held)
         self._seen: OrderedDict[str, float] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Future[Decision | None]] = set()  # leases in flight
+        self._buying = 0  # leases to be queued at the end of this tick
 
     def take(self, name: str, limit: Rule, cost: int) -> bool:
         """Spend ``cost`` leased tokens (True), or say the request must go to Redis; either
@@ -153,17 +155,25 @@ class Leases:
         return held
 
     def _refill(self, name: str, held: Held, tokens: int) -> None:
+        """Buy ``tokens`` more with the tick's other charges: a callback and a future, no task
+        (a busy process buys many leases a second). Queued after this tick's callbacks, as a
+        task's first step would be: a request charged at Redis in the same tick goes before
+        the lease (near the limit, a lease must not take the tokens of the request)."""
         held.refilling = True
-        task = asyncio.get_running_loop().create_task(self._lease(name, held, tokens))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._buying += 1
+        asyncio.get_running_loop().call_soon(self._buy, name, held, tokens)
 
-    async def _lease(self, name: str, held: Held, tokens: int) -> None:
+    def _buy(self, name: str, held: Held, tokens: int) -> None:
+        self._buying -= 1
         charge = Charge(self._bucket_key(name), held.limit, tokens, True)
-        try:
-            [decision] = await self._batcher.charge((charge,))
-        finally:
-            held.refilling = False
+        future = self._batcher.enqueue_one(charge)
+        self._pending.add(future)
+        future.add_done_callback(functools.partial(self._landed, held, tokens))
+
+    def _landed(self, held: Held, tokens: int, future: asyncio.Future[Decision | None]) -> None:
+        self._pending.discard(future)
+        held.refilling = False
+        decision = None if future.cancelled() else future.result()
         now = self._clock()
         if decision is None:  # Redis did not decide: the per-request path (and its fallback)
             held.quiet_until = now + self._ttl_s
@@ -182,8 +192,11 @@ class Leases:
 
     async def aclose(self) -> None:
         """Wait for the leases in flight (each bounded by the batcher's deadline)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._pending or self._buying:
+            if self._pending:
+                await asyncio.gather(*self._pending, return_exceptions=True)
+            else:  # bought at the end of this tick
+                await asyncio.sleep(0)
 
 
 class LeasedRateLimiter:
