@@ -10,7 +10,11 @@ handler, the response's headers and body), nothing of the kernel's. Three server
   the service's ports replaced by the in-memory fakes of tests/unit/service/fakes.py
   (register, limiter, probing limit, audit: each answers at once, as cache hits do);
 - ``service``: ``verify_audited`` alone on the same claim and fakes: what of ``verify``
-  is not HTTP.
+  is not HTTP;
+- ``cached``: ``verify`` with the real adapters of a cached verify (bench case (f)): the
+  register cache (``CachedRegister``, its L1 warm, no Redis tier), the leased rate and
+  probing limiters on a ``ChargeBatcher`` whose "Redis" is the GCRA script in memory
+  (tests/unit/gcra_fakes.py; a round trip is a task step), the audit a no-op.
 
 So ``verify - service`` is the HTTP layer's cost (aiohttp + verify/http + auth), and
 ``verify / hello`` shows how far it is from the framework's floor. Each is timed
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Coroutine
@@ -29,8 +34,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from cache.codec import Codec
+from cache.keyspace import KeySpace
+from cache.register import CachedRegister
 from loadtest.bench import hello
+from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
 from tests.unit.service import fakes
+from verify.adapters.attempts import RedisAttemptLimiter
+from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_lease import LeasedAttemptLimiter, LeasedRateLimiter
+from verify.adapters.ratelimit import RateLimiter
 from verify.domain.claims import parse_claim
 from verify.http.app import http_app
 from verify.http.appkeys import AUTH, LIMITER, VERIFY_DEPS
@@ -143,6 +156,41 @@ def verify_app() -> web.Application:
     return app
 
 
+class Source:
+    """The record source behind the cache: only reached on an L1 miss (the warm-up)."""
+
+    def __init__(self) -> None:
+        self.records = {ID12: fakes.record(ID12)}
+
+    async def fetch_records(self, ids: list[str]) -> dict[str, object]:
+        return {i: self.records[i] for i in ids if i in self.records}
+
+    async def resolve_former(self, former_ids: list[str]) -> dict[str, str]:
+        return {}
+
+
+def cached_app() -> web.Application:
+    """The app of a cached verify, its adapters real but for the network (see above)."""
+    app = verify_app()
+    batcher = ChargeBatcher(FakeRedis(), breaker=FakeBreaker(), deadline_s=1.0)
+    limiter = LeasedRateLimiter(
+        RateLimiter(batcher, prefix="b"), batcher, max_tokens=1000, ttl_s=1.0
+    )
+    attempts = LeasedAttemptLimiter(
+        RedisAttemptLimiter(batcher, prefix="b", hmac_key=b"k" * 32), batcher,
+        max_tokens=1000, ttl_s=1.0,
+    )  # fmt: skip
+    register = CachedRegister(
+        Source(),  # type: ignore[arg-type]
+        keyspace=KeySpace("b", b"k" * 32),
+        codec=Codec(b"c" * 32),
+        redis=None,
+    )
+    app[LIMITER] = limiter
+    app[VERIFY_DEPS] = dataclasses.replace(app[VERIFY_DEPS], register=register, attempts=attempts)
+    return app
+
+
 CONNECTIONS = 8  # requests in flight at once: a loaded server ends several per loop tick
 
 
@@ -247,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--requests", type=int, default=20_000, help="requests per round")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument(
-        "--only", choices=("hello", "verify", "service"),
+        "--only", choices=("hello", "verify", "service", "cached"),
         help="run one server only (e.g. under `perf stat -e instructions:u`: instructions are "
         "what a busy machine distorts least; run two --requests counts and take the difference)",
     )  # fmt: skip
@@ -264,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         "hello": lambda k: drive(hello.create_app(args), hello_req, k),
         "verify": lambda k: drive(verify_app(), verify_req, k),
         "service": service_only,
+        "cached": lambda k: drive(cached_app(), verify_req, k),
     }
     if args.ops:
         for name, run in runs.items():
@@ -279,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     http = figures["verify"] - figures["service"]
     print(f"{'http':8s} {http * 1e6:7.1f} us/request (verify - service)")
     print(f"verify/hello {figures['verify'] / figures['hello']:.2f}")
+    print(f"cached/hello {figures['cached'] / figures['hello']:.2f}")
 
 
 if __name__ == "__main__":

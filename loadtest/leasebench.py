@@ -3,7 +3,8 @@
 
 (a) hello world, then (c) POST /v1/verify with every lookup a cache hit, alternating
 ``VERIFY_RATE_LEASE_MAX=0`` (every request charged at Redis, as before the leases) and the
-default, ``--turns`` times each; every (c) run is profiled with py-spy for its per-stage
+default, ``--turns`` times each (``--setting VERIFY_ATTEMPT_LEASE_MAX``: the probing limit's
+leases instead); every (c) run is profiled with py-spy for its per-stage
 table, whose "auth" column is the limiters' CPU per request. Prints, per run, requests/s and
 app CPU µs per request as ratios to hello world of the same invocation, and the auth stage.
 A small register of its own (``--count``, database ``verify_bench_small``) is enough: every
@@ -39,6 +40,11 @@ def main() -> None:
     p.add_argument("--profile-seconds", type=float, default=8.0)
     p.add_argument("--turns", type=int, default=2)
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    p.add_argument(
+        "--setting", default="VERIFY_RATE_LEASE_MAX",
+        choices=("VERIFY_RATE_LEASE_MAX", "VERIFY_ATTEMPT_LEASE_MAX"),
+        help="the leases turned off (0) and on (the default) in turn",
+    )  # fmt: skip
     args = p.parse_args()
     options = Options(
         count=args.count, seed=1, database="verify_bench_small", workers=2, connections=64,
@@ -75,7 +81,7 @@ def main() -> None:
             rows.append(("(a) hello world", bench.outcome.servers.pop("a"), {}))
             for turn in range(args.turns):
                 for label, lease_max in [("leases off", "0"), ("leases on", "")]:
-                    served = {**env, "VERIFY_RATE_LEASE_MAX": lease_max} if lease_max else env
+                    served = {**env, args.setting: lease_max} if lease_max else env
                     name = f"verify_{label.replace(' ', '_')}_{turn}"
                     case = dataclasses.replace(cases["c"], key="c")
                     bench.measure(bench.server(name, [str(verify), "serve"], served), [case], key)

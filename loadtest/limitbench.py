@@ -9,7 +9,10 @@ Scenarios:
 
 - ``empty``: the same requests doing nothing (the floor: tasks and gather);
 - ``rate``: the rate limit alone, on the limiter the composition root builds;
-- ``verify``: rate limit, then the probing limit (what a cached verify awaits);
+- ``verify``: rate limit, then the probing limit of a new person each time (what a
+  verify of random people awaits: no lease pays);
+- ``hot``: ``verify`` on a hot set of 1,000 people with the bench's quota (``make bench``'s
+  (c): each person verified several times a second, so leases pay where the code has them);
 - ``spread``: ``verify`` arriving 0-3 ticks late (net of ``idle``, the same wait doing
   nothing), so requests overlap round trips as a server's do; with its round trips
   (EVALSHA calls) per request;
@@ -36,6 +39,7 @@ from typing import Any
 from loadtest import abrun
 
 BURST_KEY_RATE = 10_000_000  # the bench's API key (loadtest/bench/stack.py): never reached
+HOT_QUOTA = 1_000_000_000  # the bench's VERIFY_SUBJECT_ATTEMPTS_PER_DAY (loadtest/bench)
 
 
 def _redis_cpu_s(pid: int | None) -> float:
@@ -86,14 +90,43 @@ async def _measure_all(
     return out
 
 
+def _limiters(batcher: Any, settings: Any) -> tuple[Any, Any, str]:
+    """The rate and probing limiters as the composition root builds them (leases where the
+    code imported has them), and which leases."""
+    from verify.adapters.attempts import RedisAttemptLimiter
+    from verify.adapters.ratelimit import RateLimiter
+
+    limiter: Any = RateLimiter(batcher, prefix="bench")
+    leases = "none"
+    try:  # the branch's composition: leases in front of the per-request path
+        from verify.adapters.gcra_lease import LeasedRateLimiter
+
+        limiter = LeasedRateLimiter(
+            limiter, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
+        )
+        leases = f"max {settings.rate_lease_max}"
+    except ImportError:
+        pass
+    attempts: Any = RedisAttemptLimiter(batcher, prefix="bench", hmac_key=settings.hmac_key.value)
+    try:  # the branch's composition: the probing limit's leases too
+        from verify.adapters.gcra_lease import LeasedAttemptLimiter
+
+        attempts = LeasedAttemptLimiter(
+            attempts, batcher, max_tokens=settings.attempt_lease_max,
+            ttl_s=settings.attempt_lease_ttl_s,
+        )  # fmt: skip
+        leases += f", attempts max {settings.attempt_lease_max}"
+    except ImportError:
+        pass
+    return limiter, attempts, leases
+
+
 async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     # imported here: --base swaps the package these come from
     from cache.breaker import Breaker
     from cache.redis_client import create_client
-    from verify.adapters.attempts import RedisAttemptLimiter
     from verify.adapters.gcra_batch import ChargeBatcher
     from verify.adapters.gcra_redis import redis_sender
-    from verify.adapters.ratelimit import RateLimiter
     from verify.bootstrap import cache_settings_from
     from verify.service.attempts import charge_attempts
     from verify.service.auth import Principal
@@ -111,18 +144,7 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
     )
     client = create_client(cache_settings_from(settings))
     batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=4.0)
-    limiter: Any = RateLimiter(batcher, prefix="bench")
-    leases = "none"
-    try:  # the branch's composition: leases in front of the per-request path
-        from verify.adapters.gcra_lease import LeasedRateLimiter
-
-        limiter = LeasedRateLimiter(
-            limiter, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
-        )
-        leases = f"max {settings.rate_lease_max}"
-    except ImportError:
-        pass
-    attempts = RedisAttemptLimiter(batcher, prefix="bench", hmac_key=settings.hmac_key.value)
+    limiter, attempts, leases = _limiters(batcher, settings)
     who = Principal(
         "bench-key", 1, "bench", frozenset({"verify"}), BURST_KEY_RATE, 2 * BURST_KEY_RATE
     )
@@ -142,6 +164,13 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
         [refused] = await charge_attempts(1, [subject()], attempts, 50)
         assert refused is None
 
+    hot_set = [f"{rng.randrange(10**12):012d}" for _ in range(1_000)]
+
+    async def hot() -> None:
+        await charge(who, 1, limiter)
+        [refused] = await charge_attempts(1, [rng.choice(hot_set)], attempts, HOT_QUOTA)
+        assert refused is None
+
     async def batch() -> None:
         refused = await charge_attempts(1, [subject() for _ in range(1_000)], attempts, 50)
         assert not any(refused)
@@ -154,39 +183,48 @@ async def _scenarios(redis_url: str, args: argparse.Namespace) -> dict[str, Any]
         await idle()
         await verify()
 
-    scenarios = [("empty", empty), ("rate", rate), ("verify", verify)]
+    scenarios = [("empty", empty), ("rate", rate), ("verify", verify), ("hot", hot)]
     scenarios += [("idle", idle), ("spread", spread)]
     out: dict[str, Any] = {"leases": leases, **await _measure_all(scenarios, client, args)}
     n, r, pid = args.requests, args.rounds, args.redis_pid
     cpu, per_s, redis = await _measure(batch, 1, max(20, n // 200), r, pid)
     out["batch"] = (cpu / 1000, per_s * 1000, redis / 1000)  # per item, items/s
-    await batcher.aclose()
+    await _close(limiter, attempts, batcher)
     await client.aclose()
     return out
+
+
+async def _close(*limiters: Any) -> None:
+    """Each one's leases in flight (where it has leases), then the batcher's calls."""
+    for limiter in limiters:
+        if hasattr(limiter, "aclose"):
+            await limiter.aclose()
 
 
 def _table(rows: dict[str, dict[str, Any]]) -> str:
     names = list(rows)
     lines = [abrun.header(names, 26)]
     lines.append(f"{'leases':26}" + "".join(f"{rows[n]['leases']:>22}" for n in names))
-    keys = ["empty", "rate", "verify", "idle", "spread"]
+    keys = ["empty", "rate", "verify", "hot", "idle", "spread"]
     for key, unit in [*((k, "req") for k in keys), ("batch", "item")]:
         lines.append(f"{key + ' µs/' + unit + ' (' + unit + '/s)':26}" + abrun.cells(rows, key, 1))
-    for key, unit in [("rate", "req"), ("verify", "req"), ("spread", "req"), ("batch", "item")]:
+    for key, unit in [
+        ("rate", "req"), ("verify", "req"), ("hot", "req"), ("spread", "req"), ("batch", "item")
+    ]:  # fmt: skip
         lines.append(
             f"{'  ' + key + ' Redis µs/' + unit:26}"
             + "".join(f"{rows[n][key][2]:>10.1f}{'':12}" for n in names)
         )
-    for key in ("verify", "spread"):
+    for key in ("verify", "hot", "spread"):
         lines.append(
             f"{'  ' + key + ' round trips/req':26}"
             + "".join(f"{rows[n][key][3]:>10.3f}{'':12}" for n in names)
         )
-    empty_of = {"rate": "empty", "verify": "empty", "spread": "idle"}
+    empty_of = {"rate": "empty", "verify": "empty", "hot": "empty", "spread": "idle"}
     if len(names) == 2:
         before, after = rows[names[0]], rows[names[1]]
         lines.append("after/before, CPU per request (lower is better) and per second:")
-        for key in ("rate", "verify", "spread", "batch"):
+        for key in ("rate", "verify", "hot", "spread", "batch"):
             net_b = before[key][0] - (before[empty_of[key]][0] if key in empty_of else 0)
             net_a = after[key][0] - (after[empty_of[key]][0] if key in empty_of else 0)
             redis = after[key][2] / before[key][2] if before[key][2] else float("nan")

@@ -32,7 +32,7 @@ from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
 from verify.adapters.gcra_batch import ChargeBatcher
-from verify.adapters.gcra_lease import LeasedRateLimiter
+from verify.adapters.gcra_lease import LeasedAttemptLimiter, LeasedRateLimiter
 from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.job_queue import ArqJobQueue, arq_redis, queue_name
 from verify.adapters.jobs import PgJobStore
@@ -65,7 +65,7 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
 REGISTER = web.AppKey("register", Register)
 AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
-ATTEMPTS = web.AppKey("attempts", RedisAttemptLimiter)
+ATTEMPTS = web.AppKey("attempts", LeasedAttemptLimiter)
 
 
 class Ping(Protocol):
@@ -175,8 +175,8 @@ async def _register(app: web.Application) -> AsyncIterator[None]:
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
     """Rate limits and the probing limit on a Redis client of their own (their breaker trips
     independently of the cache's): the charges of both in one event-loop tick go to Redis
-    as one round trip, under one deadline. Rate limits are spent from token leases held
-    in process (``gcra_lease.py``), the probing limit is charged per request."""
+    as one round trip, under one deadline. Both are spent from token leases held in process
+    where a bucket is busy (``gcra_lease.py``), else charged per request."""
     settings = app[SETTINGS]
     client = create_client(cache_settings_from(settings))
     batcher = ChargeBatcher(
@@ -187,12 +187,19 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         exact, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
     )
     app[LIMITER] = leased
-    app[ATTEMPTS] = RedisAttemptLimiter(
-        batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
+    attempts = LeasedAttemptLimiter(
+        RedisAttemptLimiter(
+            batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
+        ),
+        batcher,
+        max_tokens=settings.attempt_lease_max,
+        ttl_s=settings.attempt_lease_ttl_s,
     )
+    app[ATTEMPTS] = attempts
     app[REDIS_PING] = client.ping
     yield
     await leased.aclose()  # its leases in flight wait on the batcher
+    await attempts.aclose()
     await batcher.aclose()
     await close_client(client)
 

@@ -1,5 +1,6 @@
-"""Rate-limit token leases against an in-memory Redis script and a clock of the test's:
-sizes, the over-admission bound, expiry, refill ahead of need, refusals and fallback."""
+"""Rate-limit and probing-limit token leases against an in-memory Redis script and a clock
+of the test's: sizes, the over-admission bound, expiry, refill ahead of need, refusals and
+fallback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import random
 import pytest
 
 from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
+from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import ChargeBatcher
-from verify.adapters.gcra_lease import LeasedRateLimiter, lease_size
+from verify.adapters.gcra_lease import LeasedAttemptLimiter, LeasedRateLimiter, lease_size
 from verify.adapters.ratelimit import RateLimiter
-from verify.domain.gcra import Limit
+from verify.domain.gcra import Limit, Quota
 
 TTL = 1.0
 BIG = Limit(rate_per_s=100, burst=1000)  # lease size min(100, 1000 // 10) = 100
@@ -250,3 +252,99 @@ async def test_a_cost_above_the_held_tokens_goes_to_redis(cost: int) -> None:
     assert (await r.limiter.check("k", BIG, cost)).allowed
     sent = [c.cost for c in redis.charges[before:] if not c.strict]
     assert sent == ([] if cost <= held else [cost])
+
+
+# The probing limit's leases: one (agency, person) bucket per lease, the same bound
+
+
+PERSON = "001090000001"
+DAY = Quota(50, 86_400)  # the default: 50 attempts a rolling day, lease size 5
+
+
+class AttemptRig:
+    def __init__(self, redis: FakeRedis, clock: Clock, *, max_tokens: int = 1000) -> None:
+        self.batcher = ChargeBatcher(redis, breaker=FakeBreaker(), deadline_s=1.0)
+        self.exact = RedisAttemptLimiter(self.batcher, prefix="t", hmac_key=b"k" * 32)
+        self.limiter = LeasedAttemptLimiter(
+            self.exact, self.batcher, max_tokens=max_tokens, ttl_s=TTL, clock=clock
+        )
+
+    async def one(self, agency: int = 1, person: str = PERSON) -> bool:
+        return (await self.limiter.spend(agency, {person: 1}, DAY))[person].allowed
+
+    async def settle(self) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await self.limiter.aclose()
+
+
+async def test_a_person_verified_once_a_ttl_is_charged_per_request() -> None:
+    clock = Clock()
+    redis = FakeRedis(clock)
+    r = AttemptRig(redis, clock)
+    for _ in range(5):
+        clock.t += TTL
+        assert await r.one()
+        await r.settle()
+    assert len(redis.charges) == 5 and not any(c.strict and c.cost > 1 for c in redis.charges)
+
+
+async def test_a_busy_person_spends_leased_attempts_and_never_more_than_the_quota() -> None:
+    clock = Clock()
+    redis = FakeRedis(clock)
+    r = AttemptRig(redis, clock)
+    answers = []
+    for _ in range(60):
+        answers.append(await r.one())
+        await asyncio.sleep(0)  # a tick between verifies: a lease in flight lands
+        assert r.limiter.held(1, PERSON) <= lease_size(DAY, 1000) == 5
+    await r.settle()
+    assert answers == [True] * 50 + [False] * 10  # exact in one process, leases or not
+    leases = [c for c in redis.allowed if c.cost > 1]
+    assert leases, "a busy person held no lease"
+    [key] = redis.granted
+    assert redis.granted[key] == 50 and PERSON not in key  # every attempt charged in Redis
+
+
+async def test_attempt_leases_across_processes_stay_within_a_lease_each() -> None:
+    clock = Clock()
+    redis = FakeRedis(clock)
+    procs = [AttemptRig(redis, clock), AttemptRig(redis, clock)]
+    rng = random.Random(3)
+    admitted = 0
+    for _ in range(400):
+        clock.t += rng.choice([0.0, 0.001, 0.01])
+        admitted += await rng.choice(procs).one()
+        if rng.random() < 0.5:
+            await asyncio.sleep(0)
+    for p in procs:
+        await p.settle()
+    # 4 s at 50 a day regains nothing: the quota, and never more (each spent one charged first)
+    assert admitted <= 50
+    assert admitted + sum(p.limiter.held(1, PERSON) for p in procs) <= 50
+
+
+async def test_batches_and_other_agencies_are_charged_per_request() -> None:
+    clock = Clock()
+    redis = FakeRedis(clock)
+    r = AttemptRig(redis, clock)
+    for _ in range(10):
+        assert await r.one()
+        await asyncio.sleep(0)
+    await r.settle()
+    assert r.limiter.held(1, PERSON) > 0 and r.limiter.held(2, PERSON) == 0
+    before = len(redis.charges)
+    decisions = await r.limiter.spend(1, {PERSON: 2, "001090000002": 1}, DAY)
+    assert all(d.allowed for d in decisions.values())
+    assert [c.cost for c in redis.charges[before:]] == [2, 1]  # a batch: at Redis, strict
+
+
+async def test_attempt_leases_off_charge_every_verify() -> None:
+    clock = Clock()
+    redis = FakeRedis(clock)
+    r = AttemptRig(redis, clock, max_tokens=0)  # VERIFY_ATTEMPT_LEASE_MAX=0
+    for _ in range(20):
+        assert await r.one()
+        await asyncio.sleep(0)
+    await r.settle()
+    assert len(redis.charges) == 20 and all(c.cost == 1 for c in redis.charges)

@@ -1,5 +1,7 @@
-"""Rate-limit token leases: a process buys a key's tokens from Redis in blocks and spends
-them in memory, so that almost no request waits on Redis for its rate limit.
+"""Token leases: a process buys a bucket's tokens from Redis in blocks and spends them in
+memory, so that almost no request waits on Redis for its rate limit (an API key's bucket),
+nor a verify of a busy person for the probing limit (an agency and person's bucket,
+:class:`LeasedAttemptLimiter`).
 
 A lease is a strict charge of ``n`` tokens on the key's shared GCRA bucket in Redis
 (``gcra_many.lua``, through the same per-tick batcher): Redis grants it only when the
@@ -34,19 +36,23 @@ local fallback (``gcra_batch.Buckets``) are unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from verify.adapters.gcra_batch import ALLOWED, Charge, ChargeBatcher
 from verify.adapters.ratelimit import RateLimiter
-from verify.domain.gcra import MICROS, Decision, Limit
+from verify.domain.gcra import MICROS, Decision, Limit, Quota, Rule
 
 LEASE_SHARE = 10  # a lease is at most this fraction of the key's burst: the bound per process
 LEASE_MAX_KEYS = 10_000  # keys with lease state in one process (oldest dropped)
+ATTEMPT_LEASE_MAX_KEYS = 50_000  # (agency, person) pairs with lease state in one process
 
 
-def lease_size(limit: Limit, max_tokens: int) -> int:
+def lease_size(limit: Rule, max_tokens: int) -> int:
     """The most tokens of ``limit`` one process may hold; 0: none (charged per request)."""
     size = min(max_tokens, limit.burst // LEASE_SHARE)
     return size if size >= 2 else 0
@@ -56,7 +62,7 @@ def lease_size(limit: Limit, max_tokens: int) -> int:
 class Held:
     """One key's lease in this process."""
 
-    limit: Limit
+    limit: Rule
     size: int  # lease_size(limit): the most tokens held; 0: none (charged per request)
     tokens: int = 0
     expires: float = 0.0
@@ -67,39 +73,45 @@ class Held:
     spent_before: int = 0  # in the window before
 
 
-class LeasedRateLimiter:
-    """The ``Limiter`` port: a request spends a leased token, else is charged on its own."""
+class Leases:
+    """Token leases of GCRA buckets in Redis, by a name of the caller's (``bucket_key`` gives
+    the name's Redis key when a lease is bought): what both leased limiters share."""
 
     def __init__(
         self,
-        exact: RateLimiter,
         batcher: ChargeBatcher,
+        bucket_key: Callable[[str], str],
         *,
         max_tokens: int,
         ttl_s: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = LEASE_MAX_KEYS,
+        clock: Callable[[], float],
+        max_keys: int,
     ) -> None:
-        self._exact = exact
         self._batcher = batcher
+        self._bucket_key = bucket_key
         self._max_tokens = max_tokens
         self._ttl_s = ttl_s
         self._clock = clock
         self._max_keys = max_keys
-        self._held: dict[str, Held] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # oldest first: the one dropped past max_keys (popitem, not next(iter(dict)), which
+        # scans the deleted slots at a plain dict's front: slow once many keys came and went)
+        self._held: OrderedDict[str, Held] = OrderedDict()
+        # names seen once in the last TTL, and when: no lease state until a second request
+        # (most people are verified once: they cost a float here, not a Held)
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._pending: set[asyncio.Future[Decision | None]] = set()  # leases in flight
+        self._buying = 0  # leases to be queued at the end of this tick
 
-    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
-        if self.take(key_id, limit, cost):
-            return ALLOWED
-        return await self._exact.check(key_id, limit, cost)
-
-    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+    def take(self, name: str, limit: Rule, cost: int) -> bool:
         """Spend ``cost`` leased tokens (True), or say the request must go to Redis; either
-        way start a refill when the key's lease runs low."""
-        held = self._held.get(key_id)
-        if held is None or (held.limit is not limit and held.limit != limit):
-            held = self._track(key_id, limit)  # new, or its limit changed
+        way start a refill when the lease runs low."""
+        held = self._held.get(name)
+        if held is None:
+            held = self._second(name, limit, cost)
+            if held is None:
+                return False  # the first request in a TTL: nothing held, none to buy
+        elif held.limit is not limit and held.limit != limit:
+            held = self._track(name, limit)  # its limit changed
         if not held.size:
             return False
         now = self._clock()
@@ -119,27 +131,49 @@ class LeasedRateLimiter:
             demand = max(held.spent, held.spent_before)  # tokens of a TTL window, here
             size = min(held.size, 2 * demand) if demand > 1 else 0
             if size and 2 * tokens <= size:
-                self._refill(key_id, held, size - tokens)
+                self._refill(name, held, size - tokens)
         return taken
 
-    def _track(self, key_id: str, limit: Limit) -> Held:
-        held = self._held[key_id] = Held(limit, lease_size(limit, self._max_tokens))
-        if len(self._held) > self._max_keys:
-            del self._held[next(iter(self._held))]
+    def _second(self, name: str, limit: Rule, cost: int) -> Held | None:
+        """The lease state of a name not tracked yet, from its second request in a TTL
+        (the first one's cost counted in its demand); None: its first, noted."""
+        now = self._clock()
+        seen = self._seen.pop(name, None)
+        if seen is None or now - seen >= self._ttl_s:
+            self._seen[name] = now
+            if len(self._seen) > self._max_keys:
+                self._seen.popitem(last=False)
+            return None
+        held = self._track(name, limit)
+        held.window_start, held.spent = seen, cost
         return held
 
-    def _refill(self, key_id: str, held: Held, tokens: int) -> None:
-        held.refilling = True
-        task = asyncio.get_running_loop().create_task(self._lease(key_id, held, tokens))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _track(self, name: str, limit: Rule) -> Held:
+        held = self._held[name] = Held(limit, lease_size(limit, self._max_tokens))
+        if len(self._held) > self._max_keys:
+            self._held.popitem(last=False)
+        return held
 
-    async def _lease(self, key_id: str, held: Held, tokens: int) -> None:
-        charge = Charge(self._exact.key_of(key_id), held.limit, tokens, True)
-        try:
-            [decision] = await self._batcher.charge((charge,))
-        finally:
-            held.refilling = False
+    def _refill(self, name: str, held: Held, tokens: int) -> None:
+        """Buy ``tokens`` more with the tick's other charges: a callback and a future, no task
+        (a busy process buys many leases a second). Queued after this tick's callbacks, as a
+        task's first step would be: a request charged at Redis in the same tick goes before
+        the lease (near the limit, a lease must not take the tokens of the request)."""
+        held.refilling = True
+        self._buying += 1
+        asyncio.get_running_loop().call_soon(self._buy, name, held, tokens)
+
+    def _buy(self, name: str, held: Held, tokens: int) -> None:
+        self._buying -= 1
+        charge = Charge(self._bucket_key(name), held.limit, tokens, True)
+        future = self._batcher.enqueue_one(charge)
+        self._pending.add(future)
+        future.add_done_callback(functools.partial(self._landed, held, tokens))
+
+    def _landed(self, held: Held, tokens: int, future: asyncio.Future[Decision | None]) -> None:
+        self._pending.discard(future)
+        held.refilling = False
+        decision = None if future.cancelled() else future.result()
         now = self._clock()
         if decision is None:  # Redis did not decide: the per-request path (and its fallback)
             held.quiet_until = now + self._ttl_s
@@ -151,12 +185,100 @@ class LeasedRateLimiter:
             held.tokens += tokens
             held.expires = now + self._ttl_s
 
-    def held(self, key_id: str) -> int:
-        """Unspent leased tokens of a key (tests, the bound's check)."""
-        held = self._held.get(key_id)
+    def held(self, name: str) -> int:
+        """Unspent leased tokens of a name (tests, the bound's check)."""
+        held = self._held.get(name)
         return 0 if held is None or self._clock() >= held.expires else held.tokens
 
     async def aclose(self) -> None:
         """Wait for the leases in flight (each bounded by the batcher's deadline)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._pending or self._buying:
+            if self._pending:
+                await asyncio.gather(*self._pending, return_exceptions=True)
+            else:  # bought at the end of this tick
+                await asyncio.sleep(0)
+
+
+class LeasedRateLimiter:
+    """The ``Limiter`` port: a request spends a leased token, else is charged on its own."""
+
+    def __init__(
+        self,
+        exact: RateLimiter,
+        batcher: ChargeBatcher,
+        *,
+        max_tokens: int,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = LEASE_MAX_KEYS,
+    ) -> None:
+        self._exact = exact
+        self._leases = leases = Leases(
+            batcher, exact.key_of, max_tokens=max_tokens, ttl_s=ttl_s, clock=clock,
+            max_keys=max_keys,
+        )  # fmt: skip
+        self.take = leases.take  # (key id, limit, cost) -> spent from the lease
+        self.held = leases.held  # unspent leased tokens of a key id
+        self.aclose = leases.aclose
+        self.charge = exact.check  # what no lease could spend: charged on its own
+
+    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        if self.take(key_id, limit, cost):
+            return ALLOWED
+        return await self._exact.check(key_id, limit, cost)
+
+
+class AttemptBuckets(Protocol):
+    """The probing limit's per-request path (``verify/adapters/attempts.py``)."""
+
+    def key_of(self, agency_id: int, id_number: str) -> str: ...
+
+    async def spend(
+        self, agency_id: int, costs: Mapping[str, int], quota: Quota
+    ) -> dict[str, Decision]: ...
+
+
+def _same(key: str) -> str:
+    return key
+
+
+class LeasedAttemptLimiter:
+    """The probing limit's ``AttemptLimiter`` port with leases in front: a verify's one
+    attempt on one person is spent from a lease of that (agency, person) bucket when this
+    process holds one; anything else (a batch, a person without a lease) is charged at
+    Redis as before. The bound is the rate limit's: every attempt spent was charged on the
+    person's bucket in Redis first (a lease is granted only when the bucket holds all of
+    it), so across N processes the attempts let through over any interval exceed the
+    quota's by at most N leases (at most a tenth of the day's quota each), and over a day
+    never exceed it by more; an expired lease's attempts are lost (the person's bucket
+    fills up again at the quota's pace). A lease is sized by the pair's recent demand in
+    this process: only a person verified more than once a lease TTL by one agency holds one."""
+
+    def __init__(
+        self,
+        exact: AttemptBuckets,
+        batcher: ChargeBatcher,
+        *,
+        max_tokens: int,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = ATTEMPT_LEASE_MAX_KEYS,
+    ) -> None:
+        self._exact = exact
+        self._leases = Leases(
+            batcher, _same, max_tokens=max_tokens, ttl_s=ttl_s, clock=clock, max_keys=max_keys
+        )
+        self.aclose = self._leases.aclose
+
+    async def spend(
+        self, agency_id: int, costs: Mapping[str, int], quota: Quota
+    ) -> dict[str, Decision]:
+        if len(costs) == 1:
+            [(subject, cost)] = costs.items()
+            if self._leases.take(self._exact.key_of(agency_id, subject), quota, cost):
+                return {subject: ALLOWED}
+        return await self._exact.spend(agency_id, costs, quota)
+
+    def held(self, agency_id: int, id_number: str) -> int:
+        """Unspent leased attempts on a person (tests, the bound's check)."""
+        return self._leases.held(self._exact.key_of(agency_id, id_number))

@@ -40,5 +40,10 @@ class RateLimiter:
         """The Redis key of an API key's bucket (its leases charge the same one)."""
         return self._prefix + key_id
 
+    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+        return False  # holds no tokens: every request is charged
+
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
         return await self._buckets.charge_one(Charge(self._prefix + key_id, limit, cost, False))
+
+    charge = check

@@ -4,9 +4,10 @@ prometheus collectors once per event-loop tick.
 A prometheus update takes a lock, and in multiprocess mode (``--workers N``)
 also writes to a memory-mapped file: a request counted directly cost about seven
 of them (requests, duration sum and bucket, in-flight up and down, agency,
-verdict). Here a request costs an append to a list and an integer; the first
-one of a tick schedules ``flush`` with ``call_soon``, which folds everything the
-tick gathered into the collectors in one update per label set. So the collectors
+verdict). Here a request adds one to its bucket (and its seconds to the sum) in the
+list of its label set for the tick, found by one dict lookup; the first one of a tick
+schedules ``flush`` with ``call_soon``, which folds everything the tick gathered into
+the collectors in one update per label set. So the collectors
 are current at the end of the loop iteration in which a request finished, before
 the process reads its next request or scrape; ``/metrics`` flushes the scraping
 process's own values first all the same (``flush`` is idempotent and cheap).
@@ -25,18 +26,31 @@ from typing import Any
 
 from verify.metrics import Metrics, outcome_class
 
-# one finished request: route template, method, status, seconds, agency id (None: no key)
-Observation = tuple[str, str, int, float, str | None]
+# the label values a finished request is counted under: route template, method, status,
+# agency id (None: no key); each such set gathers its requests' duration per bucket, then
+# their sum, until the end of the tick
+Labels = tuple[str, str, int, str | None]
+
+
+class _Children:
+    """The collector children one label set updates, resolved once per label set."""
+
+    __slots__ = ("agency", "duration", "limited", "requests")
+
+    def __init__(self, requests: Any, duration: Any, agency: Any, limited: Any) -> None:
+        self.requests = requests
+        self.duration = duration
+        self.agency = agency  # None: a request without a key
+        self.limited = limited  # rate_limited of the agency, for a 429 of a keyed request
 
 
 class RequestObserver:
     def __init__(self, metrics: Metrics) -> None:
         self._m = metrics
-        self._requests: dict[tuple[str, str, str], Any] = {}
-        self._durations: dict[tuple[str, str], Any] = {}
-        self._agencies: dict[str, Any] = {}
+        self._children: dict[Labels, _Children] = {}
         self._verdicts: dict[tuple[str, str], Any] = {}
-        self._observed: list[Observation] = []
+        # label set -> per bucket the requests of the tick, then their seconds in all
+        self._observed: dict[Labels, list[float]] = {}
         self._verdicts_seen: Counter[tuple[str, str]] = Counter()
         self.in_flight = 0  # requests admitted and not finished, in this process
         self._in_flight_shown = 0
@@ -44,7 +58,7 @@ class RequestObserver:
         self._gauges: dict[Any, float] = {}  # gauge child -> its latest value, not yet set
         self._scheduled = False
         self._bounds: list[float] = metrics.duration._upper_bounds
-        self._outcomes: dict[int, str] = {}  # status -> its outcome label (a few dozen)
+        self._width = len(self._bounds)  # buckets, +Inf included
 
     def histogram(self, child: Any) -> Callable[[float], None]:
         """``observe`` for an (unlabelled or labelled) histogram child, folded per tick."""
@@ -79,7 +93,13 @@ class RequestObserver:
     def observe(
         self, route: str, method: str, status: int, elapsed: float, agency: str | None
     ) -> None:
-        self._observed.append((route, method, status, elapsed, agency))
+        """One finished request, counted in its label set's buckets (folded at tick end)."""
+        labels = (route, method, status, agency)
+        sums = self._observed.get(labels)
+        if sums is None:
+            sums = self._observed[labels] = [0.0] * (self._width + 1)
+        sums[bisect_left(self._bounds, elapsed)] += 1
+        sums[-1] += elapsed
         if not self._scheduled:
             self._schedule()
 
@@ -117,58 +137,33 @@ class RequestObserver:
             for key, n in seen.items():
                 self._verdict_child(key).inc(n)
         if self._observed:
-            observed, self._observed = self._observed, []
+            observed, self._observed = self._observed, {}
             self._fold(observed)
 
-    def _fold(self, observed: list[Observation]) -> None:
-        requests: dict[tuple[str, str, str], int] = {}
-        agencies: dict[str, int] = {}
-        limited: dict[str, int] = {}
-        durations: dict[tuple[str, str], list[float]] = {}
-        bounds = self._bounds
-        width = len(bounds)  # buckets, +Inf included
-        outcomes = self._outcomes
-        for route, method, status, elapsed, agency in observed:
-            outcome = outcomes.get(status)
-            if outcome is None:
-                outcome = outcomes[status] = outcome_class(status)
-            key = (route, method, outcome)
-            requests[key] = requests.get(key, 0) + 1
-            sums = durations.get((route, outcome))
-            if sums is None:
-                sums = durations[route, outcome] = [0.0] * (width + 1)  # buckets, then the sum
-            sums[bisect_left(bounds, elapsed)] += 1
-            sums[width] += elapsed
-            if agency is not None:
-                agencies[agency] = agencies.get(agency, 0) + 1
-                if status == 429:
-                    limited[agency] = limited.get(agency, 0) + 1
-        for key, n in requests.items():
-            self._request_child(key).inc(n)
-        for pair, sums in durations.items():
-            observe_many(self._duration_child(pair), sums)
-        for agency, n in agencies.items():
-            self._agency_child(agency).inc(n)
-        for agency, n in limited.items():
-            self._m.rate_limited.labels(agency).inc(n)
+    def _fold(self, observed: dict[Labels, list[float]]) -> None:
+        children = self._children
+        for labels, sums in observed.items():
+            child = children.get(labels)
+            if child is None:
+                child = children[labels] = self._resolve(labels)
+            n = sum(sums[:-1])  # whole numbers: exact (the sum of seconds is left out)
+            child.requests.inc(n)
+            observe_many(child.duration, sums)
+            if child.agency is not None:
+                child.agency.inc(n)
+            if child.limited is not None:
+                child.limited.inc(n)
 
-    def _request_child(self, key: tuple[str, str, str]) -> Any:
-        child = self._requests.get(key)
-        if child is None:
-            child = self._requests[key] = self._m.requests.labels(*key)
-        return child
-
-    def _duration_child(self, key: tuple[str, str]) -> Any:
-        child = self._durations.get(key)
-        if child is None:
-            child = self._durations[key] = self._m.duration.labels(*key)
-        return child
-
-    def _agency_child(self, agency: str) -> Any:
-        child = self._agencies.get(agency)
-        if child is None:
-            child = self._agencies[agency] = self._m.agency_requests.labels(agency)
-        return child
+    def _resolve(self, labels: Labels) -> _Children:
+        route, method, status, agency = labels
+        m = self._m
+        outcome = outcome_class(status)
+        return _Children(
+            m.requests.labels(route, method, outcome),
+            m.duration.labels(route, outcome),
+            None if agency is None else m.agency_requests.labels(agency),
+            m.rate_limited.labels(agency) if agency is not None and status == 429 else None,
+        )
 
     def _verdict_child(self, key: tuple[str, str]) -> Any:
         child = self._verdicts.get(key)

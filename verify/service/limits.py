@@ -27,13 +27,27 @@ def _limit(rate_per_s: int, burst: int | None) -> Limit:
     return Limit(rate_per_s, burst or 2 * rate_per_s)
 
 
-async def charge(principal: Principal, cost: int, limiter: Limiter) -> None:
-    """Raise RateLimited (with the seconds to wait) when the key is over its limit."""
+def charged_now(principal: Principal, cost: int, limiter: Limiter) -> bool:
+    """True: nothing to charge, or charged from the tokens this process holds, with no await
+    (a busy key's requests); False: nothing was charged, ``charge_rest`` must be awaited."""
     rate = principal.rate_per_s
     if rate is None or cost <= 0:
-        return
+        return True
+    return limiter.take(principal.key_id, _limit(rate, principal.burst), cost)
+
+
+async def charge(principal: Principal, cost: int, limiter: Limiter) -> None:
+    """Raise RateLimited (with the seconds to wait) when the key is over its limit."""
+    if not charged_now(principal, cost, limiter):
+        await charge_rest(principal, cost, limiter)
+
+
+async def charge_rest(principal: Principal, cost: int, limiter: Limiter) -> None:
+    """``charge`` once ``charged_now`` said False: the key's shared bucket decides."""
+    rate = principal.rate_per_s
+    assert rate is not None
     limit = _limit(rate, principal.burst)
-    decision = await limiter.check(principal.key_id, limit, cost)
+    decision = await limiter.charge(principal.key_id, limit, cost)
     if not decision.allowed:
         raise RateLimited(
             f"over the rate limit of {limit.rate_per_s}/s (burst {limit.burst})",

@@ -67,4 +67,15 @@ class KeyStore(Protocol):
 
 
 class Limiter(Protocol):
-    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision: ...
+    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+        """Spend ``cost`` from what this process holds of the key's limit, with no await
+        (True); False: nothing was spent, ``charge`` decides."""
+        ...
+
+    async def charge(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        """Charge ``cost`` on the key's shared bucket (what ``take`` could not spend)."""
+        ...
+
+    async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        """``take``, else ``charge``."""
+        ...

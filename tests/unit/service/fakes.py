@@ -103,7 +103,13 @@ class FakeLimiter:
         self.tat: dict[str, int] = {}
         self.asked: list[tuple[str, int]] = []
 
+    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+        return False  # no leases: every request is charged
+
     async def check(self, key_id: str, limit: Limit, cost: int) -> Decision:
+        return await self.charge(key_id, limit, cost)
+
+    async def charge(self, key_id: str, limit: Limit, cost: int) -> Decision:
         self.asked.append((key_id, cost))
         decision = decide(self.tat.get(key_id), self.now_us, limit, cost)
         if decision.allowed:

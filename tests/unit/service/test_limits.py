@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.service.fakes import FakeLimiter
+from verify.domain.gcra import Limit
 from verify.errors import RateLimited
 from verify.service.auth import Principal
-from verify.service.limits import charge, limit_of, pace
+from verify.service.limits import charge, charge_rest, charged_now, limit_of, pace
 
 LIMITED = Principal("k1", 1, "bank", frozenset({"verify"}), rate_per_s=10, burst=5)
 UNLIMITED = Principal("k2", 1, "bank", frozenset({"verify"}))
@@ -57,3 +58,27 @@ async def test_a_pace_longer_than_allowed_is_refused() -> None:
     await charge(LIMITED, 5, limiter)
     with pytest.raises(RateLimited):
         await pace(LIMITED, 5, limiter, max_wait_s=0.1)
+
+
+class HoldingLimiter(FakeLimiter):
+    """A limiter holding ``held`` tokens in process (as a lease does)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__()
+        self.held = held
+
+    def take(self, key_id: str, limit: Limit, cost: int) -> bool:
+        if cost > self.held:
+            return False
+        self.held -= cost
+        return True
+
+
+async def test_tokens_held_in_process_are_spent_first_then_the_bucket_decides() -> None:
+    limiter = HoldingLimiter(2)
+    assert charged_now(LIMITED, 1, limiter) and charged_now(LIMITED, 1, limiter)
+    assert limiter.asked == []  # spent with no await and no charge
+    assert not charged_now(LIMITED, 1, limiter)  # none left: nothing spent, the bucket decides
+    await charge_rest(LIMITED, 1, limiter)
+    assert limiter.asked == [("k1", 1)]
+    assert charged_now(UNLIMITED, 10, limiter) and charged_now(LIMITED, 0, limiter)
