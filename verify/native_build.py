@@ -15,6 +15,7 @@ Docker build checks that its image runs compiled.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -56,6 +57,8 @@ def missing() -> str | None:
         import mypyc  # noqa: F401
     except ImportError:
         return "mypyc is not installed"
+    if importlib.util.find_spec("setuptools") is None:  # mypyc builds through it (3.12+
+        return "setuptools is not installed"  # venvs come without it)
     if compiler() is None:
         return "no C compiler"
     include = sysconfig.get_paths()["include"]
@@ -83,6 +86,10 @@ def build(root: Path, quiet: bool = False) -> Path:
         src = scratch / "src"
         shutil.copytree(native.DOMAIN_DIR, src / "verify" / "domain",
                         ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        # keyed by what is compiled: the copy, not the tree as it was before (an edit saved
+        # between the two must not give a build of new code under the old sources' key)
+        key = native.source_key(src / "verify" / "domain")
+        target = root / key
         (src / "verify" / "__init__.py").write_text("")
         names = native.compiled_names()
         paths = [n.replace(".", "/") + ".py" for n in names]
@@ -101,6 +108,9 @@ def build(root: Path, quiet: bool = False) -> Path:
                 raise RuntimeError(f"mypyc built no {rel}")
         manifest = {"key": key, "files": files, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
         (out / native.MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if native.build_files(target, key) is not None:  # a concurrent build finished it
+            _prune(root, key)
+            return target
         if target.exists():  # an incomplete or foreign directory under this key
             shutil.rmtree(target)
         try:

@@ -12,7 +12,12 @@ import pytest
 from tests.unit.gcra_fakes import FakeBreaker, FakeRedis
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.gcra_batch import ChargeBatcher
-from verify.adapters.gcra_lease import LeasedAttemptLimiter, LeasedRateLimiter, lease_size
+from verify.adapters.gcra_lease import (
+    LeasedAttemptLimiter,
+    LeasedRateLimiter,
+    attempt_lease_size,
+    lease_size,
+)
 from verify.adapters.ratelimit import RateLimiter
 from verify.domain.gcra import Limit, Quota
 
@@ -258,15 +263,20 @@ async def test_a_cost_above_the_held_tokens_goes_to_redis(cost: int) -> None:
 
 
 PERSON = "001090000001"
-DAY = Quota(50, 86_400)  # the default: 50 attempts a rolling day, lease size 5
+DEFAULT = Quota(50, 86_400)  # the default: 50 attempts a rolling day: no lease at all
+# 50 attempts a second: a bucket that refills 50 in a TTL (1 s here), so leases of 5 form;
+# the tests below are about the leases' bound, on a quota that has them
+DAY = Quota(50, 1)
 
 
 class AttemptRig:
-    def __init__(self, redis: FakeRedis, clock: Clock, *, max_tokens: int = 1000) -> None:
+    def __init__(
+        self, redis: FakeRedis, clock: Clock, *, max_tokens: int = 1000, ttl_s: float = TTL
+    ) -> None:
         self.batcher = ChargeBatcher(redis, breaker=FakeBreaker(), deadline_s=1.0)
         self.exact = RedisAttemptLimiter(self.batcher, prefix="t", hmac_key=b"k" * 32)
         self.limiter = LeasedAttemptLimiter(
-            self.exact, self.batcher, max_tokens=max_tokens, ttl_s=TTL, clock=clock
+            self.exact, self.batcher, max_tokens=max_tokens, ttl_s=ttl_s, clock=clock
         )
 
     async def one(self, agency: int = 1, person: str = PERSON) -> bool:
@@ -276,6 +286,34 @@ class AttemptRig:
         for _ in range(5):
             await asyncio.sleep(0)
         await self.limiter.aclose()
+
+
+def test_an_attempt_lease_loses_at_most_a_tenth_of_what_its_bucket_refills() -> None:
+    # a lease expires at most once a TTL: at most a tenth of a TTL's refill, so expired
+    # leases cost a process at most a tenth of the quota
+    assert attempt_lease_size(DEFAULT, 1000, 30.0) == 0  # the default: exact, per request
+    assert attempt_lease_size(Quota(28_800, 86_400), 1000, 30.0) == 0  # refills 10 a TTL
+    assert attempt_lease_size(Quota(57_600, 86_400), 1000, 30.0) == 2  # refills 20 a TTL
+    assert attempt_lease_size(Quota(10**9, 86_400), 1000, 30.0) == 1000  # the bench's
+    assert attempt_lease_size(Quota(10**9, 86_400), 0, 30.0) == 0  # VERIFY_ATTEMPT_LEASE_MAX=0
+    assert attempt_lease_size(DAY, 1000, TTL) == lease_size(DAY, 1000) == 5
+
+
+async def test_at_the_default_quota_a_person_verified_often_holds_no_lease() -> None:
+    # the review's case: a bank re-checking a customer twice within the TTL, again and
+    # again, must not burn attempts in leases that expire unspent
+    clock = Clock()
+    redis = FakeRedis(clock)
+    r = AttemptRig(redis, clock, ttl_s=30.0)
+    allowed = 0
+    for _ in range(25):
+        for _ in range(2):
+            allowed += (await r.limiter.spend(1, {PERSON: 1}, DEFAULT))[PERSON].allowed
+            await asyncio.sleep(0)
+            assert r.limiter.held(1, PERSON) == 0
+        clock.t += 31.0
+    await r.settle()
+    assert allowed == 50 and all(c.cost == 1 for c in redis.charges)
 
 
 async def test_a_person_verified_once_a_ttl_is_charged_per_request() -> None:
@@ -312,16 +350,20 @@ async def test_attempt_leases_across_processes_stay_within_a_lease_each() -> Non
     procs = [AttemptRig(redis, clock), AttemptRig(redis, clock)]
     rng = random.Random(3)
     admitted = 0
+    start = clock.t
     for _ in range(400):
-        clock.t += rng.choice([0.0, 0.001, 0.01])
+        clock.t += rng.choice([0.0, 0.00001, 0.0001])
         admitted += await rng.choice(procs).one()
         if rng.random() < 0.5:
             await asyncio.sleep(0)
     for p in procs:
         await p.settle()
-    # 4 s at 50 a day regains nothing: the quota, and never more (each spent one charged first)
-    assert admitted <= 50
-    assert admitted + sum(p.limiter.held(1, PERSON) for p in procs) <= 50
+    # the quota and what the bucket regained meanwhile (50 a second), never more: each
+    # attempt spent was charged in Redis first
+    regained = int((clock.t - start) * DAY.count / DAY.period_s) + 1
+    assert regained <= 3
+    assert admitted <= 50 + regained
+    assert admitted + sum(p.limiter.held(1, PERSON) for p in procs) <= 50 + regained
 
 
 async def test_batches_and_other_agencies_are_charged_per_request() -> None:

@@ -50,7 +50,7 @@ CHAIN_COLUMNS = ("chain_id", "chain_batch", "chain_link")
 # A COPY record: an AuditEntry's values after `at`, in its order (one slice of the entry),
 # then `at` and the chain's columns (one concatenation). `at` travels as the int8 of its
 # microseconds since 2000-01-01 UTC and chain_id as its 16 bytes: COPY's binary format of a
-# timestamptz and of a uuid, the very bytes (verify/adapters/audit.py: COPY_TYPES).
+# timestamptz and of a uuid, the very bytes (verify/adapters/audit_rows.py: COPY_TYPES).
 COPY_COLUMNS = (
     "agency_id", "request_id", "kind", "purpose", "subject", "verdict", "fields",
     "latency_ms", "key_id", "terminal", "at", "chain_id", "chain_batch", "chain_link",

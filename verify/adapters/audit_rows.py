@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from typing import Any
 
 import asyncpg
@@ -126,10 +127,16 @@ async def copy(conn: PoolConnectionProxy, records: list[tuple[object, ...]], wai
     asyncpg prepares once per connection and caches, as it does its own). asyncpg writes the
     COPY and its data at once and waits for one answer: one round trip, as an INSERT."""
     raw: Any = conn  # asyncpg's internals, as copy_records_to_table uses them (0.32)
-    intro = await raw._prepare(_COPY_INTRO, use_cache=True)
+    # one budget for both steps: the prepare is a round trip on a fresh connection (the one
+    # after a failed commit), and must not give a stalled server a second full timeout
+    deadline = time.monotonic() + wait
+    intro = await raw._prepare(_COPY_INTRO, use_cache=True, timeout=wait)
     protocol = raw._protocol
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the audit COPY ran out of time before it was sent")
     try:
-        await protocol.copy_in(_COPY_SQL, None, None, records, intro._state, wait)
+        await protocol.copy_in(_COPY_SQL, None, None, records, intro._state, left)
     except asyncpg.InternalClientError:
         _observe_waiters(protocol)
         raise

@@ -58,6 +58,24 @@ def lease_size(limit: Rule, max_tokens: int) -> int:
     return size if size >= 2 else 0
 
 
+LOST_SHARE = 10  # an attempt lease loses at most this fraction of what its bucket refills
+
+
+def attempt_lease_size(limit: Rule, max_tokens: int, ttl_s: float) -> int:
+    """The most attempts of a probing-limit bucket one process may lease; 0: none.
+
+    Unlike a key's tokens, an (agency, person) bucket refills slowly (50 a day: one every
+    29 min), and a lease's unspent attempts are lost when it expires: a pair verified twice
+    within a TTL and then not again would burn its lease. A pair's lease expires at most
+    once a TTL, so a lease is at most a tenth of what the bucket refills in a TTL: what one
+    process's leases lose is at most a tenth of the quota. At the default quota (50 a day)
+    and TTL (30 s) that is no lease at all: every verify is charged at Redis, exactly. Only
+    a quota of about 29,000 a day or more (at a 30 s TTL) gets leases."""
+    refilled = ttl_s * MICROS / limit.interval_us
+    size = min(lease_size(limit, max_tokens), int(refilled / LOST_SHARE))
+    return size if size >= 2 else 0
+
+
 @dataclass(slots=True)
 class Held:
     """One key's lease in this process."""
@@ -86,8 +104,10 @@ class Leases:
         ttl_s: float,
         clock: Callable[[], float],
         max_keys: int,
+        size_of: Callable[[Rule, int, float], int] | None = None,
     ) -> None:
         self._batcher = batcher
+        self._size_of = size_of
         self._bucket_key = bucket_key
         self._max_tokens = max_tokens
         self._ttl_s = ttl_s
@@ -149,7 +169,12 @@ class Leases:
         return held
 
     def _track(self, name: str, limit: Rule) -> Held:
-        held = self._held[name] = Held(limit, lease_size(limit, self._max_tokens))
+        size = (
+            lease_size(limit, self._max_tokens)
+            if self._size_of is None
+            else self._size_of(limit, self._max_tokens, self._ttl_s)
+        )
+        held = self._held[name] = Held(limit, size)
         if len(self._held) > self._max_keys:
             self._held.popitem(last=False)
         return held
@@ -249,10 +274,12 @@ class LeasedAttemptLimiter:
     Redis as before. The bound is the rate limit's: every attempt spent was charged on the
     person's bucket in Redis first (a lease is granted only when the bucket holds all of
     it), so across N processes the attempts let through over any interval exceed the
-    quota's by at most N leases (at most a tenth of the day's quota each), and over a day
-    never exceed it by more; an expired lease's attempts are lost (the person's bucket
-    fills up again at the quota's pace). A lease is sized by the pair's recent demand in
-    this process: only a person verified more than once a lease TTL by one agency holds one."""
+    quota's by at most N leases, and over a day never exceed it. An expired lease's attempts
+    are lost (the person's bucket fills up again at the quota's pace), so a lease is at most
+    a tenth of what the bucket refills in a TTL (:func:`attempt_lease_size`): no lease at
+    the default quota, leases only for quotas of tens of thousands a day. A lease is sized
+    by the pair's recent demand in this process: only a person verified more than once a
+    lease TTL by one agency holds one."""
 
     def __init__(
         self,
@@ -266,8 +293,9 @@ class LeasedAttemptLimiter:
     ) -> None:
         self._exact = exact
         self._leases = Leases(
-            batcher, _same, max_tokens=max_tokens, ttl_s=ttl_s, clock=clock, max_keys=max_keys
-        )
+            batcher, _same, max_tokens=max_tokens, ttl_s=ttl_s, clock=clock, max_keys=max_keys,
+            size_of=attempt_lease_size,
+        )  # fmt: skip
         self.aclose = self._leases.aclose
 
     async def spend(
