@@ -2,11 +2,12 @@
 `python -m loadtest.leasebench`.
 
 (a) hello world, then (c) POST /v1/verify with every lookup a cache hit, alternating
-``VERIFY_RATE_LEASE_MAX=0`` (every request charged at Redis, as before the leases) and the
-default, ``--turns`` times each (``--setting VERIFY_ATTEMPT_LEASE_MAX``: the probing limit's
-leases instead); every (c) run is profiled with py-spy for its per-stage
-table, whose "auth" column is the limiters' CPU per request. Prints, per run, requests/s and
-app CPU µs per request as ratios to hello world of the same invocation, and the auth stage.
+``VERIFY_RATE_LEASE_MAX=0`` (every request charged at Redis, as before the leases) and
+``1000`` (the default), ``--turns`` times each (``--setting VERIFY_ATTEMPT_LEASE_MAX``:
+the probing limit's leases instead, off by default: 0 against 1000); every (c) run is
+profiled with py-spy for its per-stage table, whose "auth" column is the limiters' CPU per
+request. Prints, per run, requests/s and app CPU µs per request as ratios to hello world of
+the same invocation, and the auth stage.
 A small register of its own (``--count``, database ``verify_bench_small``) is enough: every
 lookup of (c) is a cache hit. The machine is shared: compare within one invocation only.
 """
@@ -80,8 +81,8 @@ def main() -> None:
             bench.measure(hello, [cases["a"]])
             rows.append(("(a) hello world", bench.outcome.servers.pop("a"), {}))
             for turn in range(args.turns):
-                for label, lease_max in [("leases off", "0"), ("leases on", "")]:
-                    served = {**env, args.setting: lease_max} if lease_max else env
+                for label, lease_max in [("leases off", "0"), ("leases on", "1000")]:
+                    served = {**env, args.setting: lease_max}
                     name = f"verify_{label.replace(' ', '_')}_{turn}"
                     case = dataclasses.replace(cases["c"], key="c")
                     bench.measure(bench.server(name, [str(verify), "serve"], served), [case], key)

@@ -96,9 +96,10 @@ class Settings:
     rate_lease_max: int = 1000
     rate_lease_ttl_s: float = 1.0
     # probing-limit attempts a process may lease per (agency, person) (at most a tenth of
-    # the day's quota; 0: every verify charged at Redis), and how long such a lease lasts
-    # (a quota of a day: a person's demand is read over a longer window than a key's)
-    attempt_lease_max: int = 1000
+    # what the bucket refills in a TTL: none below ~29,000 a day; 0, the default: every
+    # verify charged at Redis), and how long such a lease lasts (a quota of a day: a
+    # person's demand is read over a longer window than a key's)
+    attempt_lease_max: int = 0
     attempt_lease_ttl_s: float = 30.0
     log_level: str = "INFO"
     access_log: str = "errors"  # all | errors | sample:N (errors and slow ones always)
@@ -192,7 +193,7 @@ class Settings:
             default_key_rate=r.opt("VERIFY_DEFAULT_KEY_RATE", _positive_int, 100),
             rate_lease_max=r.opt("VERIFY_RATE_LEASE_MAX", _count, 1000),
             rate_lease_ttl_s=r.opt("VERIFY_RATE_LEASE_TTL", _lease_seconds, 1.0),
-            attempt_lease_max=r.opt("VERIFY_ATTEMPT_LEASE_MAX", _count, 1000),
+            attempt_lease_max=r.opt("VERIFY_ATTEMPT_LEASE_MAX", _count, 0),
             attempt_lease_ttl_s=r.opt("VERIFY_ATTEMPT_LEASE_TTL", _lease_seconds, 30.0),
             log_level=r.opt("VERIFY_LOG_LEVEL", _log_level, "INFO"),
             access_log=r.opt("VERIFY_ACCESS_LOG", _access_log, "errors"),

@@ -94,12 +94,12 @@ def test_the_default_key_rate() -> None:
 def test_the_rate_lease_settings() -> None:
     default = Settings.from_env(BASE)
     assert (default.rate_lease_max, default.rate_lease_ttl_s) == (1000, 1.0)
-    assert (default.attempt_lease_max, default.attempt_lease_ttl_s) == (1000, 30.0)
+    assert (default.attempt_lease_max, default.attempt_lease_ttl_s) == (0, 30.0)  # off
     off = Settings.from_env(
         {**BASE, "VERIFY_RATE_LEASE_MAX": "0", "VERIFY_RATE_LEASE_TTL": "0.2",
-         "VERIFY_ATTEMPT_LEASE_MAX": "0"}
+         "VERIFY_ATTEMPT_LEASE_MAX": "500"}
     )  # fmt: skip
-    assert (off.rate_lease_max, off.rate_lease_ttl_s, off.attempt_lease_max) == (0, 0.2, 0)
+    assert (off.rate_lease_max, off.rate_lease_ttl_s, off.attempt_lease_max) == (0, 0.2, 500)
     for name, raw in [
         ("VERIFY_RATE_LEASE_MAX", "-1"),
         ("VERIFY_ATTEMPT_LEASE_MAX", "-1"),
