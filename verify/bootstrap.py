@@ -53,6 +53,7 @@ from verify.http.appkeys import (
 )
 from verify.http.jobs_keys import JOB_QUEUE, JOB_STORE
 from verify.metrics import Metrics, observe_audit_commit, observe_pool
+from verify.service.attempts import AttemptLimiter
 from verify.service.attributes import LookupDeps
 from verify.service.auth import Authenticator
 from verify.service.ports import Audit, Register
@@ -65,7 +66,7 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 READ_POOLS = web.AppKey("read_pools", list[asyncpg.Pool])
 REGISTER = web.AppKey("register", Register)
 AUDIT_OVERRIDE = web.AppKey("audit_override", Audit)
-ATTEMPTS = web.AppKey("attempts", LeasedAttemptLimiter)
+ATTEMPTS = web.AppKey("attempts", AttemptLimiter)
 
 
 class Ping(Protocol):
@@ -187,19 +188,25 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
         exact, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
     )
     app[LIMITER] = leased
-    attempts = LeasedAttemptLimiter(
-        RedisAttemptLimiter(
-            batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
-        ),
-        batcher,
-        max_tokens=settings.attempt_lease_max,
-        ttl_s=settings.attempt_lease_ttl_s,
+    exact_attempts = RedisAttemptLimiter(
+        batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
     )
-    app[ATTEMPTS] = attempts
+    # leases only when turned on (off by default): otherwise a verify would pay their
+    # bookkeeping (a person seen twice in a TTL gets lease state) for leases never bought
+    attempts = (
+        LeasedAttemptLimiter(
+            exact_attempts, batcher, max_tokens=settings.attempt_lease_max,
+            ttl_s=settings.attempt_lease_ttl_s,
+        )
+        if settings.attempt_lease_max
+        else None
+    )  # fmt: skip
+    app[ATTEMPTS] = attempts if attempts is not None else exact_attempts
     app[REDIS_PING] = client.ping
     yield
     await leased.aclose()  # its leases in flight wait on the batcher
-    await attempts.aclose()
+    if attempts is not None:
+        await attempts.aclose()
     await batcher.aclose()
     await close_client(client)
 
