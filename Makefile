@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED_COUNT ?= 100000
 
-.PHONY: install lock run test lint format bench seedbench loadtest counter-results clean
+.PHONY: install lock run test test-compiled lint format bench seedbench loadtest counter-results clean
 
 # Dependencies come from hashed lock files (pip --require-hashes: a changed or substituted
 # file on the index fails the install), then the project itself without dependencies.
@@ -62,6 +62,15 @@ test: install
 	$(BIN)/ruff format --check verify cache client tests loadtest
 	$(BIN)/mypy
 	VERIFY_PURE_PYTHON=1 $(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(MAKE) --no-print-directory test-compiled
+
+# The run above measures coverage on the domain's .py files; this one runs the unit suite
+# and the end-to-end tests of verify answers and limits again on the domain `make install`
+# compiled (its header says which domain ran; the parity test fails when there is no build)
+COMPILED_TESTS = tests/unit tests/e2e/test_verify_cases.py tests/e2e/test_probing_limit.py \
+	tests/e2e/test_rate_limits.py tests/e2e/test_api.py
+test-compiled: install
+	VERIFY_PURE_PYTHON=0 $(BIN)/pytest -q $(COMPILED_TESTS)
 
 lint: install
 	$(BIN)/ruff check verify cache client tests loadtest

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from verify import devservers
+from verify import devservers, native
 from verify.adapters.migrate import migrate
 from verify.adapters.roles import SERVING_ROLE, ensure_serving_role
 from verify.settings import Secret, Settings
@@ -38,6 +38,11 @@ UNLIMITED_ATTEMPTS = 1_000_000_000
 # uvloop for every async test, and a test that leaves a task error or an open connection
 # behind on the loop fails (tests/support/loop_guard.py)
 pytest_plugins = ["pytester", "tests.support.loop_guard"]
+
+
+def pytest_report_header() -> str:
+    """Which domain the run tests: compiled (mypyc) or the .py files (verify/native.py)."""
+    return native.mode().line()
 
 
 @dataclass(frozen=True)
