@@ -65,12 +65,14 @@ test: install
 	$(MAKE) --no-print-directory test-compiled
 
 # The run above measures coverage on the domain's .py files; this one runs the unit suite
-# and the end-to-end tests of verify answers and limits again on the domain `make install`
-# compiled (its header says which domain ran; the parity test fails when there is no build)
+# and the end-to-end tests of verify answers, limits and the API again on the domain
+# `make install` compiled. --check fails when a build was possible but none runs, and
+# says why when nothing can be compiled here (then these tests run the .py files again)
 COMPILED_TESTS = tests/unit tests/e2e/test_verify_cases.py tests/e2e/test_probing_limit.py \
 	tests/e2e/test_rate_limits.py tests/e2e/test_api.py
 test-compiled: install
-	VERIFY_PURE_PYTHON=0 $(BIN)/pytest -q $(COMPILED_TESTS)
+	VERIFY_PURE_PYTHON=0 $(BIN)/python -m verify.native_build --check
+	VERIFY_PURE_PYTHON=0 $(BIN)/pytest $(COMPILED_TESTS)
 
 lint: install
 	$(BIN)/ruff check verify cache client tests loadtest

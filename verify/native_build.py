@@ -24,6 +24,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from verify import native
@@ -122,11 +123,34 @@ def build(root: Path, quiet: bool = False) -> Path:
     return target
 
 
+def check(environ: Mapping[str, str] = os.environ) -> int:
+    """0 when this process runs the compiled domain, or the .py files were asked for, or
+    nothing can be compiled here (saying why); 1 when a build should have been there."""
+    mode = native.mode()
+    print(mode.line())
+    if mode.compiled or native.pure_forced(environ):
+        return 0
+    why = missing()
+    if why is not None:
+        print(f"verify/domain: nothing can be compiled here ({why})")
+        return 0
+    print("verify/domain: a build is possible here but none runs: run `make install` "
+          "(`python -m verify.native_build --verbose` shows a failed build's output)")  # fmt: skip
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=native.native_root())
     parser.add_argument("--verbose", action="store_true", help="show mypyc's and gcc's output")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="build nothing: print which domain runs here, and fail if it could be compiled "
+        "here yet runs as pure Python (make test-compiled)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.check:
+        return check()
     why = missing()
     if why is not None:
         print(f"verify/domain: not compiled ({why}): it runs as pure Python", file=sys.stderr)
