@@ -57,12 +57,12 @@ STAGES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], ...]
     ("metrics", ("prometheus_client/", "verify/metrics.py"), (), frozenset()),
     ("log", ("logging/", "verify/logs.py"), (), frozenset()),
     ("audit", ("verify/adapters/audit.py", "verify/service/audit.py"), ("_entry",),
-     frozenset()),
+     frozenset({"Floor._commit"})),  # the floor servers' (loadtest/bench/floor.py) too
     # the limiters' Redis round trips (their own tick batches) are auth's, not the lookup's
     ("auth", ("verify/adapters/gcra_", "verify/adapters/ratelimit.py",
-              "verify/adapters/attempts.py"), (), frozenset()),
+              "verify/adapters/attempts.py"), (), frozenset({"Floor._charge"})),
     ("lookup", ("cache/", "redis/", "verify/adapters/pg.py"),
-     ("fetch_records", "resolve_ids"), frozenset()),
+     ("fetch_records", "resolve_ids"), frozenset({"Floor._fetch", "Floor.person"})),
     ("auth", ("verify/service/auth.py", "verify/service/limits.py"), (), frozenset()),
     ("parse", ("verify/domain/claims.py", "verify/domain/qr.py"),
      ("read_json", "BaseRequest.read", "parse_item", "_decode"), frozenset()),

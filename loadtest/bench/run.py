@@ -1,16 +1,18 @@
-"""`make bench`: requests/s and p50/p99 of five servers in one run, on loopback, with wrk.
+"""`make bench`: requests/s and p50/p99 of nine servers in one run, on loopback, with wrk.
 
 (a) hello world (aiohttp + uvloop + orjson), (b) a naive one-SELECT-per-request
 server, (c) POST /v1/verify with every lookup a cache hit, (d) POST /v1/verify
 with the caches off on random IDs of a 10M register, (e) POST /v1/verify/batch
 with 1,000 items per request, (f) = (c) with a no-op audit, (g) = (c) served by 2
 single-process instances (metrics in process, as one process per container runs)
-instead of `--workers 2` (prometheus multiprocess files). Every server runs 2
-processes sharing its port (SO_REUSEPORT). py-spy profiles one worker during (c), (d)
-and (e); its shares of the worker's samples times the CPU per request give the
-per-stage table (µs per request by stage: parse, auth, lookup, evaluate, audit,
-serialise, metrics, log, HTTP). Writes
-loadtest/results/bench.json, bench.png and profile-{c,d,e}.txt; prints a table.
+instead of `--workers 2` (prometheus multiprocess files), (h) and (i) the floors of
+(c) and (d): servers doing only what the contract requires of every verify
+(loadtest/bench/floor.py). Every server runs 2 processes sharing its port
+(SO_REUSEPORT) and starts on an empty audit log. py-spy profiles one worker during
+(c), (d), (e) and (h); its shares of the worker's samples times the CPU per request
+give the per-stage table (µs per request by stage: parse, auth, lookup, evaluate,
+audit, serialise, metrics, log, HTTP). Writes loadtest/results/bench.json, bench.png
+and profile-{c,d,e,h}.txt; prints a table.
 
 Everything it starts it stops, also on Ctrl-C, SIGTERM or its overall deadline.
 """
@@ -39,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "loadtest" / "results"
 
 
-ALL_CASES = frozenset("abcdefg")
+ALL_CASES = frozenset("abcdefghi")
 PARTIAL = Path(tempfile.gettempdir()) / "verify-bench"
 
 
@@ -75,7 +77,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet-wait", type=float, default=60.0, help="seconds a case waits at most")
     p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run")
     p.add_argument(
-        "--cases", default="abcdefg", type=_cases,
+        "--cases", default=ALL_CASES, type=_cases,
         help="the servers to measure, e.g. 'c' or 'cd' (default: all; a subset writes to "
         f"{PARTIAL} unless --out is given, so the committed figures stay whole)",
     )  # fmt: skip

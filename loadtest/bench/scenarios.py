@@ -1,4 +1,4 @@
-"""The five servers and their loads, measured one server at a time on the bench's own stack."""
+"""The servers and their loads, measured one server at a time on the bench's own stack."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Options:
     hot_ids: int
     batch_items: int
     timing: Timing
-    cases: frozenset[str] = frozenset("abcdefg")  # --cases: the servers measured
+    cases: frozenset[str] = frozenset("abcdefghi")  # --cases: the servers measured
 
 
 @dataclass
@@ -80,6 +80,7 @@ class Bench:
         self.tmp = tmp
         self.data_dir = Path(os.environ.get("VERIFY_DATA_DIR", ROOT / ".data")).resolve()
         self.outcome = Outcome()
+        self.admin_url: str | None = None  # set: each server starts on an empty audit log
 
     def server(self, name: str, argv: list[str], env: dict[str, str]) -> Server:
         port, ops_port = devservers.free_port(), devservers.free_port()
@@ -95,6 +96,8 @@ class Bench:
         cases = [c for c in cases if c.key in self.o.cases]
         if not cases:  # --cases left this server out: not even started
             return
+        if self.admin_url is not None:  # no server writes into an index the last one grew
+            stack.reset_audit(self.admin_url)
         with running(server):
             for case in cases:
                 # one request first: a 4xx/5xx (bad key, missing table) stops the run here
@@ -131,7 +134,7 @@ class Bench:
                 **base, "VERIFY_DATABASE_URL": url, "VERIFY_ADMIN_DATABASE_URL": admin,
                 "VERIFY_REDIS_KEY_PREFIX": REDIS_PREFIX,
             }  # fmt: skip
-            stack.reset_audit(admin)
+            self.admin_url = admin
             key = stack.create_key(self.verify, env)
             bodies = claims.export(
                 url, self.tmp, register_size=self.o.count, size=self.o.random_ids,
@@ -149,9 +152,13 @@ class Bench:
             self.measure(self.server("verify_fleet", fleet, cached), [cases["g"]], key)
             self.measure(self.server("verify_noaudit", [python, "-m", "loadtest.bench.noaudit"],
                                      cached), [cases["f"]], key)  # fmt: skip
+            self.measure(self.server("floor", [python, "-m", "loadtest.bench.floor"], cached),
+                         [cases["h"]])  # fmt: skip
             uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
             self.measure(self.server("verify_uncached", [verify, "serve"], uncached),
                          [cases["d"], cases["e"]], key)  # fmt: skip
+            floor_uncached = [python, "-m", "loadtest.bench.floor", "--no-cache"]
+            self.measure(self.server("floor_uncached", floor_uncached, env), [cases["i"]])
         finally:
             if not dev.was_running:  # the bench started them: leave the machine as it was
                 stack.verify_cli(self.verify, ["dev", "down"], base)
@@ -231,6 +238,10 @@ class Bench:
                       "verify\nno audit", Load(hot, verify, c, key=key), app_stats=True),
             "g": Case("g", "as (c), single-process instances: metrics in process",
                       "verify\nper-process\nmetrics", Load(hot, verify, c, key=key)),
+            "h": Case("h", "floor of (c): dict, Redis limit, audit COPY, no more",
+                      "floor of (c)", Load(hot, verify, c), profile=profiled),
+            "i": Case("i", f"floor of (d): as (h), Postgres, random IDs of {self.o.count:,}",
+                      "floor of (d)", Load(rand, verify, c)),
         }  # fmt: skip
 
     def _explain_load(self) -> None:
