@@ -31,7 +31,7 @@ from verify.adapters.audit import PgAuditWriter
 from verify.adapters.changes import PgChangeSource
 from verify.adapters.citizens import PgCitizens
 from verify.adapters.clock import LocalToday, utc_now
-from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_batch import BULK_DEADLINE_S, ChargeBatcher
 from verify.adapters.gcra_lease import LeasedAttemptLimiter, LeasedRateLimiter
 from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.job_queue import ArqJobQueue, arq_redis, queue_name
@@ -181,16 +181,21 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = create_client(cache_settings_from(settings))
     batcher = ChargeBatcher(
-        redis_sender(client), breaker=Breaker(), deadline_s=4 * settings.redis_timeout_s
+        redis_sender(client), breaker=Breaker(), deadline_s=4 * settings.redis_timeout_s,
+        bulk_deadline_s=BULK_DEADLINE_S,
+    )  # fmt: skip
+    local = app[METRICS].limiter_local
+    exact = RateLimiter(
+        batcher, prefix=settings.redis_key_prefix, on_fallback=local.labels("rate").inc
     )
-    exact = RateLimiter(batcher, prefix=settings.redis_key_prefix)
     leased = LeasedRateLimiter(
         exact, batcher, max_tokens=settings.rate_lease_max, ttl_s=settings.rate_lease_ttl_s
     )
     app[LIMITER] = leased
     exact_attempts = RedisAttemptLimiter(
-        batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value
-    )
+        batcher, prefix=settings.redis_key_prefix, hmac_key=settings.hmac_key.value,
+        on_fallback=local.labels("attempts").inc,
+    )  # fmt: skip
     # leases only when turned on (off by default): otherwise a verify would pay their
     # bookkeeping (a person seen twice in a TTL gets lease state) for leases never bought
     attempts = (

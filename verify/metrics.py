@@ -147,6 +147,14 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemostrecent",
         )
+        self.limiter_local = Counter(
+            "verify_limiter_local_decisions",
+            "Limit charges decided by this process's own limiter because Redis did not decide "
+            "them in time (down, slow, breaker open, or this process too busy to read the "
+            "reply): while it grows, a limit is per process, not per fleet.",
+            ["limiter"],
+            registry=r,
+        )
         self.attempts_refused = Counter(
             "verify_attempts_refused",
             "Verify attempts refused by the per-person probing limit (too_many_attempts), "

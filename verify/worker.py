@@ -37,7 +37,7 @@ from cache.redis_client import RedisClient, create_client
 from verify import gc_tuning, logs
 from verify.adapters.attempts import RedisAttemptLimiter
 from verify.adapters.clock import LocalToday, utc_now
-from verify.adapters.gcra_batch import ChargeBatcher
+from verify.adapters.gcra_batch import BULK_DEADLINE_S, ChargeBatcher
 from verify.adapters.gcra_redis import redis_sender
 from verify.adapters.job_chunks import PgChunkSource
 from verify.adapters.job_queue import RUN_JOB, arq_redis, enqueue_slice, queue_name
@@ -109,7 +109,10 @@ def charge_batcher(s: Settings, client: RedisClient) -> ChargeBatcher:
     (a job's lines and the agency's API calls spend one allowance): those of all chunks in
     flight go to Redis in one round trip per event-loop tick, each bounded by the deadline;
     the worker's close waits for any in flight (``aclose``) before closing the client."""
-    return ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=4 * s.redis_timeout_s)
+    return ChargeBatcher(
+        redis_sender(client), breaker=Breaker(), deadline_s=4 * s.redis_timeout_s,
+        bulk_deadline_s=BULK_DEADLINE_S,
+    )  # fmt: skip
 
 
 def attempt_limiter(s: Settings, client: RedisClient) -> RedisAttemptLimiter:

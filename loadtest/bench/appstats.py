@@ -85,6 +85,12 @@ def pipeline(before: Samples, after: Samples, seconds: float) -> dict[str, objec
     query = _mean(before, after, "verify_db_query_seconds")
     if query is not None:
         found["db_query_mean_ms"] = round(query[0] * 1000, 2)
+    for limiter in ("attempts", "rate"):  # charges Redis did not decide in time
+        local = _delta(
+            before, after, f'verify_limiter_local_decisions_total{{limiter="{limiter}"}}'
+        )
+        if local is not None:
+            found[f"{limiter}_local_decisions"] = round(local)
     compiled = after.get("verify_domain_compiled")  # which build of verify/domain served
     if compiled is not None:
         found["domain_compiled"] = bool(compiled)

@@ -9,8 +9,8 @@ What any verify must do, whatever the code around it, and nothing else:
   any number in flight (as ``cache/coalesce.py`` does);
 - charge the probing limit in Redis, shared by every instance: the app's own GCRA script
   and hand-packed EVALSHA (``verify/adapters/gcra_redis.py``), one round trip for all
-  the charges that gathered while the previous one was in flight, sent alongside the
-  lookup (its key is an HMAC of the ID as written);
+  the charges that gathered while the previous one was in flight, once the person is
+  found (its key is an HMAC of the ID as written);
 - write the answer's audit row (time, agency, request id, kind, purpose, HMAC of the ID
   number, verdict, latency) and answer only once it is committed: group commit, one
   binary COPY into ``audit_log`` for all the rows that gathered while the previous
@@ -203,9 +203,10 @@ async def verify(request: web.Request) -> web.Response:
     floor = request.app[FLOOR]
     id_number = claim["id_number"]
     subject = floor.subject(id_number)
-    charged = floor.limits.add(subject)  # sent alongside the lookup
     person = await floor.person(id_number)
-    await charged
+    # after the lookup, as the app does: sent alongside it instead, (i) served 0.85-0.94x
+    # the requests at 1.07-1.18x the CPU per request (two A/B runs)
+    await floor.limits.add(subject)
     if person is None:
         verdict = "not_found"
     else:

@@ -62,9 +62,9 @@ async def test_a_failed_call_leaves_every_caller_to_its_local_limiter() -> None:
     redis.error = ConnectionError("gone")
     b = batcher(redis, breaker)
     fallbacks: list[str] = []
-    one = RateLimiter(b, prefix="t", on_fallback=lambda: fallbacks.append("rate"))
+    one = RateLimiter(b, prefix="t", on_fallback=lambda n: fallbacks.append("rate"))
     two = RedisAttemptLimiter(
-        b, prefix="t", hmac_key=b"k" * 32, on_fallback=lambda: fallbacks.append("attempts")
+        b, prefix="t", hmac_key=b"k" * 32, on_fallback=lambda n: fallbacks.append("attempts")
     )
     quota = Quota(2, 86_400)
     rate, spent = await asyncio.gather(
@@ -91,7 +91,7 @@ async def test_a_stalled_redis_costs_one_deadline_then_local() -> None:
     redis.gate = asyncio.Event()  # never set
     b = batcher(redis, breaker, deadline_s=0.05)
     fallbacks: list[int] = []
-    buckets = Buckets(b, local=LocalLimiter(), on_fallback=lambda: fallbacks.append(1))
+    buckets = Buckets(b, local=LocalLimiter(), on_fallback=fallbacks.append)
     answers = await asyncio.gather(*(buckets.charge([charge(f"k{i}")]) for i in range(3)))
     assert all(d.allowed for [d] in answers)
     assert breaker.events == ["failure"] and fallbacks == [1, 1, 1]
@@ -155,7 +155,7 @@ async def test_close_waits_for_the_batch_in_flight() -> None:
 
 async def test_without_redis_the_limiters_are_local() -> None:
     fallbacks: list[int] = []
-    limiter = RateLimiter(None, prefix="t", on_fallback=lambda: fallbacks.append(1))
+    limiter = RateLimiter(None, prefix="t", on_fallback=lambda n: fallbacks.append(1))
     assert (await limiter.check("k", ONE, 1)).allowed
     assert not (await limiter.check("k", ONE, 1)).allowed
     assert fallbacks == [1, 1]
@@ -221,3 +221,56 @@ async def test_a_batch_whose_deadline_was_spent_waiting_is_not_sent() -> None:
     spent = asyncio.get_running_loop().time() - 0.001
     assert await b._decide([charge("a")], spent) == [None]
     assert redis.calls == [] and breaker.events == []  # the stalled call before it told
+
+
+async def _open_gate_after(redis: FakeRedis, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    assert redis.gate is not None
+    redis.gate.set()
+
+
+async def test_bulk_charges_wait_for_redis_past_a_single_charges_deadline() -> None:
+    """A process busy with bulk work may read a reply later than a verify's deadline: the
+    bulk charges keep waiting (up to their own) and Redis decides them, not this process."""
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.05, bulk_deadline_s=1.0)
+    opener = asyncio.create_task(_open_gate_after(redis, 0.15))
+    replies = await b.charge([charge("a"), charge("b")])
+    await opener
+    assert replies == [ALLOWED, ALLOWED] and breaker.events == ["success"]
+
+
+async def test_a_single_charge_in_a_bulk_batch_is_answered_at_its_own_deadline() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.05, bulk_deadline_s=1.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    bulk = asyncio.ensure_future(b.charge([charge("a"), charge("b")]))
+    await asyncio.sleep(0)  # the bulk charges open the batch; the pump sends it next tick
+    single = b.enqueue_one(charge("one"))
+    opener = asyncio.create_task(_open_gate_after(redis, 0.3))
+    assert await single is None  # Redis did not decide it in its 50 ms: local
+    assert loop.time() - started < 0.25
+    assert not bulk.done()
+    assert await bulk == [ALLOWED, ALLOWED]
+    await opener
+    assert redis.calls == [["a", "b", "one"]] and breaker.events == ["success"]
+
+
+async def test_a_bulk_batch_past_its_own_deadline_goes_local() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()  # never set
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.02, bulk_deadline_s=0.08)
+    assert await b.charge([charge("a"), charge("b")]) == [None, None]
+    assert breaker.events == ["failure"]
+
+
+async def test_buckets_count_each_charge_decided_locally() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker(open_=True)  # Redis not asked: all local
+    counted: list[int] = []
+    buckets = Buckets(batcher(redis, breaker), local=LocalLimiter(), on_fallback=counted.append)
+    await buckets.charge([charge("a"), charge("b"), charge("c")])
+    await buckets.charge_one(charge("d"))
+    assert counted == [3, 1] and redis.calls == []

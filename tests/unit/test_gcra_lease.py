@@ -49,7 +49,7 @@ class Rig:
         self.batcher = ChargeBatcher(redis, breaker=self.breaker, deadline_s=1.0)
         self.fallbacks: list[int] = []
         self.exact = RateLimiter(
-            self.batcher, prefix="t", on_fallback=lambda: self.fallbacks.append(1)
+            self.batcher, prefix="t", on_fallback=lambda n: self.fallbacks.append(1)
         )
         self.limiter = LeasedRateLimiter(
             self.exact, self.batcher, max_tokens=max_tokens, ttl_s=TTL, clock=clock

@@ -75,7 +75,7 @@ class RedisAttemptLimiter:
         prefix: str,
         hmac_key: bytes,
         local: LocalLimiter | None = None,
-        on_fallback: Callable[[], None] | None = None,
+        on_fallback: Callable[[int], None] | None = None,
     ) -> None:
         self._prefix = prefix
         self._hmac_key = hmac_key

@@ -8,7 +8,12 @@ While that round trip is in flight the charges of later ticks gather, and go as 
 next call as soon as it is back: one round trip in flight per process, so a busy
 process makes fewer, fuller calls (Redis's CPU and ours are mostly per call, not per
 charge). A batch's deadline runs from its first charge, so a charge waiting behind a
-stalled call still waits one deadline at most, not two. A chunk reports once to the
+stalled call still waits one deadline at most, not two. A single charge (a verify's:
+``enqueue_one``) has ``deadline_s``; a batch holding a list of charges (a bulk request's,
+or a lease's) waits up to ``bulk_deadline_s``, longer: a process busy with bulk work can
+take longer than a verify's deadline to read a reply that came back in time, and a
+limit decided locally is a limit per process. The single charges of such a batch are
+still answered (locally) at their own deadline. A chunk reports once to the
 circuit breaker, not once per caller. Each caller waits on a future of its own while
 the batch runs in the pump: one giving up (its request cancelled) does not cancel the
 batch for the others.
@@ -16,7 +21,8 @@ batch for the others.
 ``Buckets`` is the one place that says "Redis under a deadline with the breaker,
 else local": a charge Redis did not decide (it failed, timed out, or the breaker
 is open) is decided by a per-process ``LocalLimiter`` with the same rule, and the
-caller's ``on_fallback`` hook is told.
+caller's ``on_fallback`` hook is told how many charges were (an operator's signal that
+the limits are per process for now: ``verify_limiter_local_decisions_total``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ log = logging.getLogger("verify.limits")
 
 REDIS_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
 MAX_BATCH = 1_000  # charges per round trip: bounds the script's run time (Redis is blocked)
+# how long a batch with bulk charges in it waits for Redis (`verify serve`, `verify worker`):
+# a 1,000-item batch answers in about half a second under load; a verify's is far shorter
+BULK_DEADLINE_S = 1.0
 
 
 class Charge(NamedTuple):
@@ -72,11 +81,14 @@ class ChargeBatcher:
         *,
         breaker: CircuitBreaker,
         deadline_s: float,
+        bulk_deadline_s: float | None = None,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self._send = send
         self._breaker = breaker
         self._deadline_s = deadline_s  # a whole round trip, over the client's socket timeouts
+        # a batch with a list of charges in it (bulk work): at least the single charges' one
+        self._bulk_deadline_s = max(deadline_s, bulk_deadline_s or 0.0)
         self._max_batch = max_batch
         # the batch being gathered, flat: its charges, and per caller its future and how many
         # of the charges are its own (ONE: a single charge, answered bare); since when
@@ -139,11 +151,27 @@ class ChargeBatcher:
             charges, waiters, since = self._charges, self._waiters, self._since
             self._charges, self._waiters = [], []
             replies: Replies = []
+            deadline, early = self._deadline_of(waiters, since)
             try:
-                replies = await self._decide_all(charges, since + self._deadline_s)
+                replies = await self._decide_all(charges, deadline)
             finally:  # every caller gets its answers, also when the batch is cancelled
+                if early is not None:
+                    early.cancel()
                 _answer(waiters, replies or [None] * len(charges))
         self._pump = None
+
+    def _deadline_of(
+        self, waiters: Waiters, since: float
+    ) -> tuple[float, asyncio.TimerHandle | None]:
+        """The batch's deadline, and the timer that answers its single charges (None: Redis
+        did not decide them) at theirs when the batch has a longer one."""
+        deadline = since + self._deadline_s
+        if self._bulk_deadline_s == self._deadline_s or all(n == ONE for _, n in waiters):
+            return deadline, None
+        early = None
+        if any(n == ONE for _, n in waiters):
+            early = asyncio.get_running_loop().call_at(deadline, _expire_single, waiters)
+        return since + self._bulk_deadline_s, early
 
     async def _decide_all(self, charges: list[Charge], deadline: float) -> Replies:
         size = self._max_batch
@@ -196,6 +224,13 @@ class ChargeBatcher:
 ONE = 0  # a waiter of one charge, answered with its reply rather than a list
 
 
+def _expire_single(waiters: Waiters) -> None:
+    """The single charges still waiting at their deadline: Redis did not decide them."""
+    for future, count in waiters:
+        if count == ONE and not future.done():
+            future.set_result(None)
+
+
 def _answer(waiters: Waiters, replies: Replies) -> None:
     """Hand each waiter not yet answered (or gone) its replies, in order."""
     start = 0
@@ -219,7 +254,7 @@ class Buckets:
         batcher: ChargeBatcher | None,
         *,
         local: LocalLimiter,
-        on_fallback: Callable[[], None] | None = None,
+        on_fallback: Callable[[int], None] | None = None,
     ) -> None:
         self._batcher = batcher
         self._local = local
@@ -232,7 +267,7 @@ class Buckets:
         if reply is None:
             reply = self._local.check(charge.key, charge.rule, charge.cost, strict=charge.strict)
             if self._on_fallback is not None:
-                self._on_fallback()
+                self._on_fallback(1)
         return reply
 
     async def charge(self, charges: Sequence[Charge]) -> list[Decision]:
@@ -242,13 +277,13 @@ class Buckets:
         else:
             replies = [None] * len(charges)
         decisions: list[Decision] = []
-        fell_back = False
+        fell_back = 0
         local = self._local
         for (key, rule, cost, strict), reply in zip(charges, replies, strict=True):
             if reply is None:
-                fell_back = True
+                fell_back += 1
                 reply = local.check(key, rule, cost, strict=strict)
             decisions.append(reply)
         if fell_back and self._on_fallback is not None:
-            self._on_fallback()
+            self._on_fallback(fell_back)
         return decisions

@@ -184,8 +184,12 @@ WRITE_HIGH = 64 * 1024  # bytes buffered for the socket above which a write awai
 
 
 async def _exchange(conn: Any, command: bytes) -> Any:
-    """Send ``command`` on a connected redis-py connection and read its one reply, under the
-    connection's socket timeout (one timer for both; the batcher's deadline is around it).
+    """Send ``command`` on a connected redis-py connection and read its one reply. No timer
+    of its own: the batcher's deadline (``asyncio.timeout_at`` around every send, from the
+    batch's first charge) bounds the round trip. The connection's socket timeout (tens of
+    ms) was one more: in a process busy with bulk work the event loop can take longer than
+    that to read a reply that came back in time, and each such timeout sent a whole batch
+    of charges to the per-process limiter and counted against the breaker.
 
     The lean equivalent of ``send_packed_command`` + ``read_response``: on redis-py 8 those
     wrap the write in ``asyncio.wait_for`` (a task per write), the read in a timeout of its
@@ -194,13 +198,12 @@ async def _exchange(conn: Any, command: bytes) -> Any:
     AUTH, TLS and parser stay its own); an error reply is raised as ``read_response`` does.
     """
     if not conn.is_connected:
-        await conn.connect()
-    async with asyncio.timeout(conn.socket_timeout):
-        writer = conn._writer
-        writer.write(command)
-        if writer.transport.get_write_buffer_size() > WRITE_HIGH:
-            await writer.drain()
-        reply = await conn._parser.read_response()
+        await conn.connect()  # under the client's connect timeout
+    writer = conn._writer
+    writer.write(command)
+    if writer.transport.get_write_buffer_size() > WRITE_HIGH:
+        await writer.drain()
+    reply = await conn._parser.read_response()
     if isinstance(reply, ResponseError):
         raise reply
     return reply

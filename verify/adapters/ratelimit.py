@@ -31,7 +31,7 @@ class RateLimiter:
         *,
         prefix: str,
         local: LocalLimiter | None = None,
-        on_fallback: Callable[[], None] | None = None,
+        on_fallback: Callable[[int], None] | None = None,
     ) -> None:
         self._prefix = f"{prefix}:rl:{KEY_VERSION}:"
         self._buckets = Buckets(batcher, local=local or LocalLimiter(), on_fallback=on_fallback)

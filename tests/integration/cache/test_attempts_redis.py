@@ -31,7 +31,7 @@ async def limiter(cache_settings: Settings) -> AsyncIterator[RedisAttemptLimiter
         batcher,
         prefix=cache_settings.redis_key_prefix,
         hmac_key=cache_settings.hmac_key.value,
-        on_fallback=lambda: fallbacks.append(1),
+        on_fallback=lambda n: fallbacks.append(n),
     )
     await batcher.aclose()
     await client.aclose()

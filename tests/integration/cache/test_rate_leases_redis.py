@@ -51,7 +51,7 @@ async def processes() -> AsyncIterator[Make]:
         batcher = ChargeBatcher(counted, breaker=Breaker(), deadline_s=2.0)
         fallbacks: list[int] = []
         exact = RateLimiter(
-            batcher, prefix=settings.redis_key_prefix, on_fallback=lambda: fallbacks.append(1)
+            batcher, prefix=settings.redis_key_prefix, on_fallback=lambda n: fallbacks.append(1)
         )
         limiter = LeasedRateLimiter(exact, batcher, max_tokens=100, ttl_s=1.0)
         process = Process(limiter, batcher, client, sent, fallbacks)

@@ -29,7 +29,7 @@ async def limiters() -> AsyncIterator[Callable[[Settings, list[int]], RateLimite
         clients.append(client)
         batcher = ChargeBatcher(redis_sender(client), breaker=Breaker(), deadline_s=0.2)
         return RateLimiter(
-            batcher, prefix=settings.redis_key_prefix, on_fallback=lambda: fallbacks.append(1)
+            batcher, prefix=settings.redis_key_prefix, on_fallback=lambda n: fallbacks.append(1)
         )
 
     yield make
