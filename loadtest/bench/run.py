@@ -9,10 +9,10 @@ instead of `--workers 2` (prometheus multiprocess files), (h) and (i) the floors
 (c) and (d): servers doing only what the contract requires of every verify
 (loadtest/bench/floor.py). Every server runs 2 processes sharing its port
 (SO_REUSEPORT) and starts on an empty audit log. py-spy profiles one worker during
-(c), (d), (e) and (h); its shares of the worker's samples times the CPU per request
+(c), (d), (e), (h) and (i); its shares of the worker's samples times the CPU per request
 give the per-stage table (µs per request by stage: parse, auth, lookup, evaluate,
 audit, serialise, metrics, log, HTTP). Writes loadtest/results/bench.json, bench.png
-and profile-{c,d,e,h}.txt; prints a table.
+and profile-{c,d,e,h,i}.txt; prints a table.
 
 Everything it starts it stops, also on Ctrl-C, SIGTERM or its overall deadline.
 """

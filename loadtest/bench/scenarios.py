@@ -241,7 +241,7 @@ class Bench:
             "h": Case("h", "floor of (c): dict, Redis limit, audit COPY, no more",
                       "floor of (c)", Load(hot, verify, c), profile=profiled),
             "i": Case("i", f"floor of (d): as (h), Postgres, random IDs of {self.o.count:,}",
-                      "floor of (d)", Load(rand, verify, c)),
+                      "floor of (d)", Load(rand, verify, c), profile=profiled),
         }  # fmt: skip
 
     def _explain_load(self) -> None:
