@@ -147,14 +147,7 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemostrecent",
         )
-        self.limiter_local = Counter(
-            "verify_limiter_local_decisions",
-            "Limit charges decided by this process's own limiter because Redis did not decide "
-            "them in time (down, slow, breaker open, or this process too busy to read the "
-            "reply): while it grows, a limit is per process, not per fleet.",
-            ["limiter"],
-            registry=r,
-        )
+        self.limiter_local = limiter_local_counter(r)
         self.attempts_refused = Counter(
             "verify_attempts_refused",
             "Verify attempts refused by the per-person probing limit (too_many_attempts), "
@@ -178,6 +171,18 @@ class Metrics:
 
 
 CLIENT_GONE = 499  # nginx's "client closed request": no answer was delivered
+
+
+def limiter_local_counter(registry: CollectorRegistry) -> Counter:
+    """`verify serve`'s and `verify worker`'s (the probing limit of job lines) alike."""
+    return Counter(
+        "verify_limiter_local_decisions",
+        "Limit charges decided by this process's own limiter because Redis did not decide "
+        "them in time (down, slow, breaker open, or this process too busy to read the "
+        "reply): while it grows, a limit is per process, not per fleet.",
+        ["limiter"],
+        registry=registry,
+    )
 
 
 def outcome_class(status: int) -> str:

@@ -89,7 +89,10 @@ async def _open(ctx: dict[str, Any]) -> None:
     today = LocalToday(zoneinfo.ZoneInfo(s.timezone))  # Vietnam's calendar day
     redis = create_client(cache_settings_from(s))  # the probing limit's, as serve's
     batcher = charge_batcher(s, redis)
-    attempts = RedisAttemptLimiter(batcher, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value)
+    attempts = RedisAttemptLimiter(
+        batcher, prefix=s.redis_key_prefix, hmac_key=s.hmac_key.value,
+        on_fallback=rt.metrics.limiter_local.labels("attempts").inc,
+    )  # fmt: skip
     verify = VerifyDeps(
         register, ChunkAuditOnly(), s.hmac_key.value, today, utc_now,
         attempts=attempts, attempts_per_day=s.subject_attempts_per_day,

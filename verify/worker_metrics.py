@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from verify.metrics import limiter_local_counter
+
 CHUNK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -51,6 +53,8 @@ class WorkerMetrics:
             ["agency_id"],
             registry=r,
         )
+        self.limiter_local = limiter_local_counter(r)  # the probing limit's, decided here
+        self.limiter_local.labels("attempts")
         self.draining = Gauge(
             "verify_worker_draining", "1 while the worker drains after SIGTERM.", registry=r
         )

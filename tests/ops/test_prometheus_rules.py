@@ -49,15 +49,16 @@ def test_every_alert_is_tested_firing_and_quiet(deploy_dir: Path) -> None:
 
 def known_metric_names() -> set[str]:
     """Every sample name the app, the cache layer and `verify worker` can expose."""
-    registry = CollectorRegistry()
-    Metrics(registry)
-    CacheMetrics(registry)
-    WorkerMetrics(registry)
+    serve, worker = CollectorRegistry(), CollectorRegistry()  # processes of their own
+    Metrics(serve)
+    CacheMetrics(serve)
+    WorkerMetrics(worker)  # shares some names with serve (verify_limiter_local_decisions)
     names: set[str] = set()
-    for family in registry.collect():
-        kind = family.type
-        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
-        names.update(family.name + s for s in suffixes.get(kind, [""]))
+    for registry in (serve, worker):
+        for family in registry.collect():
+            kind = family.type
+            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+            names.update(family.name + s for s in suffixes.get(kind, [""]))
     return names
 
 

@@ -274,3 +274,31 @@ async def test_buckets_count_each_charge_decided_locally() -> None:
     await buckets.charge([charge("a"), charge("b"), charge("c")])
     await buckets.charge_one(charge("d"))
     assert counted == [3, 1] and redis.calls == []
+
+
+async def test_a_single_charge_behind_a_bulk_round_trip_is_answered_at_its_own_deadline() -> None:
+    """One round trip in flight: a verify's charge gathered while a bulk one is out waits
+    its own deadline, not the bulk one's; answered locally, it is never sent to Redis."""
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.05, bulk_deadline_s=1.0)
+    loop = asyncio.get_running_loop()
+    bulk = asyncio.ensure_future(b.charge([charge("a"), charge("b")]))
+    await redis.called.wait()  # the bulk round trip is out (and stalled)
+    started = loop.time()
+    assert await b.enqueue_one(charge("one")) is None
+    assert loop.time() - started < 0.25, "the verify waited for the bulk round trip"
+    later = asyncio.ensure_future(b.charge([charge("c"), charge("d")]))
+    await asyncio.sleep(0.1)
+    redis.gate.set()
+    assert await bulk == [ALLOWED, ALLOWED] and await later == [ALLOWED, ALLOWED]
+    assert redis.calls == [["a", "b"], ["c", "d"]], "a charge decided locally was sent"
+
+
+async def test_single_charges_within_their_deadline_still_go_in_a_late_bulk_batch() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.5, bulk_deadline_s=1.0)
+    single = b.enqueue_one(charge("one"))
+    both = await b.charge([charge("a"), charge("b")])
+    assert await single == ALLOWED and both == [ALLOWED, ALLOWED]
+    assert redis.calls == [["one", "a", "b"]]

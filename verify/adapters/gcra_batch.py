@@ -8,13 +8,14 @@ While that round trip is in flight the charges of later ticks gather, and go as 
 next call as soon as it is back: one round trip in flight per process, so a busy
 process makes fewer, fuller calls (Redis's CPU and ours are mostly per call, not per
 charge). A batch's deadline runs from its first charge, so a charge waiting behind a
-stalled call still waits one deadline at most, not two. A single charge (a verify's:
-``enqueue_one``) has ``deadline_s``; a batch holding a list of charges (a bulk request's,
-or a lease's) waits up to ``bulk_deadline_s``, longer: a process busy with bulk work can
-take longer than a verify's deadline to read a reply that came back in time, and a
-limit decided locally is a limit per process. The single charges of such a batch are
-still answered (locally) at their own deadline. A chunk reports once to the
-circuit breaker, not once per caller. Each caller waits on a future of its own while
+stalled call still waits one deadline at most, not two. A single charge (a verify's, or a
+lease's: ``enqueue_one``) has ``deadline_s``; a batch holding a list of charges (a bulk
+request's: ``charge``) waits up to ``bulk_deadline_s``, longer: a process busy with bulk
+work can take longer than a verify's deadline to read a reply that came back in time,
+and a limit decided locally is a limit per process. A single charge is answered (None:
+decided locally) at its own deadline by a timer, also while its batch waits behind a bulk
+round trip in flight or goes in a bulk one; once answered it is not sent. A chunk reports
+once to the circuit breaker, not once per caller. Each caller waits on a future of its own while
 the batch runs in the pump: one giving up (its request cancelled) does not cancel the
 batch for the others.
 
@@ -86,15 +87,20 @@ class ChargeBatcher:
     ) -> None:
         self._send = send
         self._breaker = breaker
-        self._deadline_s = deadline_s  # a whole round trip, over the client's socket timeouts
+        self._deadline_s = deadline_s  # a whole round trip (the send has no timer of its own)
         # a batch with a list of charges in it (bulk work): at least the single charges' one
         self._bulk_deadline_s = max(deadline_s, bulk_deadline_s or 0.0)
         self._max_batch = max_batch
         # the batch being gathered, flat: its charges, and per caller its future and how many
-        # of the charges are its own (ONE: a single charge, answered bare); since when
+        # of the charges are its own (ONE: a single charge, answered bare); since when;
+        # whether a list of charges is in it; the timer answering its single charges at their
+        # deadline (armed at the first one when bulk batches wait longer: it may have to wait
+        # behind a bulk round trip in flight, or go in a bulk one)
         self._charges: list[Charge] = []
         self._waiters: Waiters = []
         self._since = 0.0
+        self._bulk = False
+        self._expiry: asyncio.TimerHandle | None = None
         self._pump: asyncio.Task[None] | None = None  # sends the batches, one at a time
 
     async def charge(self, charges: Sequence[Charge]) -> Replies:
@@ -104,6 +110,7 @@ class ChargeBatcher:
         future: asyncio.Future[Replies] = asyncio.get_running_loop().create_future()
         self._charges += charges
         self._waiters.append((future, len(charges)))
+        self._bulk = True
         if len(self._waiters) == 1:
             self._opened()
         # no shield needed: the future is this caller's alone (the batch is a task of its own),
@@ -121,6 +128,10 @@ class ChargeBatcher:
         self._waiters.append((future, ONE))
         if len(self._waiters) == 1:
             self._opened()
+        if self._expiry is None and self._bulk_deadline_s > self._deadline_s:
+            self._expiry = asyncio.get_running_loop().call_at(
+                self._since + self._deadline_s, _expire_single, self._waiters
+            )
         return future
 
     def _opened(self) -> None:
@@ -141,6 +152,9 @@ class ChargeBatcher:
             return
         self._pump = None
         charges, waiters, self._charges, self._waiters = self._charges, self._waiters, [], []
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._bulk, self._expiry = False, None
         _answer(waiters, [None] * len(charges))
 
     async def _run(self) -> None:
@@ -149,29 +163,21 @@ class ChargeBatcher:
         next one (fewer, fuller round trips: Redis's cost is mostly per call)."""
         while self._waiters:
             charges, waiters, since = self._charges, self._waiters, self._since
-            self._charges, self._waiters = [], []
+            bulk, expiry = self._bulk, self._expiry
+            self._charges, self._waiters, self._bulk, self._expiry = [], [], False, None
             replies: Replies = []
-            deadline, early = self._deadline_of(waiters, since)
             try:
-                replies = await self._decide_all(charges, deadline)
+                if not bulk:
+                    replies = await self._decide_all(charges, since + self._deadline_s)
+                else:  # single charges already answered at their deadline are not sent
+                    charges, waiters = _unanswered(charges, waiters, since + self._deadline_s)
+                    if charges:
+                        replies = await self._decide_all(charges, since + self._bulk_deadline_s)
             finally:  # every caller gets its answers, also when the batch is cancelled
-                if early is not None:
-                    early.cancel()
+                if expiry is not None:
+                    expiry.cancel()
                 _answer(waiters, replies or [None] * len(charges))
         self._pump = None
-
-    def _deadline_of(
-        self, waiters: Waiters, since: float
-    ) -> tuple[float, asyncio.TimerHandle | None]:
-        """The batch's deadline, and the timer that answers its single charges (None: Redis
-        did not decide them) at theirs when the batch has a longer one."""
-        deadline = since + self._deadline_s
-        if self._bulk_deadline_s == self._deadline_s or all(n == ONE for _, n in waiters):
-            return deadline, None
-        early = None
-        if any(n == ONE for _, n in waiters):
-            early = asyncio.get_running_loop().call_at(deadline, _expire_single, waiters)
-        return since + self._bulk_deadline_s, early
 
     async def _decide_all(self, charges: list[Charge], deadline: float) -> Replies:
         size = self._max_batch
@@ -222,6 +228,27 @@ class ChargeBatcher:
 
 
 ONE = 0  # a waiter of one charge, answered with its reply rather than a list
+
+
+def _unanswered(
+    charges: list[Charge], waiters: Waiters, single_deadline: float
+) -> tuple[list[Charge], Waiters]:
+    """A bulk batch's charges and waiters without its single charges that are past their
+    deadline (answered None now, if their timer has not run yet): those are decided
+    locally, and would be charged twice if Redis got them as well."""
+    if single_deadline > asyncio.get_running_loop().time():
+        return charges, waiters
+    _expire_single(waiters)
+    kept_charges: list[Charge] = []
+    kept_waiters: Waiters = []
+    start = 0
+    for future, count in waiters:
+        end = start + (1 if count == ONE else count)
+        if count != ONE or not future.done():
+            kept_charges += charges[start:end]
+            kept_waiters.append((future, count))
+        start = end
+    return kept_charges, kept_waiters
 
 
 def _expire_single(waiters: Waiters) -> None:

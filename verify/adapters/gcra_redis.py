@@ -7,10 +7,10 @@ charges of the probing limit:
   four arguments per charge;
 - packing: on a standalone Redis the EVALSHA is written as RESP by hand, the keys
   joined in one pass (``evalsha_command``), and written on a pooled connection's stream,
-  its reply read by that connection's parser, under one timer (``_exchange``); redis-py's
-  ``pack_command`` encodes, checks and copies argument by argument, with its retry
-  wrapper and response callbacks around it, and its send and read add a task and a
-  second timer per round trip;
+  its reply read by that connection's parser, under the batcher's deadline
+  (``_exchange``); redis-py's ``pack_command`` encodes, checks and copies argument by
+  argument, with its retry wrapper and response callbacks around it, and its send and
+  read add a task and a second timer per round trip;
 - reply: the count of keys decided, then the refused charges only (index, wait), so an
   all-allowed batch answers one number; a reply whose count is not the command's own is
   refused (``OutOfStep``), never read as "all allowed".
@@ -115,7 +115,8 @@ KEEP = 4  # connections a sender keeps between round trips; more in flight go ba
 
 
 class StandaloneSender:
-    """One hand-packed EVALSHA on a connection of the client's pool; its timeouts apply.
+    """One hand-packed EVALSHA on a connection of the client's pool, under the batcher's
+    deadline (the client's timeouts apply to connecting and to SCRIPT LOAD).
 
     Up to ``KEEP`` connections it used are kept for the next round trips rather than handed
     back: the pool's checkout (a condition, a lock, a readability poll, observability
