@@ -256,7 +256,8 @@ async def test_a_single_charge_in_a_bulk_batch_is_answered_at_its_own_deadline()
     assert not bulk.done()
     assert await bulk == [ALLOWED, ALLOWED]
     await opener
-    assert redis.calls == [["a", "b", "one"]] and breaker.events == ["success"]
+    # the single charge went apart, under its own deadline (it timed out: Redis stalled)
+    assert redis.calls == [["one"], ["a", "b"]] and breaker.events == ["failure", "success"]
 
 
 async def test_a_bulk_batch_past_its_own_deadline_goes_local() -> None:
@@ -301,4 +302,23 @@ async def test_single_charges_within_their_deadline_still_go_in_a_late_bulk_batc
     single = b.enqueue_one(charge("one"))
     both = await b.charge([charge("a"), charge("b")])
     assert await single == ALLOWED and both == [ALLOWED, ALLOWED]
-    assert redis.calls == [["one", "a", "b"]]
+    assert redis.calls == [["one"], ["a", "b"]]  # two sends at once, each its own deadline
+
+
+async def test_singles_waiting_behind_a_bulk_round_trip_are_not_sent_once_answered() -> None:
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.05, bulk_deadline_s=1.0)
+    loop = asyncio.get_running_loop()
+    bulk = asyncio.ensure_future(b.charge([charge("a"), charge("b")]))
+    await redis.called.wait()
+    first, second = b.enqueue_one(charge("x")), b.enqueue_one(charge("y"))
+    assert await first is None and await second is None  # at their deadline
+    started = loop.time()
+    assert await b.enqueue_one(charge("late")) is None  # past it already: at once
+    assert loop.time() - started < 0.02
+    redis.gate.set()
+    assert await bulk == [ALLOWED, ALLOWED]
+    await asyncio.sleep(0.01)
+    assert redis.calls == [["a", "b"]], "a charge answered locally was also sent"
+    assert b.enqueue_one(charge("z")) is not None and await b.enqueue_one(charge("w")) == ALLOWED

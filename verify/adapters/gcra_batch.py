@@ -12,9 +12,10 @@ stalled call still waits one deadline at most, not two. A single charge (a verif
 lease's: ``enqueue_one``) has ``deadline_s``; a batch holding a list of charges (a bulk
 request's: ``charge``) waits up to ``bulk_deadline_s``, longer: a process busy with bulk
 work can take longer than a verify's deadline to read a reply that came back in time,
-and a limit decided locally is a limit per process. A single charge is answered (None:
-decided locally) at its own deadline by a timer, also while its batch waits behind a bulk
-round trip in flight or goes in a bulk one; once answered it is not sent. A chunk reports
+and a limit decided locally is a limit per process. A bulk batch sends its single charges
+apart, under their own deadline; while a batch waits behind a round trip in flight, a
+timer answers its single charges at their deadline (None: decided locally), and those
+are then not sent; a single charge joining after that is answered at once. A chunk reports
 once to the circuit breaker, not once per caller. Each caller waits on a future of its own while
 the batch runs in the pump: one giving up (its request cancelled) does not cancel the
 batch for the others.
@@ -93,14 +94,16 @@ class ChargeBatcher:
         self._max_batch = max_batch
         # the batch being gathered, flat: its charges, and per caller its future and how many
         # of the charges are its own (ONE: a single charge, answered bare); since when;
-        # whether a list of charges is in it; the timer answering its single charges at their
-        # deadline (armed at the first one when bulk batches wait longer: it may have to wait
-        # behind a bulk round trip in flight, or go in a bulk one)
+        # whether a list of charges is in it. When bulk batches wait longer: since when it has
+        # single charges, the timer answering them at their deadline while the batch waits
+        # behind a round trip in flight (a bulk one may take longer), and whether it has
         self._charges: list[Charge] = []
         self._waiters: Waiters = []
         self._since = 0.0
         self._bulk = False
+        self._single_since = 0.0
         self._expiry: asyncio.TimerHandle | None = None
+        self._expired = False
         self._pump: asyncio.Task[None] | None = None  # sends the batches, one at a time
 
     async def charge(self, charges: Sequence[Charge]) -> Replies:
@@ -123,16 +126,25 @@ class ChargeBatcher:
 
     def enqueue_one(self, charge: Charge) -> asyncio.Future[Decision | None]:
         """``charge_one`` as the future to await (one coroutine fewer on the verify path)."""
-        future: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Decision | None] = loop.create_future()
+        if self._expired:  # this batch's single charges are past their deadline: local now
+            future.set_result(None)
+            return future
         self._charges.append(charge)
         self._waiters.append((future, ONE))
         if len(self._waiters) == 1:
             self._opened()
         if self._expiry is None and self._bulk_deadline_s > self._deadline_s:
-            self._expiry = asyncio.get_running_loop().call_at(
-                self._since + self._deadline_s, _expire_single, self._waiters
-            )
+            self._single_since = since = loop.time()
+            self._expiry = loop.call_at(since + self._deadline_s, self._expire)
         return future
+
+    def _expire(self) -> None:
+        """The gathered batch's single charges reached their deadline before it was sent:
+        answered None (decided locally), and not sent when it is."""
+        self._expired = True
+        _expire_single(self._waiters)
 
     def _opened(self) -> None:
         """A new batch's first charge: note when (its deadline runs from then), and start
@@ -154,7 +166,7 @@ class ChargeBatcher:
         charges, waiters, self._charges, self._waiters = self._charges, self._waiters, [], []
         if self._expiry is not None:
             self._expiry.cancel()
-        self._bulk, self._expiry = False, None
+        self._bulk, self._expiry, self._expired = False, None, False
         _answer(waiters, [None] * len(charges))
 
     async def _run(self) -> None:
@@ -163,21 +175,67 @@ class ChargeBatcher:
         next one (fewer, fuller round trips: Redis's cost is mostly per call)."""
         while self._waiters:
             charges, waiters, since = self._charges, self._waiters, self._since
-            bulk, expiry = self._bulk, self._expiry
-            self._charges, self._waiters, self._bulk, self._expiry = [], [], False, None
+            bulk, single_since = self._bulk, self._single_since
+            expiry, expired = self._expiry, self._expired
+            self._charges, self._waiters = [], []
+            self._bulk, self._expiry, self._expired = False, None, False
+            if expiry is not None:  # its single charges are sent under their own deadline
+                expiry.cancel()
+            if expired:  # answered already: decided locally, never charged in Redis too
+                charges, waiters = _unanswered(charges, waiters)
             replies: Replies = []
             try:
-                if not bulk:
+                if not charges:
+                    pass  # every one answered at its deadline already
+                elif bulk and self._bulk_deadline_s > self._deadline_s:
+                    replies = await self._decide_mixed(
+                        charges, waiters, single_since + self._deadline_s,
+                        since + self._bulk_deadline_s,
+                    )  # fmt: skip
+                else:
                     replies = await self._decide_all(charges, since + self._deadline_s)
-                else:  # single charges already answered at their deadline are not sent
-                    charges, waiters = _unanswered(charges, waiters, since + self._deadline_s)
-                    if charges:
-                        replies = await self._decide_all(charges, since + self._bulk_deadline_s)
             finally:  # every caller gets its answers, also when the batch is cancelled
-                if expiry is not None:
-                    expiry.cancel()
                 _answer(waiters, replies or [None] * len(charges))
         self._pump = None
+
+    async def _decide_mixed(
+        self, charges: list[Charge], waiters: Waiters, single_deadline: float, deadline: float
+    ) -> Replies:
+        """A bulk batch: its single charges and its lists as two sends at once, each under
+        its own deadline, and the single charges answered as soon as theirs is back (in a
+        bulk send they would wait the bulk deadline, and be charged in Redis after their
+        callers were answered locally)."""
+        singles: list[int] = []  # the single charges' positions in ``charges``
+        single_waiters: list[asyncio.Future[Any]] = []
+        at = 0
+        for future, count in waiters:
+            if count == ONE:
+                singles.append(at)
+                single_waiters.append(future)
+                at += 1
+            else:
+                at += count
+        if not singles:
+            return await self._decide_all(charges, deadline)
+
+        async def decide_singles() -> Replies:
+            replies = await self._decide_all([charges[i] for i in singles], single_deadline)
+            for future, reply in zip(single_waiters, replies, strict=True):
+                if not future.done():
+                    future.set_result(reply)
+            return replies
+
+        single = set(singles)
+        lists = [i for i in range(len(charges)) if i not in single]
+        one, many = await asyncio.gather(
+            decide_singles(), self._decide_all([charges[i] for i in lists], deadline)
+        )
+        replies: Replies = [None] * len(charges)
+        for i, reply in zip(singles, one, strict=True):
+            replies[i] = reply
+        for i, reply in zip(lists, many, strict=True):
+            replies[i] = reply
+        return replies
 
     async def _decide_all(self, charges: list[Charge], deadline: float) -> Replies:
         size = self._max_batch
@@ -230,15 +288,9 @@ class ChargeBatcher:
 ONE = 0  # a waiter of one charge, answered with its reply rather than a list
 
 
-def _unanswered(
-    charges: list[Charge], waiters: Waiters, single_deadline: float
-) -> tuple[list[Charge], Waiters]:
-    """A bulk batch's charges and waiters without its single charges that are past their
-    deadline (answered None now, if their timer has not run yet): those are decided
-    locally, and would be charged twice if Redis got them as well."""
-    if single_deadline > asyncio.get_running_loop().time():
-        return charges, waiters
-    _expire_single(waiters)
+def _unanswered(charges: list[Charge], waiters: Waiters) -> tuple[list[Charge], Waiters]:
+    """A batch's charges and waiters without its single charges already answered (at their
+    deadline, or their caller gone): those were decided locally, if at all."""
     kept_charges: list[Charge] = []
     kept_waiters: Waiters = []
     start = 0
