@@ -101,9 +101,10 @@ class ChargeBatcher:
         self._waiters: Waiters = []
         self._since = 0.0
         self._bulk = False
-        self._single_since = 0.0
+        self._single_since = -1.0  # none yet
         self._expiry: asyncio.TimerHandle | None = None
         self._expired = False
+        self._bulk_in_flight = False  # the round trip in flight is a bulk batch's
         self._pump: asyncio.Task[None] | None = None  # sends the batches, one at a time
 
     async def charge(self, charges: Sequence[Charge]) -> Replies:
@@ -135,9 +136,12 @@ class ChargeBatcher:
         self._waiters.append((future, ONE))
         if len(self._waiters) == 1:
             self._opened()
-        if self._expiry is None and self._bulk_deadline_s > self._deadline_s:
+        if self._single_since < 0 and self._bulk_deadline_s > self._deadline_s:
             self._single_since = since = loop.time()
-            self._expiry = loop.call_at(since + self._deadline_s, self._expire)
+            # behind a bulk round trip, the wait may outlast this charge's deadline (behind a
+            # single one it cannot: that round trip's deadline comes first)
+            if self._bulk_in_flight:
+                self._expiry = loop.call_at(since + self._deadline_s, self._expire)
         return future
 
     def _expire(self) -> None:
@@ -167,6 +171,7 @@ class ChargeBatcher:
         if self._expiry is not None:
             self._expiry.cancel()
         self._bulk, self._expiry, self._expired = False, None, False
+        self._single_since, self._bulk_in_flight = -1.0, False
         _answer(waiters, [None] * len(charges))
 
     async def _run(self) -> None:
@@ -179,6 +184,7 @@ class ChargeBatcher:
             expiry, expired = self._expiry, self._expired
             self._charges, self._waiters = [], []
             self._bulk, self._expiry, self._expired = False, None, False
+            self._single_since, self._bulk_in_flight = -1.0, bulk
             if expiry is not None:  # its single charges are sent under their own deadline
                 expiry.cancel()
             if expired:  # answered already: decided locally, never charged in Redis too
@@ -196,7 +202,7 @@ class ChargeBatcher:
                     replies = await self._decide_all(charges, since + self._deadline_s)
             finally:  # every caller gets its answers, also when the batch is cancelled
                 _answer(waiters, replies or [None] * len(charges))
-        self._pump = None
+        self._pump, self._bulk_in_flight = None, False
 
     async def _decide_mixed(
         self, charges: list[Charge], waiters: Waiters, single_deadline: float, deadline: float
