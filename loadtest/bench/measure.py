@@ -11,11 +11,12 @@ CPU seconds / wall seconds.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,10 @@ class Case:
     items_per_request: int = 1
     profile: bool = False
     app_stats: bool = False  # read the app's /metrics around the window
+    # a second load running through the warm-up and the window (its own wrk), e.g. the
+    # batches beside which (j) measures verifies; its figures go under "side"
+    side: wrk.Load | None = None
+    side_items_per_request: int = 1
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,41 @@ def run_case(
         print(f"bench: ({case.key}) the machine is busy ({busy:.2f} cores used by others)",
               file=sys.stderr)  # fmt: skip
     print(f"bench: ({case.key}) {case.title}: warm-up {timing.warmup_s:.0f}s", file=sys.stderr)
+    with _side_load(server, case, timing) as side:
+        run = _measured(server, case, timing, groups)
+    run["waited_for_quiet_s"], run["busy_cores_before"] = waited, busy
+    if side is not None:
+        run["side"] = side.result()
+    found = _profile_run(server, case, timing, folder) if case.profile else None
+    return run, found
+
+
+@contextlib.contextmanager
+def _side_load(
+    server: Server, case: Case, timing: Timing
+) -> Iterator[concurrent.futures.Future[dict[str, object]] | None]:
+    """``case.side`` run by a wrk of its own from before the warm-up to after the window."""
+    if case.side is None:
+        yield None
+        return
+    side, items = case.side, case.side_items_per_request
+
+    def run() -> dict[str, object]:
+        result = wrk.run(server.base_url, side, timing.warmup_s + timing.duration_s + 2.0)
+        found: dict[str, object] = {"path": side.path, "connections": side.connections,
+                                    **result.as_dict()}  # fmt: skip
+        if items > 1:
+            found["items_per_request"] = items
+            found["items_per_s"] = round(result.requests_per_s * items)
+        return found
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(run)
+        time.sleep(1.0)  # the side load is up before the warm-up starts
+        yield future
+
+
+def _measured(server: Server, case: Case, timing: Timing, groups: PidGroups) -> dict[str, object]:
     wrk.run(server.base_url, case.load, timing.warmup_s)
     samples = appstats.scrape(server.ops_url) if case.app_stats else {}
     server_pid = server.proc.pid if server.proc else 0
@@ -145,8 +185,6 @@ def run_case(
         **result.as_dict(),
         "cpu_cores": cores,
         "cpu_us_per_request": _per_request(cores, result.requests_per_s),
-        "waited_for_quiet_s": waited,
-        "busy_cores_before": busy,
     }
     if case.items_per_request > 1:
         run["items_per_request"] = case.items_per_request
@@ -161,5 +199,4 @@ def run_case(
         f"{result.socket_errors}, timeouts {result.timeouts}",
         file=sys.stderr,
     )
-    found = _profile_run(server, case, timing, folder) if case.profile else None
-    return run, found
+    return run

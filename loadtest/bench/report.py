@@ -93,6 +93,17 @@ def table(servers: Mapping[str, Mapping[str, Any]], found: Mapping[str, Ratio]) 
         )
         if "items_per_s" in run:
             lines.append(f"{'':<6}= {run['items_per_s']:,.0f} items/s")
+        side = run.get("side")
+        if isinstance(side, dict):  # (j): the load beside the measured one
+            lines.append(
+                f"{'':<6}beside: {side['path']} x{side['connections']}, "
+                f"{side['requests_per_s']:,.1f} req/s ({side.get('items_per_s', 0):,.0f} items/s), "
+                f"p99 {side['p99_ms']:.0f} ms, errors "
+                f"{side['non_2xx'] + side['socket_errors'] + side['timeouts']}"
+            )
+        local = run.get("pipeline", {}).get("attempts_local_decisions")
+        if local:
+            lines.append(f"{'':<6}probing-limit charges decided locally: {local:,}")
     lines.append("")
     for key, ratio in found.items():
         name, goal = GOALS[key]

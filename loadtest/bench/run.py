@@ -1,4 +1,4 @@
-"""`make bench`: requests/s and p50/p99 of nine servers in one run, on loopback, with wrk.
+"""`make bench`: requests/s and p50/p99 of ten cases in one run, on loopback, with wrk.
 
 (a) hello world (aiohttp + uvloop + orjson), (b) a naive one-SELECT-per-request
 server, (c) POST /v1/verify with every lookup a cache hit, (d) POST /v1/verify
@@ -7,8 +7,9 @@ with 1,000 items per request, (f) = (c) with a no-op audit, (g) = (c) served by 
 single-process instances (metrics in process, as one process per container runs)
 instead of `--workers 2` (prometheus multiprocess files), (h) and (i) the floors of
 (c) and (d): servers doing only what the contract requires of every verify
-(loadtest/bench/floor.py). Every server runs 2 processes sharing its port
-(SO_REUSEPORT) and starts on an empty audit log. py-spy profiles one worker during
+(loadtest/bench/floor.py), (j) = (d) while other clients post batches to the same
+server. Every server runs 2 processes sharing its port (SO_REUSEPORT) and starts on an
+empty audit log. py-spy profiles one worker during
 (c), (d), (e), (h) and (i); its shares of the worker's samples times the CPU per request
 give the per-stage table (µs per request by stage: parse, auth, lookup, evaluate,
 audit, serialise, metrics, log, HTTP). Writes loadtest/results/bench.json, bench.png
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "loadtest" / "results"
 
 
-ALL_CASES = frozenset("abcdefghi")
+ALL_CASES = frozenset("abcdefghij")
 PARTIAL = Path(tempfile.gettempdir()) / "verify-bench"
 
 

@@ -16,6 +16,7 @@ from loadtest.bench.wrk import Load
 from verify import devservers
 
 ROOT = Path(__file__).resolve().parents[2]
+SIDE_BATCH_CONNECTIONS = 4  # (j): batches in flight beside the verifies
 REDIS_PREFIX = "cvbench"  # the bench's cache entries stay apart from the dev app's
 BATCHES = 100  # distinct batch bodies of (e)
 
@@ -32,7 +33,7 @@ class Options:
     hot_ids: int
     batch_items: int
     timing: Timing
-    cases: frozenset[str] = frozenset("abcdefghi")  # --cases: the servers measured
+    cases: frozenset[str] = frozenset("abcdefghij")  # --cases: the servers measured
 
 
 @dataclass
@@ -156,7 +157,7 @@ class Bench:
                          [cases["h"]])  # fmt: skip
             uncached = {**env, "VERIFY_CACHE_ENABLED": "false"}
             self.measure(self.server("verify_uncached", [verify, "serve"], uncached),
-                         [cases["d"], cases["e"]], key)  # fmt: skip
+                         [cases["d"], cases["e"], cases["j"]], key)  # fmt: skip
             floor_uncached = [python, "-m", "loadtest.bench.floor", "--no-cache"]
             self.measure(self.server("floor_uncached", floor_uncached, env), [cases["i"]])
         finally:
@@ -242,6 +243,12 @@ class Bench:
                       "floor of (c)", Load(hot, verify, c), profile=profiled),
             "i": Case("i", f"floor of (d): as (h), Postgres, random IDs of {self.o.count:,}",
                       "floor of (d)", Load(rand, verify, c), profile=profiled),
+            "j": Case("j", f"as (d), {SIDE_BATCH_CONNECTIONS} clients posting batches beside",
+                      "verify\nbeside\nbatches", Load(rand, verify, c, key=key),
+                      app_stats=True,
+                      side=Load(bodies.batches, "/v1/verify/batch", SIDE_BATCH_CONNECTIONS,
+                                key=key),
+                      side_items_per_request=bodies.batch_items),
         }  # fmt: skip
 
     def _explain_load(self) -> None:
