@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import os
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,7 +29,7 @@ PidGroups = Callable[[], Mapping[str, list[int]]]
 
 @dataclass(frozen=True)
 class Case:
-    key: str  # a..e
+    key: str  # a..j
     title: str
     short: str
     load: wrk.Load
@@ -51,6 +52,7 @@ class Timing:
 
 QUIET_CORES = 0.3  # machine-wide busy cores under which a case starts (our servers idle)
 QUIET_SAMPLE_S = 2.0
+SIDE_SLACK_S = 60.0  # a side load (case.side) ends by itself this long after its window
 
 
 def _snapshot(groups: Mapping[str, list[int]]) -> dict[str, dict[int, float]]:
@@ -129,46 +131,59 @@ def run_case(
               file=sys.stderr)  # fmt: skip
     print(f"bench: ({case.key}) {case.title}: warm-up {timing.warmup_s:.0f}s", file=sys.stderr)
     with _side_load(server, case, timing) as side:
-        run = _measured(server, case, timing, groups)
+        run = _measured(server, case, timing, groups, {} if side is None else side.pids)
+        if side is not None:
+            run["side"] = side.finish()
     run["waited_for_quiet_s"], run["busy_cores_before"] = waited, busy
-    if side is not None:
-        run["side"] = side.result()
     found = _profile_run(server, case, timing, folder) if case.profile else None
     return run, found
 
 
+class _Side:
+    """``case.side``: its own wrk, running from before the warm-up until the window ends."""
+
+    def __init__(self, proc: subprocess.Popen[str], load: wrk.Load, items: int) -> None:
+        self.proc = proc
+        self.load = load
+        self.items = items
+        self.pids = {"wrk_side": [proc.pid]}  # its CPU, apart from the measured wrk's
+
+    def finish(self) -> dict[str, object]:
+        result = wrk.stop(self.proc)
+        found: dict[str, object] = {
+            "path": self.load.path, "connections": self.load.connections, **result.as_dict()
+        }  # fmt: skip
+        if self.items > 1:
+            found["items_per_request"] = self.items
+            found["items_per_s"] = round(result.requests_per_s * self.items)
+        return found
+
+
 @contextlib.contextmanager
-def _side_load(
-    server: Server, case: Case, timing: Timing
-) -> Iterator[concurrent.futures.Future[dict[str, object]] | None]:
-    """``case.side`` run by a wrk of its own from before the warm-up to after the window."""
+def _side_load(server: Server, case: Case, timing: Timing) -> Iterator[_Side | None]:
     if case.side is None:
         yield None
         return
-    side, items = case.side, case.side_items_per_request
-
-    def run() -> dict[str, object]:
-        result = wrk.run(server.base_url, side, timing.warmup_s + timing.duration_s + 2.0)
-        found: dict[str, object] = {"path": side.path, "connections": side.connections,
-                                    **result.as_dict()}  # fmt: skip
-        if items > 1:
-            found["items_per_request"] = items
-            found["items_per_s"] = round(result.requests_per_s * items)
-        return found
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(run)
+    limit = timing.warmup_s + timing.duration_s + SIDE_SLACK_S  # it stops by itself then
+    proc = wrk.start(server.base_url, case.side, limit)
+    try:
         time.sleep(1.0)  # the side load is up before the warm-up starts
-        yield future
+        yield _Side(proc, case.side, case.side_items_per_request)
+    finally:
+        if proc.poll() is None:  # the window failed or was interrupted
+            proc.kill()
+            proc.communicate()
 
 
-def _measured(server: Server, case: Case, timing: Timing, groups: PidGroups) -> dict[str, object]:
+def _measured(
+    server: Server, case: Case, timing: Timing, groups: PidGroups, side: dict[str, list[int]]
+) -> dict[str, object]:
     wrk.run(server.base_url, case.load, timing.warmup_s)
     samples = appstats.scrape(server.ops_url) if case.app_stats else {}
     server_pid = server.proc.pid if server.proc else 0
 
     def pids() -> dict[str, list[int]]:
-        return {"server": process_tree(server_pid), **groups()}
+        return {"server": process_tree(server_pid), **groups(), **side}
 
     before, wrk_before, busy_before = _snapshot(pids()), _children_cpu(), machine_busy_s()
     started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,6 +79,41 @@ def parse(output: str) -> WrkResult:
 
 def run(base_url: str, load: Load, seconds: float) -> WrkResult:
     """One wrk run of ``seconds``; bounded by its duration plus a slack."""
+    cmd, env = _command(base_url, load, seconds)
+    try:
+        done = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=seconds + SLACK_S, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        raise WrkError(f"wrk did not finish within {seconds + SLACK_S:.0f}s") from e
+    if done.returncode != 0:
+        raise WrkError(f"wrk failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return parse(done.stdout)
+
+
+def start(base_url: str, load: Load, seconds_at_most: float) -> subprocess.Popen[str]:
+    """A wrk run in the background (a load beside the measured one), ended by ``stop``, or by
+    itself after ``seconds_at_most``."""
+    cmd, env = _command(base_url, load, seconds_at_most)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> WrkResult:
+    """End a ``start``ed run now (wrk stops on SIGINT and prints its totals) and read them."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=SLACK_S)
+    except subprocess.TimeoutExpired as e:
+        proc.kill()
+        proc.communicate()
+        raise WrkError(f"wrk did not stop within {SLACK_S:.0f}s of SIGINT") from e
+    if proc.returncode != 0:
+        raise WrkError(f"wrk failed ({proc.returncode}):\n{err[-2000:]}")
+    return parse(out)
+
+
+def _command(base_url: str, load: Load, seconds: float) -> tuple[list[str], dict[str, str]]:
     cmd = [
         wrk_binary(),
         f"-t{load.threads}",
@@ -95,12 +131,4 @@ def run(base_url: str, load: Load, seconds: float) -> WrkResult:
         "BENCH_PATH": load.path,
         "BENCH_KEY": load.key or "",
     }
-    try:
-        done = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=seconds + SLACK_S, check=False
-        )
-    except subprocess.TimeoutExpired as e:
-        raise WrkError(f"wrk did not finish within {seconds + SLACK_S:.0f}s") from e
-    if done.returncode != 0:
-        raise WrkError(f"wrk failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return parse(done.stdout)
+    return cmd, env

@@ -322,3 +322,20 @@ async def test_singles_waiting_behind_a_bulk_round_trip_are_not_sent_once_answer
     await asyncio.sleep(0.01)
     assert redis.calls == [["a", "b"]], "a charge answered locally was also sent"
     assert b.enqueue_one(charge("z")) is not None and await b.enqueue_one(charge("w")) == ALLOWED
+
+
+async def test_behind_a_single_round_trip_a_single_charge_needs_no_timer() -> None:
+    """The round trip in flight holds single charges only: its deadline comes before the
+    next batch's, which is then sent or answered by its own deadline; no timer is set."""
+    redis, breaker = FakeRedis(), FakeBreaker()
+    redis.gate = asyncio.Event()
+    b = ChargeBatcher(redis, breaker=breaker, deadline_s=0.05, bulk_deadline_s=1.0)
+    loop = asyncio.get_running_loop()
+    first = b.enqueue_one(charge("a"))
+    await redis.called.wait()
+    second = b.enqueue_one(charge("b"))
+    assert b._expiry is None  # the point of the test
+    started = loop.time()
+    assert await first is None and await second is None
+    assert loop.time() - started < 0.2  # not a bulk deadline (1 s)
+    redis.gate.set()

@@ -13,9 +13,10 @@ lease's: ``enqueue_one``) has ``deadline_s``; a batch holding a list of charges 
 request's: ``charge``) waits up to ``bulk_deadline_s``, longer: a process busy with bulk
 work can take longer than a verify's deadline to read a reply that came back in time,
 and a limit decided locally is a limit per process. A bulk batch sends its single charges
-apart, under their own deadline; while a batch waits behind a round trip in flight, a
+apart, under their own deadline; while a batch waits behind a bulk round trip in flight, a
 timer answers its single charges at their deadline (None: decided locally), and those
-are then not sent; a single charge joining after that is answered at once. A chunk reports
+are then not sent; a single charge joining after that is answered at once. (Behind a
+round trip of single charges no timer is needed: that one's deadline comes first.) A chunk reports
 once to the circuit breaker, not once per caller. Each caller waits on a future of its own while
 the batch runs in the pump: one giving up (its request cancelled) does not cancel the
 batch for the others.
@@ -96,7 +97,7 @@ class ChargeBatcher:
         # of the charges are its own (ONE: a single charge, answered bare); since when;
         # whether a list of charges is in it. When bulk batches wait longer: since when it has
         # single charges, the timer answering them at their deadline while the batch waits
-        # behind a round trip in flight (a bulk one may take longer), and whether it has
+        # behind a bulk round trip in flight, and whether it has
         self._charges: list[Charge] = []
         self._waiters: Waiters = []
         self._since = 0.0
