@@ -92,7 +92,7 @@ def build(root: Path, quiet: bool = False) -> Path:
         key = native.source_key(src / "verify" / "domain")
         target = root / key
         (src / "verify" / "__init__.py").write_text("")
-        names = native.compiled_names()
+        names = native.compiled_names(src / "verify" / "domain")  # the copy's, as the key
         paths = [n.replace(".", "/") + ".py" for n in names]
         out = scratch / "out"
         run = subprocess.run(
@@ -107,7 +107,8 @@ def build(root: Path, quiet: bool = False) -> Path:
         for rel in files.values():
             if not (out / rel).is_file():
                 raise RuntimeError(f"mypyc built no {rel}")
-        manifest = {"key": key, "files": files, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        manifest = {"key": key, "files": files, "built": built}
         (out / native.MANIFEST).write_text(json.dumps(manifest, indent=1))
         if native.build_files(target, key) is not None:  # a concurrent build finished it
             _prune(root, key)

@@ -194,7 +194,7 @@ def parse_items(items: list[object], purposes: tuple[str, ...]) -> list[Parsed]:
         except ValidationError as e:
             add({"index": index, **problem_body(e.code, e.detail, e.field)})
             continue
-        if purposes and claim.purpose is not None and claim.purpose not in purposes:
+        if not purpose_allowed(purposes, claim.purpose):
             add(_purpose_problem(("index", index)))
             continue
         add(claim)
